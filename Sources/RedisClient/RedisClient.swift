@@ -1,0 +1,172 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// A Redis client for many concurrent callers: a few long-lived connections, each pipelining the
+/// commands of every caller that picks it. Nothing here blocks a thread: replies arrive on
+/// SwiftNIO event loops and resume the waiting tasks.
+///
+/// `run()` owns the connections: it connects, loads the registered scripts, and reconnects with
+/// backoff whenever a connection drops. While no connection is up, commands fail at once with
+/// `RedisError.unavailable`, so callers can answer "try later" instead of waiting.
+public final class RedisClient: Service, Sendable {
+    /// Limits and timeouts, in one place.
+    public struct Configuration: Sendable {
+        public var url: RedisURL
+        /// How many connections to keep; each one pipelines.
+        public var connectionCount: Int
+        /// The longest a command (including a NOSCRIPT reload and retry) waits for its reply.
+        public var commandTimeout: Duration
+        public var connectTimeout: Duration
+        /// Reconnection backoff: starts at the first value, doubles up to the second.
+        public var reconnectBackoff: (first: Duration, limit: Duration)
+
+        public init(
+            url: RedisURL,
+            connectionCount: Int = 2,
+            commandTimeout: Duration = .seconds(2),
+            connectTimeout: Duration = .seconds(1),
+            reconnectBackoff: (first: Duration, limit: Duration) = (.milliseconds(50), .seconds(1))
+        ) {
+            self.url = url
+            self.connectionCount = max(1, connectionCount)
+            self.commandTimeout = commandTimeout
+            self.connectTimeout = connectTimeout
+            self.reconnectBackoff = reconnectBackoff
+        }
+    }
+
+    public let configuration: Configuration
+    private let scripts: [RedisScript]
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    private let slots: Mutex<[RedisConnection?]>
+    private let slotCount: Int
+    private let nextSlot = Atomic<Int>(0)
+
+    /// - Parameter scripts: loaded on every new connection, so EVALSHA rarely meets NOSCRIPT.
+    public init(
+        configuration: Configuration,
+        scripts: [RedisScript] = [],
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "redis")
+    ) {
+        self.configuration = configuration
+        self.scripts = scripts
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        self.slotCount = configuration.connectionCount
+        self.slots = Mutex(Array(repeating: nil, count: configuration.connectionCount))
+    }
+
+    /// Keeps every connection up until the task is cancelled or a graceful shutdown begins.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for slot in 0..<self.slotCount {
+                    group.addTask { await self.maintainConnection(in: slot) }
+                }
+            }
+        }
+    }
+
+    /// True when at least one connection is up.
+    public var isConnected: Bool {
+        slots.withLock { connections in connections.contains { $0 != nil } }
+    }
+
+    /// Sends one command on the next connected connection.
+    /// - Throws: `RedisError`: `.unavailable` at once when no connection is up, `.timeout` after
+    ///   `commandTimeout`, `.server` for an error reply.
+    public func send(_ command: RedisCommand) async throws -> RESPValue {
+        try await send(command, deadline: newDeadline())
+    }
+
+    /// Runs a script with EVALSHA; on NOSCRIPT it loads the script and retries once.
+    public func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPValue {
+        let deadline = newDeadline()
+        let call = RedisCommand.evalsha(script.sha1, keys: keys, arguments: arguments)
+        do {
+            return try await send(call, deadline: deadline)
+        } catch let error as RedisError where error.kind == .server && error.prefix == "NOSCRIPT" {
+            logger.notice("Redis lost a script; loading it again", metadata: ["script": "\(script.name)"])
+            _ = try await send(RedisCommand("SCRIPT", ["LOAD", script.source]), deadline: deadline)
+            return try await send(call, deadline: deadline)
+        }
+    }
+
+    /// True when Redis answers and holds every registered script.
+    public func scriptsLoaded() async -> Bool {
+        guard !scripts.isEmpty else { return (try? await send(RedisCommand("PING"))) != nil }
+        guard let reply = try? await send(RedisCommand("SCRIPT", ["EXISTS"] + scripts.map(\.sha1))),
+              let flags = reply.array
+        else { return false }
+        return flags.allSatisfy { $0.int == 1 }
+    }
+
+    private func newDeadline() -> NIODeadline {
+        .now() + .nanoseconds(configuration.commandTimeout.nanoseconds)
+    }
+
+    private func send(_ command: RedisCommand, deadline: NIODeadline) async throws -> RESPValue {
+        guard let connection = pickConnection() else { throw RedisError.unavailable }
+        return try await connection.send(command, deadline: deadline)
+    }
+
+    private func pickConnection() -> RedisConnection? {
+        let start = Int(UInt(bitPattern: nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(slotCount))
+        return slots.withLock { connections in
+            for offset in 0..<slotCount {
+                if let connection = connections[(start + offset) % slotCount] { return connection }
+            }
+            return nil
+        }
+    }
+
+    private func maintainConnection(in slot: Int) async {
+        var backoff = configuration.reconnectBackoff.first
+        while !Task.isCancelled {
+            do {
+                let connection = try await RedisConnection.connect(
+                    to: configuration.url, configuration: configuration, eventLoopGroup: eventLoopGroup
+                )
+                do {
+                    try await load(scripts, on: connection)
+                } catch {
+                    connection.close()
+                    throw error
+                }
+                slots.withLock { $0[slot] = connection }
+                logger.info("connected to Redis", metadata: ["url": "\(configuration.url)", "connection": "\(slot)"])
+                backoff = configuration.reconnectBackoff.first
+                await withTaskCancellationHandler {
+                    await connection.waitUntilClosed()
+                } onCancel: {
+                    connection.close()
+                }
+                slots.withLock { $0[slot] = nil }
+                if !Task.isCancelled {
+                    logger.warning("lost the connection to Redis; reconnecting", metadata: ["connection": "\(slot)"])
+                }
+            } catch {
+                logger.debug("cannot reach Redis", metadata: ["error": "\(error)", "connection": "\(slot)"])
+            }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, configuration.reconnectBackoff.limit)
+        }
+    }
+
+    private func load(_ scripts: [RedisScript], on connection: RedisConnection) async throws {
+        let deadline = newDeadline()
+        try await withThrowingTaskGroup { group in
+            for script in scripts {
+                group.addTask {
+                    _ = try await connection.send(RedisCommand("SCRIPT", ["LOAD", script.source]), deadline: deadline)
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import CHiredis
+import NIOCore
+
+/// One Redis command: its name and arguments, binary-safe. The keys it touches are kept apart
+/// so that a caller that routes by key (Redis Cluster) can see them.
+public struct RedisCommand: Sendable {
+    /// The arguments as sent, the command name first.
+    public let wireArguments: [String]
+    /// The keys among the arguments.
+    public let keys: [String]
+
+    public init(_ name: String, _ arguments: [String] = [], keys: [String] = []) {
+        self.wireArguments = [name] + arguments
+        self.keys = keys
+    }
+
+    /// `EVALSHA sha numkeys key... arg...`
+    public static func evalsha(_ sha1: String, keys: [String], arguments: [String]) -> RedisCommand {
+        RedisCommand("EVALSHA", [sha1, String(keys.count)] + keys + arguments, keys: keys)
+    }
+
+    /// Writes the command in RESP with hiredis' formatter.
+    func encode(into buffer: inout ByteBuffer) {
+        var storage: [UInt8] = []
+        var lengths: [Int] = []
+        for part in wireArguments {
+            storage.append(contentsOf: part.utf8)
+            lengths.append(part.utf8.count)
+        }
+        storage.append(0)  // a non-empty array always has a base address
+        storage.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+            var offset = 0
+            var pointers: [UnsafePointer<CChar>?] = lengths.map { length in
+                defer { offset += length }
+                return base + offset
+            }
+            var target: UnsafeMutablePointer<CChar>?
+            let length = redisFormatCommandArgv(&target, Int32(pointers.count), &pointers, lengths)
+            guard length >= 0, let target else { fatalError("hiredis could not format a command") }
+            defer { redisFreeCommand(target) }
+            buffer.writeBytes(UnsafeRawBufferPointer(start: target, count: Int(length)))
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import NIOCore
+import NIOPosix
+
+/// One TCP connection to Redis, shared by any number of concurrent callers through pipelining.
+final class RedisConnection: Sendable {
+    private let channel: any Channel
+
+    private init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    /// Connects, then authenticates and selects the database the URL names.
+    static func connect(
+        to url: RedisURL,
+        configuration: RedisClient.Configuration,
+        eventLoopGroup: any EventLoopGroup
+    ) async throws -> RedisConnection {
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoopGroup)
+                .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.nanoseconds)))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RedisChannelHandler())
+                    }
+                }
+                .connect(host: url.host, port: url.port)
+                .get()
+        } catch {
+            throw RedisError(kind: .unavailable, message: "cannot connect to \(url.host):\(url.port): \(error)")
+        }
+        let connection = RedisConnection(channel: channel)
+        do {
+            let deadline = NIODeadline.now() + .nanoseconds(Int64(configuration.commandTimeout.nanoseconds))
+            if let password = url.password {
+                let credentials = url.username.map { [$0, password] } ?? [password]
+                _ = try await connection.send(RedisCommand("AUTH", credentials), deadline: deadline)
+            }
+            if url.database != 0 {
+                _ = try await connection.send(RedisCommand("SELECT", [String(url.database)]), deadline: deadline)
+            }
+        } catch {
+            connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// Sends a command and waits for its reply; an error reply is thrown as `RedisError.server`.
+    func send(_ command: RedisCommand, deadline: NIODeadline) async throws -> RESPValue {
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        channel.writeAndFlush(RedisRequest(command: command, promise: promise, deadline: deadline), promise: nil)
+        let reply = try await promise.futureResult.get()
+        if case .error(let message) = reply { throw RedisError.server(message) }
+        return reply
+    }
+
+    /// Completes when the connection has closed, for whatever reason.
+    func waitUntilClosed() async {
+        try? await channel.closeFuture.get()
+    }
+
+    func close() {
+        channel.close(promise: nil)
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,67 @@
+/// Every failure the Redis client reports. Callers branch on `kind`, and for server errors on
+/// `prefix` (the first word of the error reply), never on free text.
+public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// No connection to Redis is up; the client is reconnecting in the background.
+        case unavailable
+        /// Redis did not answer within the command timeout; the connection was closed.
+        case timeout
+        /// The connection closed while the command was in flight.
+        case connectionClosed
+        /// Redis sent bytes that are not RESP.
+        case protocolError
+        /// Redis answered with an error reply.
+        case server
+        /// The reply had a shape the caller did not expect.
+        case unexpectedReply
+        /// A `redis://` URL that cannot be used.
+        case invalidURL
+    }
+
+    public let kind: Kind
+    /// For `.server`: the error reply's first word (`ERR`, `NOSCRIPT`, a script's own code…).
+    public let prefix: String
+    /// Human-readable detail: the rest of the error reply, or what went wrong.
+    public let message: String
+
+    public init(kind: Kind, prefix: String = "", message: String) {
+        self.kind = kind
+        self.prefix = prefix
+        self.message = message
+    }
+
+    public static let unavailable = RedisError(kind: .unavailable, message: "no connection to Redis")
+    public static let timeout = RedisError(kind: .timeout, message: "Redis did not answer in time")
+    public static let connectionClosed = RedisError(kind: .connectionClosed, message: "connection to Redis closed")
+
+    public static func protocolError(_ message: String) -> RedisError {
+        RedisError(kind: .protocolError, message: message)
+    }
+
+    public static func unexpectedReply(_ reply: RESPValue) -> RedisError {
+        RedisError(kind: .unexpectedReply, message: "unexpected reply \(reply)")
+    }
+
+    public static func invalidURL(_ message: String) -> RedisError {
+        RedisError(kind: .invalidURL, message: message)
+    }
+
+    /// Splits an error reply such as `NOSCRIPT No matching script` into prefix and message.
+    public static func server(_ reply: String) -> RedisError {
+        let parts = reply.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+        return RedisError(kind: .server, prefix: String(parts[0]), message: parts.count > 1 ? String(parts[1]) : "")
+    }
+
+    /// True for failures that mean "Redis is not usable right now" rather than a bad request.
+    public var isStoreUnavailable: Bool {
+        switch kind {
+        case .unavailable, .timeout, .connectionClosed, .protocolError: true
+        case .server: prefix == "LOADING" || prefix == "BUSY" || prefix == "MASTERDOWN"
+        case .unexpectedReply, .invalidURL: false
+        }
+    }
+
+    public var description: String {
+        kind == .server ? "\(prefix) \(message)" : "\(kind): \(message)"
+    }
+}

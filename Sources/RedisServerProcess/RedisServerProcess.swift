@@ -1,0 +1,169 @@
+import Foundation
+import RedisClient
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `redis-server` child process listening on a loopback port: the store behind `--dev` and
+/// behind every integration test. Stopped with SIGTERM (Redis writes its append-only file and
+/// exits) or killed with SIGKILL to simulate a crash.
+public final class RedisServerProcess: Sendable {
+    private let pid: pid_t
+    private let exited = Mutex(false)
+    public let port: Int
+    public let dataDirectory: URL
+
+    /// Where clients reach this server.
+    public var url: RedisURL { RedisURL(host: "127.0.0.1", port: port) }
+
+    /// Starts redis-server (found on PATH) and waits until it accepts connections.
+    /// - Parameters:
+    ///   - port: the port to listen on; nil picks a free one.
+    ///   - dataDirectory: where Redis keeps its files.
+    ///   - persistent: append-only persistence (fsync every second) when true; no files at all otherwise.
+    ///   - extraArguments: more `redis-server` options, e.g. `["--requirepass", "secret"]`.
+    public static func start(
+        port: Int? = nil,
+        dataDirectory: URL,
+        persistent: Bool,
+        extraArguments: [String] = []
+    ) async throws -> RedisServerProcess {
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let chosen = try port ?? freeLoopbackPort()
+            do {
+                return try await launch(port: chosen, dataDirectory: dataDirectory, persistent: persistent, extraArguments: extraArguments)
+            } catch {
+                lastError = error
+                if port != nil { break }
+            }
+        }
+        throw lastError ?? RedisServerError("redis-server did not start")
+    }
+
+    private static func launch(port: Int, dataDirectory: URL, persistent: Bool, extraArguments: [String]) async throws -> RedisServerProcess {
+        let persistence = persistent
+            ? ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+            : ["--appendonly", "no", "--save", ""]
+        let arguments = ["redis-server", "--bind", "127.0.0.1", "--port", String(port), "--dir", dataDirectory.path,
+                         "--daemonize", "no", "--logfile", "redis.log", "--protected-mode", "yes"]
+            + persistence + extraArguments
+        let pid = try spawn(arguments)
+        let server = RedisServerProcess(pid: pid, port: port, dataDirectory: dataDirectory)
+        for _ in 0..<200 {
+            if !server.isRunning { throw RedisServerError("redis-server exited at start; see \(dataDirectory.path)/redis.log") }
+            if acceptsConnections(port: port) { return server }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        await server.kill()
+        throw RedisServerError("redis-server did not accept connections on port \(port) within 5 s")
+    }
+
+    private init(pid: pid_t, port: Int, dataDirectory: URL) {
+        self.pid = pid
+        self.port = port
+        self.dataDirectory = dataDirectory
+    }
+
+    /// False once the process has exited (and been reaped).
+    public var isRunning: Bool {
+        exited.withLock { exited in
+            if !exited {
+                var status: Int32 = 0
+                exited = waitpid(pid, &status, WNOHANG) == pid
+            }
+            return !exited
+        }
+    }
+
+    /// SIGTERM, then waits for the exit: Redis flushes its append-only file first.
+    public func stop() async {
+        await signalAndWait(SIGTERM)
+    }
+
+    /// SIGKILL, then waits: no chance to flush anything.
+    public func kill() async {
+        await signalAndWait(SIGKILL)
+    }
+
+    private func signalAndWait(_ signal: Int32) async {
+        guard isRunning else { return }
+        Glibc.kill(pid, SIGCONT)
+        Glibc.kill(pid, signal)
+        while isRunning {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Suspends (SIGSTOP) or resumes (SIGCONT) the server: a Redis that hangs without closing sockets.
+    public func suspend(_ suspended: Bool) {
+        Glibc.kill(pid, suspended ? SIGSTOP : SIGCONT)
+    }
+}
+
+public struct RedisServerError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Starts a program found on PATH with the given arguments (the first names the program).
+private func spawn(_ arguments: [String]) throws -> pid_t {
+    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    // The child starts with no blocked signals and default handlers, whatever this process (or
+    // the thread spawning it) blocks or ignores: SIGTERM must reach it.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var noSignals = sigset_t()
+    sigemptyset(&noSignals)
+    var allSignals = sigset_t()
+    sigfillset(&allSignals)
+    posix_spawnattr_setsigmask(&attributes, &noSignals)
+    posix_spawnattr_setsigdefault(&attributes, &allSignals)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var pid: pid_t = 0
+    let result = posix_spawnp(&pid, arguments[0], nil, &attributes, &argv, environ)
+    guard result == 0 else {
+        throw RedisServerError("cannot start \(arguments[0]) (is it installed?): \(String(cString: strerror(result)))")
+    }
+    return pid
+}
+
+/// Asks the kernel for a free loopback TCP port.
+public func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw RedisServerError("socket() failed") }
+    defer { close(fd) }
+    var address = loopbackAddress(port: 0)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw RedisServerError("bind() failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+private func acceptsConnections(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = loopbackAddress(port: port)
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}
+
+private func loopbackAddress(port: Int) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    return address
+}

@@ -1,0 +1,29 @@
+import Testing
+
+import RedisClient
+
+@Suite struct RedisURLTests {
+    @Test func parsesHostPortAndDatabase() throws {
+        let url = try RedisURL("redis://10.1.2.3:6380/4")
+        #expect(url == RedisURL(host: "10.1.2.3", port: 6380, database: 4))
+    }
+
+    @Test func defaultsPortAndDatabase() throws {
+        #expect(try RedisURL("redis://cache") == RedisURL(host: "cache"))
+        #expect(try RedisURL("redis://cache/") == RedisURL(host: "cache"))
+    }
+
+    @Test func parsesPasswordWithAndWithoutUser() throws {
+        #expect(try RedisURL("redis://:s%40cret@h:1/2") == RedisURL(host: "h", port: 1, password: "s@cret", database: 2))
+        #expect(try RedisURL("redis://alice:pw@h") == RedisURL(host: "h", username: "alice", password: "pw"))
+    }
+
+    @Test func hidesThePasswordWhenPrinted() throws {
+        #expect(try RedisURL("redis://:hunter2@h:1/0").description == "redis://:***@h:1/0")
+    }
+
+    @Test(arguments: ["http://h", "redis://", "redis://h:0", "redis://h:99999", "redis://h:x", "redis://h/-1", "redis://h/db", "redis://:%zz@h"])
+    func rejectsMalformedURLs(_ text: String) {
+        #expect(throws: RedisError.self) { try RedisURL(text) }
+    }
+}

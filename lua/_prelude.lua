@@ -1,0 +1,167 @@
+-- _prelude.lua: shared helpers. The gateway loads this file, "\n" and one script as ONE script.
+-- KEYS: the pool's ten keys, see README.md (named in table K below).
+-- ARGV: none of its own; authenticate() reads the identity the script passes (ARGV[1]).
+-- Returns: nothing; defines locals. Every script ends with `return run(function() ... end)`.
+-- Errors: fail('CODE sentence') anywhere; run() turns it into an error reply carrying exactly
+--   that text. (Redis 7.0 appends " script: <sha>, on @user_script:1." to errors raised to
+--   the top level, and its pcall turns error tables into strings, hence run().)
+
+local K = {
+  tokens = KEYS[1], user = KEYS[2], users = KEYS[3], held = KEYS[4], vm = KEYS[5],
+  vms = KEYS[6], status = KEYS[7], ips = KEYS[8], pool = KEYS[9], leases = KEYS[10],
+}
+local CODES = {
+  UNAUTHORIZED = true, FORBIDDEN = true, QUOTA_EXCEEDED = true, NO_VM_AVAILABLE = true,
+  MAX_VM_COUNT = true, VM_NOT_FOUND = true, USER_NOT_FOUND = true, INVALID_STATE = true,
+  BAD_REQUEST = true,
+}
+local STATUSES = {'provisioning', 'available', 'checked-out', 'error'}
+local IS_STATUS = {}
+for _, s in ipairs(STATUSES) do IS_STATUS[s] = true end
+
+local function fail(msg) error({err = msg}) end
+
+-- Runs the script body; our coded failures become exact error replies, anything else
+-- (a Redis command error, a bug) is re-raised as is.
+local function run(body)
+  if #KEYS ~= 10 then return redis.error_reply("BAD_REQUEST expected the pool's 10 keys") end
+  local ok, res = pcall(body)
+  if ok then return res end
+  local msg = type(res) == 'table' and res.err or res -- older Redis: pcall keeps the table
+  if type(msg) == 'string' and CODES[msg:match('^(%u[%u_]*) ')] then
+    return redis.error_reply(msg)
+  end
+  error(res, 0)
+end
+
+local function now() return tonumber(redis.call('TIME')[1]) end
+
+-- ARGV[i] as a whole number in lo..hi; "" gives nil when optional.
+local function int_arg(i, lo, hi, what, optional)
+  local s = ARGV[i]
+  if optional and (s == nil or s == '') then return nil end
+  local v = type(s) == 'string' and s:match('^%d+$') and tonumber(s)
+  if not v or v < lo or v > hi then
+    fail(('BAD_REQUEST %s must be a whole number from %d to %d'):format(what, lo, hi))
+  end
+  return v
+end
+
+-- ARGV[i] as a non-empty string (or "" when optional).
+local function str_arg(i, what, optional)
+  local s = ARGV[i] or ''
+  if s == '' and not optional then fail('BAD_REQUEST ' .. what .. ' is required') end
+  return s
+end
+
+local function hex_arg(i)
+  local s = ARGV[i] or ''
+  if #s ~= 64 or not s:match('^%x+$') then
+    fail('BAD_REQUEST token hash must be 64 hex digits')
+  end
+  return s
+end
+
+local function role_arg(i, optional)
+  local s = ARGV[i] or ''
+  if optional and s == '' then return nil end
+  if s ~= 'user' and s ~= 'admin' then fail('BAD_REQUEST role must be user or admin') end
+  return s
+end
+
+local function unused_token(hex)
+  if redis.call('HEXISTS', K.tokens, hex) == 1 then
+    fail('INVALID_STATE this token hash is already in use')
+  end
+end
+
+-- Identity (ARGV[1] of the script) -> name, role.
+local function authenticate(ident)
+  ident = ident or ''
+  local kind, rest = ident:sub(1, 2), ident:sub(3)
+  if rest ~= '' then
+    if kind == 'p:' then return rest, 'admin' end
+    if kind == 't:' then
+      local name = redis.call('HGET', K.tokens, rest)
+      local role = name and redis.call('HGET', K.user .. name, 'role')
+      if role then return name, role end
+    end
+  end
+  fail('UNAUTHORIZED missing, unknown or revoked token')
+end
+
+local function require_admin(role)
+  if role ~= 'admin' then fail('FORBIDDEN this operation needs the admin role') end
+end
+
+-- Flat HGETALL of P:vm:<id> ({} when missing).
+local function vm_record(id) return redis.call('HGETALL', K.vm .. id) end
+
+local function record_map(flat)
+  local m = {}
+  for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
+  return m
+end
+
+-- Records of the VMs a user holds, sorted by id.
+local function held_records(name)
+  local ids = redis.call('SMEMBERS', K.held .. name)
+  table.sort(ids)
+  local out = {}
+  for _, id in ipairs(ids) do
+    local rec = vm_record(id)
+    if #rec > 0 then out[#out + 1] = rec end
+  end
+  return out
+end
+
+-- The VM named by id and/or ip (both given: must be the same VM) -> id, field map, flat record.
+local function locate_vm(id, ip)
+  if ip ~= '' then
+    local by_ip = redis.call('HGET', K.ips, ip)
+    if by_ip and (id == '' or id == by_ip) then id = by_ip else id = '' end
+  end
+  local flat = id ~= '' and vm_record(id) or {}
+  if #flat == 0 then fail('VM_NOT_FOUND Could not find a vm with given details') end
+  return id, record_map(flat), flat
+end
+
+-- Moves id from status set `from` (nil: none) to `to`; sets the status field and any
+-- further field/value pairs in one HSET.
+local function set_status(id, from, to, ...)
+  if from then redis.call('SREM', K.status .. from, id) end
+  redis.call('SADD', K.status .. to, id)
+  redis.call('HSET', K.vm .. id, 'status', to, ...)
+end
+
+-- Returns a checked-out VM to the pool (checkin and lease reclamation); for a VM that is
+-- not checked out it only drops a stale lease entry.
+local function release(id)
+  local v = redis.call('HMGET', K.vm .. id, 'status', 'user')
+  local holder = v[2]
+  redis.call('ZREM', K.leases, id)
+  if v[1] ~= 'checked-out' then return end
+  set_status(id, 'checked-out', 'available')
+  redis.call('HDEL', K.vm .. id, 'user', 'checked_out_at', 'lease_expires_at')
+  if holder then redis.call('SREM', K.held .. holder, id) end
+end
+
+-- User record {name, role, quota, created_at, held} as a flat array, nil when missing.
+local function user_record(name)
+  local u = redis.call('HMGET', K.user .. name, 'name', 'role', 'quota', 'created_at')
+  if not u[1] then return nil end
+  return {'name', u[1], 'role', u[2], 'quota', u[3], 'created_at', u[4],
+          'held', redis.call('SCARD', K.held .. name)}
+end
+
+local function existing_user(name)
+  return user_record(name) or fail('USER_NOT_FOUND no user named ' .. name)
+end
+
+-- {max_vm_count, total, then one count per status in STATUSES order}.
+local function pool_stats()
+  local out = {tonumber(redis.call('HGET', K.pool, 'max_vm_count')) or 0,
+               redis.call('ZCARD', K.vms)}
+  for _, s in ipairs(STATUSES) do out[#out + 1] = redis.call('SCARD', K.status .. s) end
+  return out
+end

@@ -1,0 +1,26 @@
+-- create_user.lua: creates a user with a token (given as its SHA-256 hex).
+-- KEYS: the pool's ten keys, see README.md; uses: tokens, user, users, held.
+-- ARGV[1]: identity (admin). ARGV[2]: name (1..64 of [A-Za-z0-9._-]). ARGV[3]: role, user or
+--   admin. ARGV[4]: quota, 0..1000000. ARGV[5]: token SHA-256, 64 hex digits.
+-- Returns: the user record.
+-- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, INVALID_STATE (name exists; token hash in use).
+return run(function()
+  local _, role = authenticate(ARGV[1])
+  require_admin(role)
+  local name = str_arg(2, 'name')
+  if #name > 64 or not name:match('^[%w._-]+$') then
+    fail('BAD_REQUEST name must be 1 to 64 characters of A-Z a-z 0-9 . _ -')
+  end
+  local new_role = role_arg(3)
+  local quota = int_arg(4, 0, 1000000, 'quota')
+  local hex = hex_arg(5)
+  if redis.call('EXISTS', K.user .. name) == 1 then
+    fail('INVALID_STATE user ' .. name .. ' already exists')
+  end
+  unused_token(hex)
+  redis.call('HSET', K.user .. name, 'name', name, 'role', new_role, 'quota', quota,
+             'token', hex, 'created_at', now())
+  redis.call('ZADD', K.users, 0, name)
+  redis.call('HSET', K.tokens, hex, name)
+  return user_record(name)
+end)

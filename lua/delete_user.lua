@@ -1,0 +1,20 @@
+-- delete_user.lua: removes a user who holds no VMs; their token stops working.
+-- KEYS: the pool's ten keys, see README.md; uses: tokens, user, users, held.
+-- ARGV[1]: identity (admin). ARGV[2]: name.
+-- Returns: the user record as it was.
+-- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND, INVALID_STATE (holds VMs).
+return run(function()
+  local _, role = authenticate(ARGV[1])
+  require_admin(role)
+  local name = str_arg(2, 'name')
+  local rec = existing_user(name)
+  local held = rec[10] -- value of the record's 'held' field
+  if held > 0 then
+    fail('INVALID_STATE user ' .. name .. ' holds ' .. held .. ' VMs; check them in first')
+  end
+  local hex = redis.call('HGET', K.user .. name, 'token')
+  if hex then redis.call('HDEL', K.tokens, hex) end
+  redis.call('DEL', K.user .. name, K.held .. name)
+  redis.call('ZREM', K.users, name)
+  return rec
+end)

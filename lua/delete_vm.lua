@@ -1,0 +1,18 @@
+-- delete_vm.lua: deletes an available or error VM.
+-- KEYS: the pool's ten keys, see README.md; uses: tokens, user, vm, vms, status, ips.
+-- ARGV[1]: identity (admin). ARGV[2]: vm id. ARGV[3]: ip or "" (if given, must be the VM's).
+-- Returns: the VM record as it was before deletion.
+-- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, VM_NOT_FOUND, INVALID_STATE.
+return run(function()
+  local _, role = authenticate(ARGV[1])
+  require_admin(role)
+  local id, vm, rec = locate_vm(str_arg(2, 'vm_id'), str_arg(3, 'ip', true))
+  if vm.status ~= 'available' and vm.status ~= 'error' then
+    fail('INVALID_STATE only available or error VMs can be deleted; this one is ' .. vm.status)
+  end
+  redis.call('DEL', K.vm .. id)
+  redis.call('ZREM', K.vms, id)
+  redis.call('SREM', K.status .. vm.status, id)
+  redis.call('HDEL', K.ips, vm.ip)
+  return rec
+end)

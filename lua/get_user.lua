@@ -1,0 +1,11 @@
+-- get_user.lua: one user and the VMs they hold.
+-- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held, vm.
+-- ARGV[1]: identity (admin). ARGV[2]: name.
+-- Returns: {user record, {vm record, ...}} (VMs sorted by vm_id).
+-- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND.
+return run(function()
+  local _, role = authenticate(ARGV[1])
+  require_admin(role)
+  local name = str_arg(2, 'name')
+  return {existing_user(name), held_records(name)}
+end)

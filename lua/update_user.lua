@@ -1,0 +1,20 @@
+-- update_user.lua: changes a user's quota and/or role.
+-- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held.
+-- ARGV[1]: identity (admin). ARGV[2]: name. ARGV[3]: quota 0..1000000 or "" (unchanged).
+--   ARGV[4]: role, user or admin, or "" (unchanged).
+-- Returns: the user record.
+-- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND.
+return run(function()
+  local _, role = authenticate(ARGV[1])
+  require_admin(role)
+  local name = str_arg(2, 'name')
+  local quota = int_arg(3, 0, 1000000, 'quota', true)
+  local new_role = role_arg(4, true)
+  local rec = existing_user(name)
+  local set = {}
+  if quota then set[#set + 1] = 'quota'; set[#set + 1] = quota end
+  if new_role then set[#set + 1] = 'role'; set[#set + 1] = new_role end
+  if #set == 0 then return rec end
+  redis.call('HSET', K.user .. name, unpack(set))
+  return user_record(name)
+end)
