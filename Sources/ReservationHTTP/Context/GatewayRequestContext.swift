@@ -1,0 +1,31 @@
+import Hummingbird
+import Reservations
+
+/// The context of every request: Hummingbird's core storage plus the caller, once the
+/// `IdentityMiddleware` has read the Authorization header.
+public struct GatewayRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Nil until identified, and for requests that carry no token outside dev mode.
+    var caller: Caller?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    public var maxUploadSize: Int { RequestDecoding.maxBodySize }
+}
+
+/// The context of routes that need an identity: it cannot exist without a caller, so a handler
+/// cannot forget to check.
+struct AuthenticatedRequestContext: ChildRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let caller: Caller
+
+    init(context: GatewayRequestContext) throws {
+        guard let caller = context.caller else { throw APIError.unauthorized }
+        coreContext = context.coreContext
+        self.caller = caller
+    }
+
+    var maxUploadSize: Int { RequestDecoding.maxBodySize }
+}

@@ -1,0 +1,56 @@
+import Hummingbird
+import Reservations
+
+/// Admin routes for VMs and the pool's cap.
+struct AdminVMController {
+    let store: ReservationStore
+
+    func addRoutes(to group: RouterGroup<AuthenticatedRequestContext>) {
+        group.post("vms") { request, context in
+            let body = try await RequestDecoding.body(CreateVMsBody.self, from: request, context: context, required: false)
+            return try await create(context.caller, count: body?.count)
+        }
+        group.delete("vms/{vm_id}") { request, context in
+            let query = try RequestDecoding.query(request, allowed: ["ip"])
+            return try await delete(context.caller, id: context.parameters.require("vm_id"), ip: query["ip"])
+        }
+        group.get("vms") { request, context in
+            let query = try RequestDecoding.query(request, allowed: ["status", "cursor", "limit"])
+            let status = try query["status"].map { text throws(APIError) in
+                guard let status = VMStatus(rawValue: text) else {
+                    throw .badRequest("status must be one of \(VMStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return status
+            }
+            let cursor = try query["cursor"].map(RequestDecoding.vmID)
+            let limit = try RequestDecoding.integer(query["limit"], "limit", in: Limits.pageSize) ?? Limits.defaultPageSize
+            let page = try await store.listVMs(context.caller, status: status, cursor: cursor, limit: limit)
+            return try EnvelopeResponse.success(VMPageRepresentation(page))
+        }
+        group.get("pool") { _, context in
+            try EnvelopeResponse.success(PoolRepresentation(try await store.poolStats(context.caller)))
+        }
+        group.put("pool") { request, context in
+            let body = try await RequestDecoding.body(SetPoolBody.self, from: request, context: context, required: true)
+            let cap = try checked(body?.maxVMCount, "max_vm_count", in: Limits.maxVMCount) ?? 0
+            return try EnvelopeResponse.success(PoolRepresentation(try await store.setMaxVMCount(context.caller, to: cap)))
+        }
+    }
+
+    /// `POST /v1/admin/vms`: one VM, or with `count` up to that many (as many as the cap allows) as an array.
+    func create(_ caller: Caller, count: Int?) async throws -> Response {
+        let wanted = try checked(count, "count", in: Limits.createCount)
+        let vms = try await store.createVMs(caller, count: wanted ?? 1)
+        if wanted == nil, let vm = vms.first {
+            return try EnvelopeResponse.success(VMRepresentation(vm: vm), status: .created)
+        }
+        return try EnvelopeResponse.success(vms.representations, status: .created)
+    }
+
+    /// `DELETE /v1/admin/vms/{vm_id}`: only available or failed VMs; `ip` must match when given.
+    func delete(_ caller: Caller, id: String, ip: String?) async throws -> Response {
+        let id = try RequestDecoding.vmID(id)
+        let address = try ip.map(RequestDecoding.ip)
+        return try EnvelopeResponse.success(VMRepresentation(vm: try await store.deleteVM(caller, id: id, ip: address)))
+    }
+}

@@ -1,0 +1,29 @@
+import Hummingbird
+import Reservations
+
+/// `/healthz`, `/readyz` and `/metrics`: no token needed.
+struct OperationsController {
+    let store: ReservationStore
+    let poolInitializer: PoolInitializer
+    let metrics: GatewayMetrics
+
+    func addRoutes(to router: Router<GatewayRequestContext>) {
+        router.get("healthz") { _, _ in
+            try EnvelopeResponse.success(["alive": true])
+        }
+        router.get("readyz") { _, _ in
+            guard poolInitializer.isDone, await store.isReady() else {
+                throw APIError(ReservationError.storeUnavailable)
+            }
+            return try EnvelopeResponse.success(["ready": true])
+        }
+        router.get("metrics") { _, _ in
+            let stats = try? await store.poolStats(.trustedAdmin(name: "metrics"))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.scrape(stats)))
+            )
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Reservations
+
+/// `POST /v1/checkouts`: `{"lease_seconds": N}`, optional.
+struct CheckoutBody: StrictDecodable {
+    enum Field: String, CodingKey, CaseIterable { case lease_seconds }
+    let leaseSeconds: Int?
+
+    init(from decoder: any Decoder) throws {
+        leaseSeconds = try Self.fields(from: decoder).decodeIfPresent(Int.self, forKey: .lease_seconds)
+    }
+}
+
+/// `POST /v1/checkins`: `{"ip"}`, `{"vm_id"}` or both.
+struct CheckinBody: StrictDecodable {
+    enum Field: String, CodingKey, CaseIterable { case ip, vm_id }
+    let ip: String?
+    let vmID: String?
+
+    init(from decoder: any Decoder) throws {
+        let fields = try Self.fields(from: decoder)
+        ip = try fields.decodeIfPresent(String.self, forKey: .ip)
+        vmID = try fields.decodeIfPresent(String.self, forKey: .vm_id)
+    }
+}
+
+/// `POST /v1/admin/vms`: `{"count": n}`, optional.
+struct CreateVMsBody: StrictDecodable {
+    enum Field: String, CodingKey, CaseIterable { case count }
+    let count: Int?
+
+    init(from decoder: any Decoder) throws {
+        count = try Self.fields(from: decoder).decodeIfPresent(Int.self, forKey: .count)
+    }
+}
+
+/// `PUT /v1/admin/pool`: `{"max_vm_count": n}`.
+struct SetPoolBody: StrictDecodable {
+    enum Field: String, CodingKey, CaseIterable { case max_vm_count }
+    let maxVMCount: Int
+
+    init(from decoder: any Decoder) throws {
+        maxVMCount = try Self.fields(from: decoder).decode(Int.self, forKey: .max_vm_count)
+    }
+}
+
+/// `POST /v1/admin/users`: `{"name", "quota", "role"}`; quota and role optional.
+struct CreateUserBody: StrictDecodable {
+    enum Field: String, CodingKey, CaseIterable { case name, quota, role }
+    let name: String
+    let quota: Int?
+    let role: Role?
+
+    init(from decoder: any Decoder) throws {
+        let fields = try Self.fields(from: decoder)
+        name = try fields.decode(String.self, forKey: .name)
+        quota = try fields.decodeIfPresent(Int.self, forKey: .quota)
+        role = try fields.decodeIfPresent(Role.self, forKey: .role)
+    }
+}
+
+/// `PATCH /v1/admin/users/{name}`: `{"quota"}`, `{"role"}` or both.
+struct UpdateUserBody: StrictDecodable {
+    enum Field: String, CodingKey, CaseIterable { case quota, role }
+    let quota: Int?
+    let role: Role?
+
+    init(from decoder: any Decoder) throws {
+        let fields = try Self.fields(from: decoder)
+        quota = try fields.decodeIfPresent(Int.self, forKey: .quota)
+        role = try fields.decodeIfPresent(Role.self, forKey: .role)
+    }
+}

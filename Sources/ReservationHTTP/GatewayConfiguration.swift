@@ -1,0 +1,41 @@
+import Logging
+import RedisClient
+
+/// Everything `vmreserve serve` can be told, already validated.
+public struct GatewayConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var redis: RedisClient.Configuration
+    /// The admin token from the configuration; never a baked-in default.
+    public var adminToken: String?
+    /// Seeds the cap only when Redis has none yet.
+    public var maxVMCount: Int
+    public var defaultQuota: Int
+    /// Requests without a token act as the `anonymous` admin. Only on a loopback address.
+    public var devMode: Bool
+    /// The pool's name: the hash tag of its Redis keys.
+    public var pool: String
+    public var logLevel: Logger.Level
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 5000,
+        redis: RedisClient.Configuration = .init(url: RedisURL()),
+        adminToken: String? = nil,
+        maxVMCount: Int = 100,
+        defaultQuota: Int = 5,
+        devMode: Bool = false,
+        pool: String = "default",
+        logLevel: Logger.Level = .info
+    ) {
+        self.host = host
+        self.port = port
+        self.redis = redis
+        self.adminToken = adminToken
+        self.maxVMCount = maxVMCount
+        self.defaultQuota = defaultQuota
+        self.devMode = devMode
+        self.pool = pool
+        self.logLevel = logLevel
+    }
+}

@@ -1,0 +1,62 @@
+import Prometheus
+import Reservations
+
+/// The gateway's Prometheus metrics: requests by route, method and HTTP status; request latency;
+/// VMs by status and the cap, read from Redis when scraped.
+final class GatewayMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let storeUp: Gauge
+    private let maxVMCount: Gauge
+    private let vmsByStatus: [VMStatus: Gauge]
+
+    static let latencyBuckets: [Duration] = [
+        .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+        .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+        .milliseconds(500), .seconds(1), .seconds(2.5),
+    ]
+
+    private static var requests: MetricNameDescriptor {
+        .init(namespace: "vmreserve", metricName: "http_requests", unitName: "total",
+              helpText: "HTTP requests by route, method and status code")
+    }
+    private static var latency: MetricNameDescriptor {
+        .init(namespace: "vmreserve", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency")
+    }
+
+    init() {
+        let registry = registry
+        storeUp = registry.makeGauge(descriptor: .init(
+            namespace: "vmreserve", metricName: "store", unitName: "up", helpText: "1 when Redis answered the last scrape"
+        ))
+        maxVMCount = registry.makeGauge(descriptor: .init(
+            namespace: "vmreserve", metricName: "max_vm", unitName: "count", helpText: "The pool's cap on VMs"
+        ))
+        let vms = MetricNameDescriptor(namespace: "vmreserve", metricName: "vms", unitName: "", helpText: "VMs by status")
+        vmsByStatus = Dictionary(uniqueKeysWithValues: VMStatus.allCases.map { status in
+            (status, registry.makeGauge(descriptor: vms, labels: [("status", status.rawValue)]))
+        })
+    }
+
+    func record(method: String, route: String, status: Int, duration: Duration) {
+        registry.makeCounter(
+            descriptor: Self.requests, labels: [("method", method), ("route", route), ("code", String(status))]
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: Self.latency, labels: [("method", method), ("route", route)], buckets: Self.latencyBuckets
+        ).record(duration)
+    }
+
+    /// Refreshes the pool gauges (if Redis answers) and renders everything in the text format.
+    func scrape(_ stats: PoolStats?) -> [UInt8] {
+        storeUp.set(to: stats == nil ? 0 : 1)
+        if let stats {
+            maxVMCount.set(to: Double(stats.maxVMCount))
+            for (status, gauge) in vmsByStatus {
+                gauge.set(to: Double(stats.counts[status] ?? 0))
+            }
+        }
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}

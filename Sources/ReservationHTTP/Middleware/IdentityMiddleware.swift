@@ -1,0 +1,33 @@
+import Hummingbird
+import Reservations
+
+/// Turns the Authorization header into a `Caller` without touching Redis: the configured admin
+/// token is recognised here in constant time; any other token travels to the scripts as its
+/// SHA-256, where the user is looked up in the same round trip as the operation.
+struct IdentityMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    /// SHA-256 of the admin token from the configuration, if any.
+    let adminTokenDigest: TokenDigest?
+    /// Dev mode: requests without a token act as the `anonymous` admin.
+    let anonymousAdmin: Bool
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.caller = try caller(for: request)
+        return try await next(request, context)
+    }
+
+    private func caller(for request: Request) throws(APIError) -> Caller? {
+        guard let header = request.headers[.authorization] else {
+            return anonymousAdmin ? .trustedAdmin(name: "anonymous") : nil
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else { throw .unauthorized }
+        let digest = TokenDigest(of: String(parts[1]))
+        if let adminTokenDigest, adminTokenDigest.constantTimeEquals(digest) {
+            return .trustedAdmin(name: "admin")
+        }
+        return .token(digest)
+    }
+}

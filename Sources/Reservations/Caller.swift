@@ -1,0 +1,18 @@
+/// Who is asking, as the scripts learn it from their ARGV[1].
+public enum Caller: Sendable, Equatable {
+    /// A bearer token, known to scripts only by its SHA-256.
+    case token(TokenDigest)
+    /// An admin the gateway vouches for itself: the configured admin token (compared in constant
+    /// time by the gateway) or the `anonymous` admin of dev mode.
+    case trustedAdmin(name: String)
+
+    /// Names the gateway uses for trusted admins; no user may be created with them.
+    public static let reservedNames: Set<String> = ["admin", "anonymous"]
+
+    var scriptArgument: String {
+        switch self {
+        case .token(let digest): "t:" + digest.hex
+        case .trustedAdmin(let name): "p:" + name
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import RedisClient
+
+/// Every way a reservation operation can fail. The scripts name these by the first word of their
+/// error replies; `init(scriptError:)` is the one place that maps those words.
+public enum ReservationError: Error, Sendable, Equatable {
+    case unauthorized(String)
+    case forbidden(String)
+    case quotaExceeded(String)
+    case noVMAvailable
+    case maxVMCountReached
+    case vmNotFound
+    case userNotFound(String)
+    case invalidState(String)
+    case badRequest(String)
+    /// Redis is unreachable, timing out, or not ready.
+    case storeUnavailable
+    /// Anything unexpected; the detail is for logs, never for clients.
+    case internalError(String)
+
+    /// Maps a failure of a script call.
+    init(_ error: any Error) {
+        guard let redisError = error as? RedisError else {
+            self = .internalError("\(error)")
+            return
+        }
+        if redisError.isStoreUnavailable {
+            self = .storeUnavailable
+            return
+        }
+        guard redisError.kind == .server else {
+            self = .internalError(redisError.description)
+            return
+        }
+        let message = redisError.message
+        switch redisError.prefix {
+        case "UNAUTHORIZED": self = .unauthorized(message)
+        case "FORBIDDEN": self = .forbidden(message)
+        case "QUOTA_EXCEEDED": self = .quotaExceeded(message)
+        case "NO_VM_AVAILABLE": self = .noVMAvailable
+        case "MAX_VM_COUNT": self = .maxVMCountReached
+        case "VM_NOT_FOUND": self = .vmNotFound
+        case "USER_NOT_FOUND": self = .userNotFound(message)
+        case "INVALID_STATE": self = .invalidState(message)
+        case "BAD_REQUEST": self = .badRequest(message)
+        default: self = .internalError(redisError.description)
+        }
+    }
+}

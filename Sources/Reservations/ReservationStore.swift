@@ -1,0 +1,174 @@
+import Foundation
+import RedisClient
+
+/// The reservation service's operations. Each one is exactly one Lua script call (one Redis
+/// round trip, authentication included); every rule that makes the service correct under
+/// concurrency lives in those scripts, none here.
+public struct ReservationStore: Sendable {
+    public let redis: RedisClient
+    public let keys: PoolKeys
+    /// The quota of users created without one, and of trusted admins that have no user record.
+    public let defaultQuota: Int
+
+    public init(redis: RedisClient, keys: PoolKeys, defaultQuota: Int) {
+        self.redis = redis
+        self.keys = keys
+        self.defaultQuota = defaultQuota
+    }
+
+    // MARK: Pool
+
+    /// Sets the cap to `maxVMCount` unless the pool already has one; returns the cap in force.
+    public func initializePool(maxVMCount: Int) async throws(ReservationError) -> Int {
+        let reply = try await run(.initPool, [String(maxVMCount)])
+        guard let cap = reply.int else { throw RecordDecoding.malformed(reply) }
+        return cap
+    }
+
+    public func poolStats(_ caller: Caller) async throws(ReservationError) -> PoolStats {
+        try Self.stats(try await run(.poolStats, caller, []))
+    }
+
+    /// Changes the cap. Lowering it below the current count only refuses new creates.
+    public func setMaxVMCount(_ caller: Caller, to maxVMCount: Int) async throws(ReservationError) -> PoolStats {
+        try Self.stats(try await run(.setPool, caller, [String(maxVMCount)]))
+    }
+
+    // MARK: VMs
+
+    /// Creates up to `count` VMs with fresh ids and random public IPs, as many as the cap allows.
+    /// - Throws: `.maxVMCountReached` when the pool is already full.
+    public func createVMs(_ caller: Caller, count: Int) async throws(ReservationError) -> [VM] {
+        var created: [VM] = []
+        var wanted = count
+        // A retry happens only when random IPs collide with existing ones more often than the
+        // spare candidates cover: practically never, but handled.
+        for attempt in 0..<5 {
+            var arguments = [String(wanted)]
+            for _ in 0..<(wanted + 4) {
+                arguments.append(UUID().uuidString.lowercased())
+                arguments.append(IPAddressGenerator.random().description)
+            }
+            let reply: RESPValue
+            do {
+                reply = try await run(.createVMs, caller, arguments)
+            } catch .maxVMCountReached where attempt > 0 {
+                break
+            }
+            let elements = try RecordDecoding.array(reply)
+            guard let shortfall = elements.first?.int else { throw RecordDecoding.malformed(reply) }
+            created += try RecordDecoding.vms(Array(elements.dropFirst()))
+            wanted = shortfall
+            if wanted == 0 { break }
+        }
+        return created
+    }
+
+    /// Checks out any available VM to the caller, within their quota.
+    public func checkout(_ caller: Caller, leaseSeconds: Int?) async throws(ReservationError) -> VM {
+        try RecordDecoding.vm(try await run(.checkout, caller, [String(defaultQuota), leaseSeconds.map(String.init) ?? ""]))
+    }
+
+    /// Returns a VM, named by id, ip or both, to the pool.
+    public func checkin(_ caller: Caller, id: String?, ip: String?) async throws(ReservationError) -> VM {
+        try RecordDecoding.vm(try await run(.checkin, caller, [id ?? "", ip ?? ""]))
+    }
+
+    /// Deletes an available or failed VM; `ip`, when given, must be that VM's.
+    public func deleteVM(_ caller: Caller, id: String, ip: String?) async throws(ReservationError) -> VM {
+        try RecordDecoding.vm(try await run(.deleteVM, caller, [id, ip ?? ""]))
+    }
+
+    /// A VM the caller holds, or any VM for an admin.
+    public func vm(_ caller: Caller, id: String) async throws(ReservationError) -> VM {
+        try RecordDecoding.vm(try await run(.getVM, caller, [id]))
+    }
+
+    /// The VMs the caller holds, by id.
+    public func myVMs(_ caller: Caller) async throws(ReservationError) -> [VM] {
+        try RecordDecoding.vms(try RecordDecoding.array(try await run(.listMine, caller, [])))
+    }
+
+    /// One page of all VMs in id order, optionally only those in one state. A page may hold
+    /// fewer than `limit` items (even none) while `nextCursor` is set: keep following it.
+    public func listVMs(_ caller: Caller, status: VMStatus?, cursor: String?, limit: Int) async throws(ReservationError) -> VMPage {
+        let reply = try await run(.listVMs, caller, [status?.rawValue ?? "", cursor ?? "", String(limit)])
+        let elements = try RecordDecoding.array(reply)
+        guard let next = elements.first?.string else { throw RecordDecoding.malformed(reply) }
+        return VMPage(items: try RecordDecoding.vms(Array(elements.dropFirst())), nextCursor: next.isEmpty ? nil : next)
+    }
+
+    // MARK: Users
+
+    /// Creates a user with a new token, returned here once and stored only as its SHA-256.
+    public func createUser(_ caller: Caller, name: String, role: Role, quota: Int?) async throws(ReservationError) -> IssuedToken {
+        guard !Caller.reservedNames.contains(name) else {
+            throw .invalidState("the name \(name) is reserved for the gateway's own admins")
+        }
+        let token = Token.generate()
+        let reply = try await run(.createUser, caller, [name, role.rawValue, String(quota ?? defaultQuota), TokenDigest(of: token).hex])
+        return IssuedToken(user: try RecordDecoding.user(reply), token: token)
+    }
+
+    public func user(_ caller: Caller, name: String) async throws(ReservationError) -> UserDetail {
+        let reply = try await run(.getUser, caller, [name])
+        let elements = try RecordDecoding.array(reply)
+        guard elements.count == 2, let vms = elements[1].array else { throw RecordDecoding.malformed(reply) }
+        return UserDetail(user: try RecordDecoding.user(elements[0]), vms: try RecordDecoding.vms(vms))
+    }
+
+    public func users(_ caller: Caller) async throws(ReservationError) -> [User] {
+        var users: [User] = []
+        for reply in try RecordDecoding.array(try await run(.listUsers, caller, [])) {
+            users.append(try RecordDecoding.user(reply))
+        }
+        return users
+    }
+
+    /// Changes quota and/or role; a new quota applies from the user's next request.
+    public func updateUser(_ caller: Caller, name: String, quota: Int?, role: Role?) async throws(ReservationError) -> User {
+        try RecordDecoding.user(try await run(.updateUser, caller, [name, quota.map(String.init) ?? "", role?.rawValue ?? ""]))
+    }
+
+    /// Removes a user who holds no VMs, and their token.
+    public func deleteUser(_ caller: Caller, name: String) async throws(ReservationError) -> User {
+        try RecordDecoding.user(try await run(.deleteUser, caller, [name]))
+    }
+
+    /// Gives the user a new token; the old one stops working at once.
+    public func rotateToken(_ caller: Caller, name: String) async throws(ReservationError) -> IssuedToken {
+        let token = Token.generate()
+        let reply = try await run(.rotateToken, caller, [name, TokenDigest(of: token).hex])
+        return IssuedToken(user: try RecordDecoding.user(reply), token: token)
+    }
+
+    // MARK: Plumbing
+
+    /// Redis answers and holds every script.
+    public func isReady() async -> Bool {
+        await redis.scriptsLoaded()
+    }
+
+    private func run(_ script: Script, _ caller: Caller, _ arguments: [String]) async throws(ReservationError) -> RESPValue {
+        try await run(script, [caller.scriptArgument] + arguments)
+    }
+
+    private func run(_ script: Script, _ arguments: [String]) async throws(ReservationError) -> RESPValue {
+        do {
+            return try await redis.evaluate(script.redisScript, keys: keys.all, arguments: arguments)
+        } catch {
+            throw ReservationError(error)
+        }
+    }
+
+    private static func stats(_ reply: RESPValue) throws(ReservationError) -> PoolStats {
+        guard let numbers = reply.array?.compactMap(\.int), numbers.count == 2 + VMStatus.allCases.count else {
+            throw RecordDecoding.malformed(reply)
+        }
+        var counts: [VMStatus: Int] = [:]
+        for (index, status) in VMStatus.allCases.enumerated() {
+            counts[status] = numbers[2 + index]
+        }
+        return PoolStats(maxVMCount: numbers[0], total: numbers[1], counts: counts)
+    }
+}
