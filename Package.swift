@@ -56,6 +56,7 @@ let package = Package(
                 "Reservations",
                 "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -82,16 +83,19 @@ let package = Package(
         ),
         .testTarget(
             name: "ReservationsTests",
-            dependencies: ["Reservations", "TestSupport"]
+            dependencies: ["Reservations", "RedisClient", "TestSupport"]
         ),
         .testTarget(
             name: "ReservationHTTPTests",
             dependencies: [
                 "ReservationHTTP",
                 "Reservations",
+                "RedisClient",
+                "RedisServerProcess",
                 "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
     ],

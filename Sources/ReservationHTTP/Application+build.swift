@@ -1,11 +1,17 @@
 import Hummingbird
+import NIOCore
 import Logging
 import RedisClient
 import Reservations
 
 /// Builds the gateway: a Redis client, the pool initializer and the HTTP server, as services
 /// that start in that order and stop in reverse (the server drains before Redis closes).
-public func buildApplication(_ configuration: GatewayConfiguration) -> some ApplicationProtocol {
+/// - Parameter onServerRunning: called once the server listens, with its channel (tests read the
+///   port from it when they ask for port 0).
+public func buildApplication(
+    _ configuration: GatewayConfiguration,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) -> some ApplicationProtocol {
     var logger = Logger(label: "vmreserve")
     logger.logLevel = configuration.logLevel
     let redis = RedisClient(configuration: configuration.redis, scripts: Script.all, logger: logger)
@@ -16,6 +22,7 @@ public func buildApplication(_ configuration: GatewayConfiguration) -> some Appl
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vmreserve"),
         services: [redis, poolInitializer],
+        onServerRunning: onServerRunning,
         logger: logger
     )
 }

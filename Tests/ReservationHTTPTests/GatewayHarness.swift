@@ -1,0 +1,149 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import NIOCore
+import NIOHTTP1
+import RedisClient
+import RedisServerProcess
+import ReservationHTTP
+import ServiceLifecycle
+import Synchronization
+import TestSupport
+
+let adminToken = "test-admin-token-0123456789abcdef"
+
+/// One HTTP client for every test, with room for many concurrent connections.
+let testHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
+    configuration.timeout = .init(connect: .seconds(5), read: .seconds(10))
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+}()
+
+/// A gateway running in this process on a free port, with its own Redis connections.
+struct Gateway: Sendable {
+    let port: Int
+
+    func call(
+        _ method: HTTPMethod, _ path: String, token: String? = adminToken, body: String? = nil,
+        headers: [(String, String)] = []
+    ) async throws -> APIResponse {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await testHTTPClient.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        return APIResponse(status: Int(response.status.code), headers: response.headers, text: String(buffer: bytes))
+    }
+}
+
+/// An answer, with its JSON envelope picked apart.
+struct APIResponse: @unchecked Sendable {
+    let status: Int
+    let headers: HTTPHeaders
+    let text: String
+    /// The parsed body (nil when it is not JSON).
+    let json: [String: Any]?
+
+    init(status: Int, headers: HTTPHeaders, text: String) {
+        self.status = status
+        self.headers = headers
+        self.text = text
+        json = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+    }
+
+    var data: [String: Any]? { json?["data"] as? [String: Any] }
+    var items: [[String: Any]]? { json?["data"] as? [[String: Any]] }
+    var code: String? { json?["code"] as? String }
+    var message: String? { json?["message"] as? String }
+    var envelopeStatus: String? { json?["status"] as? String }
+
+    subscript(field: String) -> String? { data?[field] as? String }
+}
+
+/// Runs `count` gateways on one Redis for the length of `body`, each with its own Redis client,
+/// and waits until every one is ready.
+func withGateways<T: Sendable>(
+    _ count: Int = 1,
+    redis: RedisURL,
+    pool: String = "test-\(UUID().uuidString)",
+    configure: @Sendable (inout GatewayConfiguration) -> Void = { _ in },
+    _ body: @Sendable ([Gateway]) async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup { group in
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        for _ in 0..<count {
+            var configuration = GatewayConfiguration(
+                host: "127.0.0.1", port: 0,
+                redis: .init(url: redis, commandTimeout: .seconds(2), reconnectBackoff: (.milliseconds(20), .milliseconds(200))),
+                adminToken: adminToken, maxVMCount: 100, defaultQuota: 5, devMode: false, pool: pool, logLevel: .warning
+            )
+            configure(&configuration)
+            let app = buildApplication(configuration) { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+            }
+            group.addTask {
+                try await app.runService(gracefulShutdownSignals: [])
+                return nil as T?
+            }
+        }
+        var gateways: [Gateway] = []
+        for await port in ports {
+            gateways.append(Gateway(port: port))
+            if gateways.count == count { break }
+        }
+        for gateway in gateways {
+            try await waitUntil("the gateway is ready") {
+                (try? await gateway.call(.GET, "/readyz", token: nil).status) == 200
+            }
+        }
+        defer { group.cancelAll() }
+        return try await body(gateways)
+    }
+}
+
+/// A redis-server and one gateway on it.
+func withGateway<T: Sendable>(
+    configure: @Sendable (inout GatewayConfiguration) -> Void = { _ in },
+    _ body: @Sendable (Gateway, RedisServerProcess) async throws -> T
+) async throws -> T {
+    try await withRedisServer { server in
+        try await withGateways(redis: server.url, configure: configure) { gateways in
+            try await body(gateways[0], server)
+        }
+    }
+}
+
+extension Gateway {
+    /// Creates `count` VMs as the admin; returns their records.
+    @discardableResult
+    func createVMs(_ count: Int) async throws -> [[String: Any]] {
+        let response = try await call(.POST, "/v1/admin/vms", body: #"{"count": \#(count)}"#)
+        guard response.status == 201, let items = response.items else {
+            throw TestSupportError("creating VMs failed: \(response.status) \(response.text)")
+        }
+        return items
+    }
+
+    /// Creates a user and returns their token.
+    func createUser(_ name: String, quota: Int, role: String = "user") async throws -> String {
+        let response = try await call(.POST, "/v1/admin/users", body: #"{"name": "\#(name)", "quota": \#(quota), "role": "\#(role)"}"#)
+        guard response.status == 201, let token = response["token"] else {
+            throw TestSupportError("creating user \(name) failed: \(response.status) \(response.text)")
+        }
+        return token
+    }
+
+    /// Everything a client can see of the pool's state, for before/after comparisons.
+    func snapshot() async throws -> String {
+        let vms = try await call(.GET, "/v1/admin/vms?limit=1000").text
+        let pool = try await call(.GET, "/v1/admin/pool").text
+        let users = try await call(.GET, "/v1/admin/users").text
+        return [vms, pool, users].joined(separator: "\n")
+    }
+}
