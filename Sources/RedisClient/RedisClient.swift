@@ -40,21 +40,28 @@ public final class RedisClient: Service, Sendable {
 
     public let configuration: Configuration
     private let scripts: [RedisScript]
+    private let setupCommands: [RedisCommand]
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     private let slots: Mutex<[RedisConnection?]>
     private let slotCount: Int
     private let nextSlot = Atomic<Int>(0)
 
-    /// - Parameter scripts: loaded on every new connection, so EVALSHA rarely meets NOSCRIPT.
+    /// - Parameters:
+    ///   - scripts: loaded on every new connection, so EVALSHA rarely meets NOSCRIPT.
+    ///   - setupCommands: sent on every new connection once the scripts are loaded, before the
+    ///     connection takes requests (e.g. seeding defaults into a Redis that lost its data).
+    ///     A connection whose setup fails is dropped and tried again.
     public init(
         configuration: Configuration,
         scripts: [RedisScript] = [],
+        setupCommands: [RedisCommand] = [],
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "redis")
     ) {
         self.configuration = configuration
         self.scripts = scripts
+        self.setupCommands = setupCommands
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         self.slotCount = configuration.connectionCount
@@ -133,7 +140,7 @@ public final class RedisClient: Service, Sendable {
                     to: configuration.url, configuration: configuration, eventLoopGroup: eventLoopGroup
                 )
                 do {
-                    try await load(scripts, on: connection)
+                    try await prepare(connection)
                 } catch {
                     connection.close()
                     throw error
@@ -158,7 +165,8 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
-    private func load(_ scripts: [RedisScript], on connection: RedisConnection) async throws {
+    /// Loads the scripts (pipelined), then sends the setup commands.
+    private func prepare(_ connection: RedisConnection) async throws {
         let deadline = newDeadline()
         try await withThrowingTaskGroup { group in
             for script in scripts {
@@ -167,6 +175,9 @@ public final class RedisClient: Service, Sendable {
                 }
             }
             try await group.waitForAll()
+        }
+        for command in setupCommands {
+            _ = try await connection.send(command, deadline: deadline)
         }
     }
 }

@@ -50,7 +50,11 @@ final class RedisConnection: Sendable {
     /// Sends a command and waits for its reply; an error reply is thrown as `RedisError.server`.
     func send(_ command: RedisCommand, deadline: NIODeadline) async throws -> RESPValue {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        channel.writeAndFlush(RedisRequest(command: command, promise: promise, deadline: deadline), promise: nil)
+        // The handler completes the write at once; a write that fails never reached it (the
+        // channel closed first), so nothing else will ever complete the reply.
+        channel.writeAndFlush(RedisRequest(command: command, promise: promise, deadline: deadline)).whenFailure { _ in
+            promise.fail(RedisError.connectionClosed)
+        }
         let reply = try await promise.futureResult.get()
         if case .error(let message) = reply { throw RedisError.server(message) }
         return reply

@@ -73,7 +73,9 @@ public final class RedisServerProcess: Sendable {
         exited.withLock { exited in
             if !exited {
                 var status: Int32 = 0
-                exited = waitpid(pid, &status, WNOHANG) == pid
+                let result = waitpid(pid, &status, WNOHANG)
+                // -1: not our child any more (someone else reaped it), so it is gone too.
+                exited = result == pid || (result == -1 && errno == ECHILD)
             }
             return !exited
         }

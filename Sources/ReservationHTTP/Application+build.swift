@@ -4,8 +4,8 @@ import Logging
 import RedisClient
 import Reservations
 
-/// Builds the gateway: a Redis client, the pool initializer and the HTTP server, as services
-/// that start in that order and stop in reverse (the server drains before Redis closes).
+/// Builds the gateway: a Redis client and the HTTP server, as services that start in that order
+/// and stop in reverse (the server drains in-flight requests before Redis closes).
 /// - Parameter onServerRunning: called once the server listens, with its channel (tests read the
 ///   port from it when they ask for port 0).
 public func buildApplication(
@@ -14,20 +14,25 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     var logger = Logger(label: "vmreserve")
     logger.logLevel = configuration.logLevel
-    let redis = RedisClient(configuration: configuration.redis, scripts: Script.all, logger: logger)
-    let store = ReservationStore(redis: redis, keys: PoolKeys(pool: configuration.pool), defaultQuota: configuration.defaultQuota)
-    let poolInitializer = PoolInitializer(store: store, seedMaxVMCount: configuration.maxVMCount, logger: logger)
-    let router = buildRouter(store: store, poolInitializer: poolInitializer, configuration: configuration)
+    let keys = PoolKeys(pool: configuration.pool)
+    let redis = RedisClient(
+        configuration: configuration.redis,
+        scripts: Script.all,
+        setupCommands: [ReservationStore.initializePoolCommand(keys: keys, maxVMCount: configuration.maxVMCount)],
+        logger: logger
+    )
+    let store = ReservationStore(redis: redis, keys: keys, defaultQuota: configuration.defaultQuota)
+    let router = buildRouter(store: store, configuration: configuration)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vmreserve"),
-        services: [redis, poolInitializer],
+        services: [redis],
         onServerRunning: onServerRunning,
         logger: logger
     )
 }
 
-func buildRouter(store: ReservationStore, poolInitializer: PoolInitializer, configuration: GatewayConfiguration) -> Router<GatewayRequestContext> {
+func buildRouter(store: ReservationStore, configuration: GatewayConfiguration) -> Router<GatewayRequestContext> {
     let metrics = GatewayMetrics()
     let router = Router(context: GatewayRequestContext.self)
     router.addMiddleware {
@@ -38,7 +43,7 @@ func buildRouter(store: ReservationStore, poolInitializer: PoolInitializer, conf
             anonymousAdmin: configuration.devMode
         )
     }
-    OperationsController(store: store, poolInitializer: poolInitializer, metrics: metrics).addRoutes(to: router)
+    OperationsController(store: store, metrics: metrics).addRoutes(to: router)
 
     let authenticated = router.group(context: AuthenticatedRequestContext.self)
     let vms = VMController(store: store)

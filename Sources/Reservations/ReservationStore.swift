@@ -25,6 +25,13 @@ public struct ReservationStore: Sendable {
         return cap
     }
 
+    /// The command that sets the cap to `maxVMCount` unless the pool already has one. The
+    /// gateway's Redis client sends it on every new connection, so a Redis that lost its data is
+    /// seeded again before it serves a request.
+    public static func initializePoolCommand(keys: PoolKeys, maxVMCount: Int) -> RedisCommand {
+        .evalsha(Script.initPool.redisScript.sha1, keys: keys.all, arguments: [String(maxVMCount)])
+    }
+
     public func poolStats(_ caller: Caller) async throws(ReservationError) -> PoolStats {
         try Self.stats(try await run(.poolStats, caller, []))
     }
@@ -39,6 +46,9 @@ public struct ReservationStore: Sendable {
     /// Creates up to `count` VMs with fresh ids and random public IPs, as many as the cap allows.
     /// - Throws: `.maxVMCountReached` when the pool is already full.
     public func createVMs(_ caller: Caller, count: Int) async throws(ReservationError) -> [VM] {
+        // The script checks this too, but `count + 4` candidates are built first: a count below -4
+        // would trap on the range below (Int.max on the addition), a huge one waste CPU and memory.
+        guard (1...1000).contains(count) else { throw .badRequest("count must be a whole number from 1 to 1000") }
         var created: [VM] = []
         var wanted = count
         // A retry happens only when random IPs collide with existing ones more often than the

@@ -5,7 +5,7 @@ import TestSupport
 /// The routes of any user: checkout, checkin, mine, get_vm, get_vm_status.
 @Suite struct VMRouteTests {
     @Test func checkoutAnswers201WithTheVMAndItsIP() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             try await gateway.createVMs(2)
             let token = try await gateway.createUser("alice", quota: 2)
             let response = try await gateway.call(.POST, "/v1/checkouts", token: token)
@@ -21,7 +21,7 @@ import TestSupport
     }
 
     @Test func checkoutWithALeaseReportsItsExpiry() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             try await gateway.createVMs(1)
             let response = try await gateway.call(.POST, "/v1/checkouts", body: #"{"lease_seconds": 3600}"#)
             #expect(response.status == 201)
@@ -33,7 +33,7 @@ import TestSupport
     }
 
     @Test func checkoutOnAnEmptyPoolAnswers503WithRetryAfter() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             let response = try await gateway.call(.POST, "/v1/checkouts")
             #expect(response.status == 503)
             #expect(response.code == "no_vm_available")
@@ -44,7 +44,7 @@ import TestSupport
     }
 
     @Test func checkoutBeyondQuotaAnswers429EvenWhenThePoolIsEmpty() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             try await gateway.createVMs(1)
             let token = try await gateway.createUser("bob", quota: 1)
             #expect(try await gateway.call(.POST, "/v1/checkouts", token: token).status == 201)
@@ -55,7 +55,7 @@ import TestSupport
     }
 
     @Test func aQuotaOfZeroRefusesEveryCheckout() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             try await gateway.createVMs(1)
             let token = try await gateway.createUser("zero", quota: 0)
             #expect(try await gateway.call(.POST, "/v1/checkouts", token: token).status == 429)
@@ -63,7 +63,7 @@ import TestSupport
     }
 
     @Test func checkinByIPByIdOrBothReturnsTheVMToThePool() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             try await gateway.createVMs(1)
             let token = try await gateway.createUser("carol", quota: 1)
             for form in ["ip", "vm_id", "both"] {
@@ -84,7 +84,7 @@ import TestSupport
     }
 
     @Test func checkinOfAVMHeldBySomeoneElseIsForbidden() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             try await gateway.createVMs(2)
             let alice = try await gateway.createUser("alice", quota: 1)
             let bob = try await gateway.createUser("bob", quota: 1)
@@ -100,7 +100,7 @@ import TestSupport
     }
 
     @Test func anAdminMayCheckInAnyVMButNotOneThatIsNotCheckedOut() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             try await gateway.createVMs(1)
             let alice = try await gateway.createUser("alice", quota: 1)
             let vm = try await gateway.call(.POST, "/v1/checkouts", token: alice)
@@ -113,7 +113,7 @@ import TestSupport
     }
 
     @Test func theHolderCheckingInTwiceGetsInvalidState() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             try await gateway.createVMs(1)
             let vm = try await gateway.call(.POST, "/v1/checkouts")
             let body = #"{"vm_id": "\#(vm["vm_id"]!)"}"#
@@ -123,7 +123,7 @@ import TestSupport
     }
 
     @Test func checkinNamingUnknownOrMismatchedVMsIsVMNotFound() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             let vms = try await gateway.createVMs(2)
             let first = vms[0]["vm_id"] as! String, secondIP = vms[1]["ip"] as! String
             for body in [
@@ -139,7 +139,7 @@ import TestSupport
     }
 
     @Test func mineListsOnlyTheCallersVMs() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             try await gateway.createVMs(3)
             let alice = try await gateway.createUser("alice", quota: 2)
             let bob = try await gateway.createUser("bob", quota: 2)
@@ -154,7 +154,7 @@ import TestSupport
     }
 
     @Test func getVMAndStatusAreForTheHolderAndAdminsOnly() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             try await gateway.createVMs(1)
             let alice = try await gateway.createUser("alice", quota: 1)
             let bob = try await gateway.createUser("bob", quota: 1)
@@ -176,7 +176,7 @@ import TestSupport
     }
 
     @Test func aMalformedVMIdIs400AndAnUnknownOneIs404() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             let malformed = try await gateway.call(.GET, "/v1/vms/not-a-uuid")
             #expect(malformed.status == 400)
             #expect(malformed.code == "bad_request")
@@ -187,7 +187,7 @@ import TestSupport
     }
 
     @Test func missingOrUnknownTokensAre401() async throws {
-        try await withGateway { gateway, _ in
+        try await withGateway { gateway, _ async throws in
             for token in [nil, "nope", ""] as [String?] {
                 let response = try await gateway.call(.POST, "/v1/checkouts", token: token)
                 #expect(response.status == 401)

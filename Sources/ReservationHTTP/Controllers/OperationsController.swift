@@ -4,7 +4,6 @@ import Reservations
 /// `/healthz`, `/readyz` and `/metrics`: no token needed.
 struct OperationsController {
     let store: ReservationStore
-    let poolInitializer: PoolInitializer
     let metrics: GatewayMetrics
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
@@ -12,7 +11,7 @@ struct OperationsController {
             try EnvelopeResponse.success(["alive": true])
         }
         router.get("readyz") { _, _ in
-            guard poolInitializer.isDone, await store.isReady() else {
+            guard await store.isReady() else {
                 throw APIError(ReservationError.storeUnavailable)
             }
             return try EnvelopeResponse.success(["ready": true])

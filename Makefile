@@ -1,0 +1,28 @@
+# vmreserve: the two commands a newcomer needs are `make run` and `make test`.
+.PHONY: run test build release bench deps clean
+
+# Installs redis-server and libhiredis-dev if missing, builds, and serves on 127.0.0.1:5000 in dev
+# mode (tokenless requests act as an admin; a local redis-server is started if none answers).
+run: deps
+	swift build --product vmreserve
+	.build/debug/vmreserve serve --dev
+
+# Every test, against real redis-server processes the tests start on free loopback ports.
+test: deps
+	swift test
+
+build: deps
+	swift build
+
+release: deps
+	swift build -c release --product vmreserve
+
+# The benchmark of BENCHMARKS.md (release build, wrk, redis-benchmark).
+bench: deps
+	bash bench/run.sh
+
+deps:
+	@bash scripts/install-deps.sh
+
+clean:
+	rm -rf .build .vmreserve-data

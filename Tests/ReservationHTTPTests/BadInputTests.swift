@@ -1,0 +1,81 @@
+import Foundation
+import NIOHTTP1
+import Testing
+import TestSupport
+
+/// Every malformed request gets 400 (or 413) in the envelope and changes nothing.
+@Suite struct BadInputTests {
+    static let unknownID = "7d0b5a3c-0000-4000-8000-000000000000"
+
+    /// (method, path, body) triples that must each be refused with 400 `bad_request`.
+    static let badRequests: [(HTTPMethod, String, String?)] = [
+        (.POST, "/v1/checkouts", "{"),
+        (.POST, "/v1/checkouts", "[]"),
+        (.POST, "/v1/checkouts", #"{"lease_seconds": 0}"#),
+        (.POST, "/v1/checkouts", #"{"lease_seconds": 604801}"#),
+        (.POST, "/v1/checkouts", #"{"lease_seconds": "60"}"#),
+        (.POST, "/v1/checkouts", #"{"lease_seconds": 1.5}"#),
+        (.POST, "/v1/checkouts", #"{"lease": 60}"#),
+        (.POST, "/v1/checkins", nil),
+        (.POST, "/v1/checkins", "{}"),
+        (.POST, "/v1/checkins", #"{"ip": "300.1.1.1"}"#),
+        (.POST, "/v1/checkins", #"{"ip": "1.2.3"}"#),
+        (.POST, "/v1/checkins", #"{"ip": 5}"#),
+        (.POST, "/v1/checkins", #"{"vm_id": "not-a-uuid"}"#),
+        (.POST, "/v1/checkins", #"{"vm_id": "\#(unknownID)", "extra": true}"#),
+        (.GET, "/v1/vms/123", nil),
+        (.GET, "/v1/vms/123/status", nil),
+        (.POST, "/v1/admin/vms", #"{"count": 0}"#),
+        (.POST, "/v1/admin/vms", #"{"count": 1001}"#),
+        (.POST, "/v1/admin/vms", #"{"count": "3"}"#),
+        (.POST, "/v1/admin/vms", #"{"cnt": 3}"#),
+        (.DELETE, "/v1/admin/vms/xyz", nil),
+        (.DELETE, "/v1/admin/vms/\(unknownID)?ip=999.1.1.1", nil),
+        (.DELETE, "/v1/admin/vms/\(unknownID)?force=1", nil),
+        (.GET, "/v1/admin/vms?status=busy", nil),
+        (.GET, "/v1/admin/vms?limit=0", nil),
+        (.GET, "/v1/admin/vms?limit=abc", nil),
+        (.GET, "/v1/admin/vms?cursor=zzz", nil),
+        (.PUT, "/v1/admin/pool", "{}"),
+        (.PUT, "/v1/admin/pool", #"{"max_vm_count": -1}"#),
+        (.PUT, "/v1/admin/pool", #"{"max_vm_count": null}"#),
+        (.POST, "/v1/admin/users", #"{"quota": 1}"#),
+        (.POST, "/v1/admin/users", #"{"name": ""}"#),
+        (.POST, "/v1/admin/users", #"{"name": "has space"}"#),
+        (.POST, "/v1/admin/users", #"{"name": "\#(String(repeating: "x", count: 65))"}"#),
+        (.POST, "/v1/admin/users", #"{"name": "ok", "role": "root"}"#),
+        (.POST, "/v1/admin/users", #"{"name": "ok", "quota": -1}"#),
+        (.POST, "/v1/admin/users", #"{"name": "ok", "token": "mine"}"#),
+        (.PATCH, "/v1/admin/users/base", #"{"quota": "many"}"#),
+        (.PATCH, "/v1/admin/users/base", #"{"name": "other"}"#),
+        (.GET, "/v1/admin/users/bad%20name", nil),
+    ]
+
+    @Test(arguments: badRequests.indices)
+    func aBadRequestIs400AndChangesNothing(_ index: Int) async throws {
+        let (method, path, body) = Self.badRequests[index]
+        try await withGateway { gateway, _ async throws in
+            try await gateway.createVMs(3)
+            _ = try await gateway.createUser("base", quota: 2)
+            _ = try await gateway.call(.POST, "/v1/checkouts")
+            let before = try await gateway.snapshot()
+            let response = try await gateway.call(method, path, body: body)
+            #expect(response.status == 400, "\(method) \(path) \(body ?? "")")
+            #expect(response.code == "bad_request")
+            #expect(response.envelopeStatus == "error")
+            #expect(response.json?["data"] is NSNull)
+            #expect((response.message ?? "").count > 5)
+            #expect(try await gateway.snapshot() == before)
+        }
+    }
+
+    @Test func errorsNeverLeakInternals() async throws {
+        try await withGateway { gateway, _ async throws in
+            let response = try await gateway.call(.POST, "/v1/checkins", body: #"{"vm_id": [1, 2]}"#)
+            #expect(response.status == 400)
+            for leak in ["Swift.", "DecodingError", "codingPath", "at /", ".swift"] {
+                #expect(!response.text.contains(leak), "\(leak) in \(response.text)")
+            }
+        }
+    }
+}

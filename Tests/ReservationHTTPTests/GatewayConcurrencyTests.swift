@@ -1,0 +1,165 @@
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+
+/// Many clients on three gateway instances (each with its own Redis connections) sharing one
+/// Redis. The invariants are checked from the answers clients get.
+@Suite struct GatewayConcurrencyTests {
+    /// What the clients have been told, shared between them.
+    final class Ledger: Sendable {
+        struct State {
+            var holderOf: [String: String] = [:]
+            var idOfIP: [String: String] = [:]
+            var heldBy: [String: Int] = [:]
+            var violations: [String] = []
+            var checkouts = 0
+            var refusals: [Int: Int] = [:]
+        }
+        let state = Mutex(State())
+
+        /// A client was handed `id` at `ip`.
+        func handedOut(id: String, ip: String, to user: String, quota: Int) {
+            state.withLock { state in
+                state.checkouts += 1
+                if let holder = state.holderOf[id] { state.violations.append("\(id) handed to \(user) while \(holder) holds it") }
+                if let known = state.idOfIP[ip], known != id { state.violations.append("ip \(ip) belongs to \(known) and \(id)") }
+                state.idOfIP[ip] = id
+                state.holderOf[id] = user
+                state.heldBy[user, default: 0] += 1
+                if state.heldBy[user]! > quota { state.violations.append("\(user) holds \(state.heldBy[user]!) > quota \(quota)") }
+            }
+        }
+
+        /// Called just before the client sends its checkin.
+        func returning(id: String, by user: String) {
+            state.withLock { state in
+                if state.holderOf.removeValue(forKey: id) != user { state.violations.append("\(user) returns \(id) it does not hold") }
+                state.heldBy[user, default: 0] -= 1
+            }
+        }
+
+        func refused(_ status: Int) {
+            state.withLock { $0.refusals[status, default: 0] += 1 }
+        }
+    }
+
+    @Test func manyClientsOnThreeGatewaysNeverShareAVMOrExceedAQuota() async throws {
+        let vmCount = 40, clients = 64, quota = 2
+        try await withRedisServer { server in
+            try await withGateways(3, redis: server.url) { gateways in
+                try await gateways[0].createVMs(vmCount)
+                var tokens: [String] = []
+                for index in 0..<clients { tokens.append(try await gateways[index % 3].createUser("user\(index)", quota: quota)) }
+                let ledger = Ledger()
+                let end = ContinuousClock.now + .seconds(4)
+                try await withThrowingTaskGroup { group in
+                    for (index, token) in tokens.enumerated() {
+                        let tokens = tokens
+                        group.addTask {
+                            _ = tokens
+                            try await Self.cycle(as: "user\(index)", token: token, quota: quota, gateways: gateways, until: end, ledger: ledger)
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let state = ledger.state.withLock { $0 }
+                #expect(state.violations.isEmpty, "\(state.violations.prefix(5))")
+                #expect(state.checkouts > 500, "only \(state.checkouts) checkouts in 4 s")
+                #expect(Set(state.refusals.keys).isSubset(of: [429, 503]), "\(state.refusals)")
+                #expect(state.holderOf.isEmpty)
+
+                let pool = try await gateways[1].call(.GET, "/v1/admin/pool")
+                #expect(pool.data?["total"] as? Int == vmCount)
+                #expect((pool.data?["counts"] as? [String: Int]) == ["available": vmCount, "checked-out": 0, "provisioning": 0, "error": 0])
+                let users = try await gateways[2].call(.GET, "/v1/admin/users")
+                #expect(users.items?.allSatisfy { $0["held"] as? Int == 0 } == true)
+                let all = try await gateways[0].call(.GET, "/v1/admin/vms?limit=1000")
+                let ips = (all.data?["items"] as? [[String: Any]] ?? []).compactMap { $0["ip"] as? String }
+                #expect(ips.count == vmCount)
+                #expect(Set(ips).count == vmCount)
+            }
+        }
+    }
+
+    /// One client: check out one or two VMs on random gateways, hold them briefly, check them
+    /// in on other random gateways; sometimes ask which VMs it holds.
+    static func cycle(as user: String, token: String, quota: Int, gateways: [Gateway], until end: ContinuousClock.Instant, ledger: Ledger) async throws {
+        var held: [(id: String, ip: String)] = []
+        while ContinuousClock.now < end {
+            let wanted = Int.random(in: 1...(quota + 1))  // sometimes one more than the quota allows
+            while held.count < wanted {
+                let response = try await gateways.randomElement()!.call(.POST, "/v1/checkouts", token: token)
+                guard response.status == 201, let id = response["vm_id"], let ip = response["ip"] else {
+                    ledger.refused(response.status)
+                    break
+                }
+                ledger.handedOut(id: id, ip: ip, to: user, quota: quota)
+                held.append((id, ip))
+            }
+            if Int.random(in: 0..<10) == 0 {
+                let mine = try await gateways.randomElement()!.call(.GET, "/v1/vms/mine", token: token)
+                let ids = Set(mine.items?.compactMap { $0["vm_id"] as? String } ?? [])
+                if ids != Set(held.map(\.id)) { ledger.state.withLock { $0.violations.append("\(user) sees \(ids), holds \(held)") } }
+            }
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...2000)))
+            for vm in held {
+                ledger.returning(id: vm.id, by: user)
+                let body = Bool.random() ? #"{"vm_id": "\#(vm.id)"}"# : #"{"ip": "\#(vm.ip)"}"#
+                let response = try await gateways.randomElement()!.call(.POST, "/v1/checkins", token: token, body: body)
+                if response.status != 200 { ledger.state.withLock { $0.violations.append("checkin of \(vm.id) answered \(response.status)") } }
+            }
+            held.removeAll()
+        }
+    }
+
+    @Test func fiftyConcurrentCreatesAgainstACapOfTwentyMakeExactlyTwenty() async throws {
+        try await withRedisServer { server in
+            try await withGateways(3, redis: server.url, configure: { $0.maxVMCount = 20 }) { gateways in
+                let statuses = try await withThrowingTaskGroup { group in
+                    for index in 0..<50 {
+                        group.addTask { try await gateways[index % 3].call(.POST, "/v1/admin/vms") }
+                    }
+                    return try await group.reduce(into: [Int: Int]()) { counts, response in
+                        counts[response.status, default: 0] += 1
+                        if response.status == 409 { #expect(response.code == "max_vm_count_reached") }
+                    }
+                }
+                #expect(statuses == [201: 20, 409: 30])
+                let all = try await gateways[0].call(.GET, "/v1/admin/vms?limit=1000")
+                let ips = (all.data?["items"] as? [[String: Any]] ?? []).compactMap { $0["ip"] as? String }
+                #expect(ips.count == 20)
+                #expect(Set(ips).count == 20)
+                #expect(try await gateways[1].call(.GET, "/v1/admin/pool").data?["total"] as? Int == 20)
+            }
+        }
+    }
+
+    @Test func deletesRacingCheckoutsNeverRemoveAHeldVM() async throws {
+        try await withRedisServer { server in
+            try await withGateways(3, redis: server.url) { gateways in
+                let ids = try await gateways[0].createVMs(30).compactMap { $0["vm_id"] as? String }
+                let token = try await gateways[0].createUser("racer", quota: 30)
+                let (deleted, checkedOut) = try await withThrowingTaskGroup { group in
+                    for (index, id) in ids.enumerated() {
+                        group.addTask { ("delete", try await gateways[index % 3].call(.DELETE, "/v1/admin/vms/\(id)")) }
+                        group.addTask { ("checkout", try await gateways[(index + 1) % 3].call(.POST, "/v1/checkouts", token: token)) }
+                    }
+                    var deleted: Set<String> = [], checkedOut: Set<String> = []
+                    for try await (kind, response) in group {
+                        if kind == "delete", response.status == 200 { deleted.insert(response["vm_id"]!) }
+                        if kind == "delete" { #expect([200, 409].contains(response.status)) }
+                        if kind == "checkout", response.status == 201 { checkedOut.insert(response["vm_id"]!) }
+                        if kind == "checkout" { #expect([201, 503].contains(response.status)) }
+                    }
+                    return (deleted, checkedOut)
+                }
+                #expect(deleted.isDisjoint(with: checkedOut))
+                #expect(deleted.union(checkedOut) == Set(ids))
+                for id in checkedOut {
+                    #expect(try await gateways[2].call(.GET, "/v1/vms/\(id)", token: token)["status"] == "checked-out")
+                }
+            }
+        }
+    }
+}

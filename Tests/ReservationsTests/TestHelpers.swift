@@ -1,0 +1,210 @@
+import Foundation
+import RedisClient
+import Reservations
+import Testing
+import TestSupport
+
+/// A pool name no other test uses (braces are not allowed: the name is the keys' hash tag).
+func uniquePoolName(_ label: String = "test") -> String {
+    "\(label)-\(UUID().uuidString.prefix(8).lowercased())"
+}
+
+/// The SHA-256 hex of a fresh token, as the scripts store it.
+func newTokenHash() -> String {
+    TokenDigest(of: Token.generate()).hex
+}
+
+/// A flat field/value array reply as a dictionary.
+func fields(_ reply: RESPValue) -> [String: String] {
+    let flat = reply.array ?? []
+    var result: [String: String] = [:]
+    for index in stride(from: 0, to: flat.count - 1, by: 2) {
+        result[flat[index].string ?? "?"] = flat[index + 1].string ?? "\(flat[index + 1])"
+    }
+    return result
+}
+
+/// One pool on a redis-server of the test's own, driven with raw script calls (EVALSHA) and
+/// inspected with plain commands.
+struct ScriptPool: Sendable {
+    let client: RedisClient
+    let keys: PoolKeys
+
+    /// A principal the gateway vouches for: an admin without a user record.
+    static let admin = "p:admin"
+
+    /// The full name of one of the pool's keys, e.g. `key("status:available")`.
+    func key(_ suffix: String) -> String { "\(keys.prefix):\(suffix)" }
+
+    func run(_ script: Script, _ arguments: [String]) async throws -> RESPValue {
+        try await client.evaluate(script.redisScript, keys: keys.all, arguments: arguments)
+    }
+
+    @discardableResult
+    func command(_ name: String, _ arguments: String...) async throws -> RESPValue {
+        try await client.send(RedisCommand(name, arguments))
+    }
+
+    func hash(_ suffix: String) async throws -> [String: String] {
+        fields(try await command("HGETALL", key(suffix)))
+    }
+
+    func members(_ suffix: String) async throws -> Set<String> {
+        Set((try await command("SMEMBERS", key(suffix))).array?.compactMap(\.string) ?? [])
+    }
+
+    func zmembers(_ suffix: String) async throws -> [String] {
+        (try await command("ZRANGE", key(suffix), "0", "-1")).array?.compactMap(\.string) ?? []
+    }
+
+    func exists(_ suffix: String) async throws -> Bool {
+        try await command("EXISTS", key(suffix)).int == 1
+    }
+
+    /// Redis' clock, in whole Unix seconds (what the scripts use).
+    func now() async throws -> Int {
+        try await command("TIME").array?.first?.int ?? 0
+    }
+
+    /// Every key of the pool with its whole content, in a canonical text form.
+    func dump() async throws -> [String: String] {
+        var result: [String: String] = [:]
+        let names = (try await command("KEYS", keys.prefix + ":*")).array?.compactMap(\.string) ?? []
+        for name in names {
+            let type = try await command("TYPE", name).string ?? "?"
+            let content: String
+            switch type {
+            case "hash":
+                content = fields(try await command("HGETALL", name)).sorted { $0.key < $1.key }
+                    .map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            case "set":
+                content = ((try await command("SMEMBERS", name)).array?.compactMap(\.string) ?? []).sorted()
+                    .joined(separator: ",")
+            case "zset":
+                content = ((try await command("ZRANGE", name, "0", "-1", "WITHSCORES")).array?.compactMap(\.string) ?? [])
+                    .joined(separator: ",")
+            case "string":
+                content = try await command("GET", name).string ?? ""
+            default:
+                content = "?"
+            }
+            result[name] = "\(type): \(content)"
+        }
+        return result
+    }
+
+    /// Runs a script that must fail with the error reply `code` (and exactly `message`, when
+    /// given), and, unless `changesState`, leave every key of the pool as it was.
+    @discardableResult
+    func expectFailure(
+        _ script: Script, _ arguments: [String], code: String, message: String? = nil,
+        changesState: Bool = false,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> RedisError? {
+        let before = try await dump()
+        let error: RedisError
+        do {
+            let reply = try await run(script, arguments)
+            Issue.record("\(script.rawValue) \(arguments) answered \(reply), expected \(code)", sourceLocation: sourceLocation)
+            return nil
+        } catch let redisError as RedisError {
+            error = redisError
+        }
+        #expect(error.kind == .server, "\(error)", sourceLocation: sourceLocation)
+        #expect(error.prefix == code, "\(script.rawValue) \(arguments): \(error)", sourceLocation: sourceLocation)
+        if let message {
+            #expect(error.message == message, sourceLocation: sourceLocation)
+        }
+        if !changesState {
+            let after = try await dump()
+            #expect(after == before, "\(script.rawValue) \(arguments) failed with \(error) but changed the pool",
+                    sourceLocation: sourceLocation)
+        }
+        return error
+    }
+
+    // MARK: Setting up a pool
+
+    func seed(cap: Int) async throws {
+        _ = try await run(.initPool, [String(cap)])
+    }
+
+    /// Ids `vm-00001`… (so that lexicographic order is numeric order) and IPs to go with them.
+    static func candidate(_ number: Int) -> (id: String, ip: String) {
+        let id = "vm-" + String(repeating: "0", count: max(0, 5 - String(number).count)) + String(number)
+        return (id, "11.\(number >> 16 & 0xFF).\(number >> 8 & 0xFF).\(number & 0xFF)")
+    }
+
+    /// Creates VMs numbered `numbers` (raising the cap if needed) as the trusted admin.
+    @discardableResult
+    func addVMs(_ numbers: ClosedRange<Int>) async throws -> [(id: String, ip: String)] {
+        let candidates = numbers.map(Self.candidate)
+        let cap = try await command("HGET", key("pool"), "max_vm_count").int ?? 0
+        let total = try await command("ZCARD", key("vms")).int ?? 0
+        if cap < total + candidates.count {
+            _ = try await run(.setPool, [Self.admin, String(total + candidates.count)])
+        }
+        for start in stride(from: 0, to: candidates.count, by: 1000) {
+            let batch = candidates[start..<min(start + 1000, candidates.count)]
+            let reply = try await run(.createVMs, [Self.admin, String(batch.count)] + batch.flatMap { [$0.id, $0.ip] })
+            #expect(reply.array?.first == .integer(0))
+            #expect(reply.array?.count == batch.count + 1)
+        }
+        return candidates
+    }
+
+    /// Creates a user and answers the identity (`t:<token hash>`) to call scripts with.
+    func addUser(_ name: String, role: String = "user", quota: Int = 1) async throws -> String {
+        let hash = newTokenHash()
+        _ = try await run(.createUser, [Self.admin, name, role, String(quota), hash])
+        return "t:" + hash
+    }
+
+    /// Checks out a VM for `identity` and answers its id.
+    func checkout(_ identity: String, defaultQuota: Int = 1, lease: String = "") async throws -> String {
+        fields(try await run(.checkout, [identity, String(defaultQuota), lease]))["vm_id"] ?? ""
+    }
+}
+
+/// A fresh redis-server, a client that loaded every script, and a pool of a unique name.
+func withScriptPool(_ body: @Sendable (ScriptPool) async throws -> Void) async throws {
+    try await withRedisServer { server in
+        try await withRedisClient(.init(url: server.url), scripts: Script.all) { client in
+            try await body(ScriptPool(client: client, keys: PoolKeys(pool: uniquePoolName("scripts"))))
+        }
+    }
+}
+
+/// A fresh redis-server and a `ReservationStore` on a pool of a unique name with cap `cap`.
+func withStore(
+    cap: Int = 100, defaultQuota: Int = 2,
+    _ body: @Sendable (ReservationStore, ScriptPool) async throws -> Void
+) async throws {
+    try await withRedisServer { server in
+        try await withRedisClient(.init(url: server.url), scripts: Script.all) { client in
+            let keys = PoolKeys(pool: uniquePoolName("store"))
+            let store = ReservationStore(redis: client, keys: keys, defaultQuota: defaultQuota)
+            _ = try await store.initializePool(maxVMCount: cap)
+            try await body(store, ScriptPool(client: client, keys: keys))
+        }
+    }
+}
+
+extension ReservationError {
+    /// The script error code this error stands for, for comparisons that ignore the message.
+    var code: String {
+        switch self {
+        case .unauthorized: "UNAUTHORIZED"
+        case .forbidden: "FORBIDDEN"
+        case .quotaExceeded: "QUOTA_EXCEEDED"
+        case .noVMAvailable: "NO_VM_AVAILABLE"
+        case .maxVMCountReached: "MAX_VM_COUNT"
+        case .vmNotFound: "VM_NOT_FOUND"
+        case .userNotFound: "USER_NOT_FOUND"
+        case .invalidState: "INVALID_STATE"
+        case .badRequest: "BAD_REQUEST"
+        case .storeUnavailable: "STORE_UNAVAILABLE"
+        case .internalError: "INTERNAL_ERROR"
+        }
+    }
+}

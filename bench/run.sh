@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The benchmark of BENCHMARKS.md. Builds vmreserve in release mode, starts a redis-server and one
+# gateway on free loopback ports, then measures with wrk (64 connections, 2 threads):
+#   1. GET /healthz: a bare Hummingbird JSON endpoint, no Redis (the ceiling of the HTTP layer);
+#   2. authenticated checkout/checkin cycles (bench/checkout_checkin.lua): one script call each;
+# and with redis-benchmark (64 clients) the EVALSHA rate of the same checkout and checkin scripts.
+# Usage: bash bench/run.sh [seconds per wrk run, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10}
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
+bash scripts/install-deps.sh
+
+swift build -c release --product vmreserve >/dev/null
+BIN=.build/release/vmreserve
+WORK=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+REDIS_PORT=$(free_port)
+HTTP_PORT=$(free_port)
+ADMIN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+cleanup() { kill "$GATEWAY_PID" 2>/dev/null || true; redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --dir "$WORK" --logfile "$WORK/redis.log"
+"$BIN" serve --port "$HTTP_PORT" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" --admin-token "$ADMIN" \
+  --max-vm-count 1000000 --log-level "${LOG_LEVEL:-info}" > "$WORK/gateway.log" 2>&1 &
+GATEWAY_PID=$!
+B="http://127.0.0.1:$HTTP_PORT"
+for _ in $(seq 100); do curl -fs "$B/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+auth=(-H "Authorization: Bearer $ADMIN")
+curl -fs "${auth[@]}" -X POST "$B/v1/admin/vms" -d '{"count": 256}' >/dev/null
+TOKENS=""
+for i in 1 2; do
+  token=$(curl -fs "${auth[@]}" -X POST "$B/v1/admin/users" -d "{\"name\": \"bench$i\", \"quota\": 128}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
+  TOKENS="$TOKENS$token,"
+done
+
+echo "## machine"
+echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(redis-server --version | cut -d' ' -f3), $(swift --version 2>&1 | head -1)"
+echo
+echo "## 1. bare JSON endpoint: GET /healthz (wrk -t2 -c64 -d${DURATION}s)"
+wrk -t2 -c64 -d"${DURATION}s" --latency "$B/healthz" | grep -E "Requests/sec|^ +(50|99)%|requests in|Non-2xx"
+echo
+echo "## 2. authenticated checkout/checkin cycles (wrk -t2 -c64 -d${DURATION}s)"
+TOKENS="$TOKENS" wrk -t2 -c64 -d"${DURATION}s" --latency -s bench/checkout_checkin.lua "$B" \
+  | grep -E "Requests/sec|^ +(50|99)%|requests in|Non-2xx|non-2xx"
+curl -fs "${auth[@]}" "$B/v1/admin/pool"; echo
+echo
+echo "## 3. the same scripts through redis-benchmark EVALSHA (-c 64, no HTTP)"
+KEYS="vmreserve:{default}:tokens vmreserve:{default}:user: vmreserve:{default}:users vmreserve:{default}:held: vmreserve:{default}:vm: vmreserve:{default}:vms vmreserve:{default}:status: vmreserve:{default}:ips vmreserve:{default}:pool vmreserve:{default}:leases"
+sha() { redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$(cat lua/_prelude.lua; echo; cat "lua/$1.lua")"; }
+CHECKOUT=$(sha checkout)
+CHECKIN=$(sha checkin)
+N=100000
+# Enough VMs that every checkout succeeds; each caller is a trusted principal p:<random> with a
+# quota that is never reached, so every call takes the full success path.
+for _ in $(seq $((N / 1000))); do curl -fs "${auth[@]}" -X POST "$B/v1/admin/vms" -d '{"count": 1000}' >/dev/null; done
+echo "checkout.lua:"
+# shellcheck disable=SC2086
+redis-benchmark -p "$REDIS_PORT" -c 64 -n "$N" -r 1000000 -q EVALSHA "$CHECKOUT" 10 $KEYS "p:__rand_int__" 1000000 "" | tr '\r' '\n' | tail -1
+# Check every held VM in again, by id, as the admin (the full success path of checkin.lua),
+# streamed through one connection with redis-cli --pipe.
+redis-cli -p "$REDIS_PORT" SMEMBERS "vmreserve:{default}:status:checked-out" > "$WORK/held.txt"
+python3 - "$CHECKIN" "$KEYS" "$WORK/held.txt" > "$WORK/checkins.resp" <<'PY'
+import sys
+sha, keys, held = sys.argv[1], sys.argv[2].split(), open(sys.argv[3]).read().split()
+out = sys.stdout
+for vm in held:
+    args = ["EVALSHA", sha, "10", *keys, "p:admin", vm, ""]
+    out.write("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args))
+PY
+COUNT=$(wc -l < "$WORK/held.txt")
+start=$(date +%s.%N)
+redis-cli -p "$REDIS_PORT" --pipe < "$WORK/checkins.resp" > "$WORK/checkins.out"
+end=$(date +%s.%N)
+echo "checkin.lua: $COUNT calls, $(python3 -c "print(int($COUNT / ($end - $start)))") requests per second (one pipelined connection); $(tail -1 "$WORK/checkins.out")"
+echo "checked out after the checkins: $(redis-cli -p "$REDIS_PORT" SCARD "vmreserve:{default}:status:checked-out")"
