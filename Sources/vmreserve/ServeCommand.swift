@@ -91,7 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
         var arguments: [String] = []
         if let password = url.password { arguments += ["--requirepass", password] }
         let server = try await RedisServerProcess.start(port: url.port, dataDirectory: directory, persistent: true, extraArguments: arguments)
-        print("vmreserve: started redis-server on 127.0.0.1:\(url.port) with its data in \(directory.path)")
+        FileHandle.standardError.write(Data("vmreserve: started redis-server on 127.0.0.1:\(url.port) with its data in \(directory.path)\n".utf8))
         return server
     }
 }
