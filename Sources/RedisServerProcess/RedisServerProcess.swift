@@ -1,6 +1,5 @@
 import Foundation
 import RedisClient
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -10,8 +9,7 @@ import Glibc
 /// behind every integration test. Stopped with SIGTERM (Redis writes its append-only file and
 /// exits) or killed with SIGKILL to simulate a crash.
 public final class RedisServerProcess: Sendable {
-    private let pid: pid_t
-    private let exited = Mutex(false)
+    private let process: ChildProcess
     public let port: Int
     public let dataDirectory: URL
 
@@ -51,8 +49,8 @@ public final class RedisServerProcess: Sendable {
         let arguments = ["redis-server", "--bind", "127.0.0.1", "--port", String(port), "--dir", dataDirectory.path,
                          "--daemonize", "no", "--logfile", "redis.log", "--protected-mode", "yes"]
             + persistence + extraArguments
-        let pid = try spawn(arguments)
-        let server = RedisServerProcess(pid: pid, port: port, dataDirectory: dataDirectory)
+        let process = try ChildProcess(arguments)
+        let server = RedisServerProcess(process: process, port: port, dataDirectory: dataDirectory)
         for _ in 0..<200 {
             if !server.isRunning { throw RedisServerError("redis-server exited at start; see \(dataDirectory.path)/redis.log") }
             if acceptsConnections(port: port) { return server }
@@ -62,77 +60,33 @@ public final class RedisServerProcess: Sendable {
         throw RedisServerError("redis-server did not accept connections on port \(port) within 5 s")
     }
 
-    private init(pid: pid_t, port: Int, dataDirectory: URL) {
-        self.pid = pid
+    private init(process: ChildProcess, port: Int, dataDirectory: URL) {
+        self.process = process
         self.port = port
         self.dataDirectory = dataDirectory
     }
 
-    /// False once the process has exited (and been reaped).
-    public var isRunning: Bool {
-        exited.withLock { exited in
-            if !exited {
-                var status: Int32 = 0
-                let result = waitpid(pid, &status, WNOHANG)
-                // -1: not our child any more (someone else reaped it), so it is gone too.
-                exited = result == pid || (result == -1 && errno == ECHILD)
-            }
-            return !exited
-        }
-    }
+    public var isRunning: Bool { process.isRunning }
 
     /// SIGTERM, then waits for the exit: Redis flushes its append-only file first.
     public func stop() async {
-        await signalAndWait(SIGTERM)
+        await process.terminate(with: SIGTERM)
     }
 
     /// SIGKILL, then waits: no chance to flush anything.
     public func kill() async {
-        await signalAndWait(SIGKILL)
-    }
-
-    private func signalAndWait(_ signal: Int32) async {
-        guard isRunning else { return }
-        Glibc.kill(pid, SIGCONT)
-        Glibc.kill(pid, signal)
-        while isRunning {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        await process.terminate(with: SIGKILL)
     }
 
     /// Suspends (SIGSTOP) or resumes (SIGCONT) the server: a Redis that hangs without closing sockets.
     public func suspend(_ suspended: Bool) {
-        Glibc.kill(pid, suspended ? SIGSTOP : SIGCONT)
+        process.signal(suspended ? SIGSTOP : SIGCONT)
     }
 }
 
 public struct RedisServerError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Starts a program found on PATH with the given arguments (the first names the program).
-private func spawn(_ arguments: [String]) throws -> pid_t {
-    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    // The child starts with no blocked signals and default handlers, whatever this process (or
-    // the thread spawning it) blocks or ignores: SIGTERM must reach it.
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var noSignals = sigset_t()
-    sigemptyset(&noSignals)
-    var allSignals = sigset_t()
-    sigfillset(&allSignals)
-    posix_spawnattr_setsigmask(&attributes, &noSignals)
-    posix_spawnattr_setsigdefault(&attributes, &allSignals)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    var pid: pid_t = 0
-    let result = posix_spawnp(&pid, arguments[0], nil, &attributes, &argv, environ)
-    guard result == 0 else {
-        throw RedisServerError("cannot start \(arguments[0]) (is it installed?): \(String(cString: strerror(result)))")
-    }
-    return pid
 }
 
 /// Asks the kernel for a free loopback TCP port.

@@ -1,0 +1,113 @@
+import Foundation
+import RedisServerProcess
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `vmreserve serve` as users run it: the built executable, its flags and environment variables,
+/// dev mode's own redis-server, and shutdown on SIGTERM.
+@Suite struct ServeCommandTests {
+    /// The debug build of the executable, which `swift test` builds alongside the tests.
+    static let executable = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appending(path: ".build/debug/vmreserve").path
+
+    /// Starts `vmreserve serve` and waits until /readyz answers 200.
+    static func serve(_ arguments: [String], environment: [String: String] = [:], port: Int, log: URL) async throws -> ChildProcess {
+        let process = try ChildProcess([executable, "serve", "--port", String(port)] + arguments, environment: environment, output: log)
+        let gateway = Gateway(port: port)
+        try await waitUntil("vmreserve serve is ready", timeout: .seconds(20)) {
+            (try? await gateway.call(.GET, "/readyz", token: nil).status) == 200 || !process.isRunning
+        }
+        guard process.isRunning else {
+            throw TestSupportError("vmreserve exited: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        }
+        return process
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "vmreserve-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    @Test func everyOptionReadsItsEnvironmentVariableAndSIGTERMStopsCleanly() async throws {
+        try await withRedisServer { server in
+            let port = try freeLoopbackPort(), directory = try Self.temporaryDirectory()
+            let process = try await Self.serve([], environment: [
+                "VMRESERVE_REDIS_URL": "redis://127.0.0.1:\(server.port)/2",
+                "VMRESERVE_ADMIN_TOKEN": adminToken,
+                "VMRESERVE_MAX_VM_COUNT": "7",
+                "VMRESERVE_DEFAULT_QUOTA": "3",
+                "VMRESERVE_POOL": "from-env",
+                "VMRESERVE_LOG_LEVEL": "warning",
+            ], port: port, log: directory.appending(path: "log"))
+            let gateway = Gateway(port: port)
+            #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 7)
+            #expect(try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "u"}"#).data?["quota"] as? Int == 3)
+            #expect(try await gateway.call(.GET, "/v1/admin/pool", token: nil).status == 401)
+            let keys = try await withRedisClient(.init(url: .init(host: "127.0.0.1", port: server.port, database: 2))) { client in
+                try await client.send(.init("KEYS", ["*"])).array?.compactMap(\.string) ?? []
+            }
+            #expect(keys.contains("vmreserve:{from-env}:pool"))
+            #expect(await process.terminate(with: SIGTERM) == 0)
+        }
+    }
+
+    @Test func aFlagWinsOverItsVariable() async throws {
+        try await withRedisServer { server in
+            let port = try freeLoopbackPort(), directory = try Self.temporaryDirectory()
+            let process = try await Self.serve(["--max-vm-count", "9", "--redis-url", server.url.description], environment: [
+                "VMRESERVE_MAX_VM_COUNT": "7", "VMRESERVE_ADMIN_TOKEN": adminToken, "VMRESERVE_REDIS_URL": "redis://127.0.0.1:1/0",
+            ], port: port, log: directory.appending(path: "log"))
+            #expect(try await Gateway(port: port).call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 9)
+            #expect(await process.terminate(with: SIGINT) == 0)
+        }
+    }
+
+    @Test(arguments: [
+        (["--port", "http"], [:]),
+        ([], ["VMRESERVE_PORT": "x"]),
+        (["--redis-url", "http://127.0.0.1:6379"], [:]),
+        (["--dev", "--host", "0.0.0.0"], [:]),
+        ([], ["VMRESERVE_DEV": "1", "VMRESERVE_HOST": "0.0.0.0"]),
+        (["--admin-token", "short"], [:]),
+        (["--pool", "a{b}"], [:]),
+        (["--max-vm-count", "-1"], [:]),
+        (["--log-level", "loud"], [:]),
+    ] as [([String], [String: String])])
+    func badSettingsStopTheServerAtStart(_ arguments: [String], _ environment: [String: String]) async throws {
+        let directory = try Self.temporaryDirectory()
+        let log = directory.appending(path: "log")
+        let process = try ChildProcess([Self.executable, "serve"] + arguments, environment: environment, output: log)
+        let code = await process.waitForExit()
+        #expect(code != 0)
+        let output = try String(contentsOf: log, encoding: .utf8)
+        #expect(output.contains("Error"), "\(output)")
+    }
+
+    @Test func devModeStartsItsOwnPersistentRedisAndStopsItOnExit() async throws {
+        let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try Self.temporaryDirectory()
+        let arguments = ["--dev", "--redis-url", "redis://127.0.0.1:\(redisPort)/0", "--data-dir", directory.appending(path: "data").path]
+        let gateway = Gateway(port: port)
+
+        let first = try await Self.serve(arguments, port: port, log: directory.appending(path: "log"))
+        #expect(acceptsConnections(port: redisPort))
+        #expect(try await gateway.call(.GET, "/createVM/", token: nil).status == 201)
+        let held = try await gateway.call(.GET, "/checkoutVM/", token: nil)
+        #expect(held.status == 201)
+        #expect(held["user"] == "anonymous")
+        #expect(await first.terminate(with: SIGTERM) == 0)
+        #expect(!acceptsConnections(port: redisPort), "the child redis-server stops with the gateway")
+        #expect(FileManager.default.fileExists(atPath: directory.appending(path: "data/appendonlydir").path))
+
+        let second = try await Self.serve(arguments, port: port, log: directory.appending(path: "log"))
+        let mine = try await gateway.call(.GET, "/v1/vms/mine", token: nil)
+        #expect(mine.items?.compactMap { $0["vm_id"] as? String } == [held["vm_id"]!])
+        #expect(await second.terminate(with: SIGTERM) == 0)
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
