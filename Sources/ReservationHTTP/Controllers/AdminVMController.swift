@@ -25,15 +25,15 @@ struct AdminVMController {
             let cursor = try query["cursor"].map(RequestDecoding.vmID)
             let limit = try RequestDecoding.integer(query["limit"], "limit", in: Limits.pageSize) ?? Limits.defaultPageSize
             let page = try await store.listVMs(context.caller, status: status, cursor: cursor, limit: limit)
-            return try EnvelopeResponse.success(VMPageRepresentation(page))
+            return EnvelopeResponse.success(page)
         }
         group.get("pool") { _, context in
-            try EnvelopeResponse.success(PoolRepresentation(try await store.poolStats(context.caller)))
+            try EnvelopeResponse.success(await store.poolStats(context.caller))
         }
         group.put("pool") { request, context in
             let body = try await RequestDecoding.body(SetPoolBody.self, from: request, context: context, required: true)
             let cap = try checked(body?.maxVMCount, "max_vm_count", in: Limits.maxVMCount) ?? 0
-            return try EnvelopeResponse.success(PoolRepresentation(try await store.setMaxVMCount(context.caller, to: cap)))
+            return EnvelopeResponse.success(try await store.setMaxVMCount(context.caller, to: cap))
         }
     }
 
@@ -42,15 +42,15 @@ struct AdminVMController {
         let wanted = try checked(count, "count", in: Limits.createCount)
         let vms = try await store.createVMs(caller, count: wanted ?? 1)
         if wanted == nil, let vm = vms.first {
-            return try EnvelopeResponse.success(VMRepresentation(vm: vm), status: .created)
+            return EnvelopeResponse.success(vm, status: .created)
         }
-        return try EnvelopeResponse.success(vms.representations, status: .created)
+        return EnvelopeResponse.success(vms, status: .created)
     }
 
     /// `DELETE /v1/admin/vms/{vm_id}`: only available or failed VMs; `ip` must match when given.
     func delete(_ caller: Caller, id: String, ip: String?) async throws -> Response {
         let id = try RequestDecoding.vmID(id)
         let address = try ip.map(RequestDecoding.ip)
-        return try EnvelopeResponse.success(VMRepresentation(vm: try await store.deleteVM(caller, id: id, ip: address)))
+        return EnvelopeResponse.success(try await store.deleteVM(caller, id: id, ip: address))
     }
 }

@@ -8,13 +8,13 @@ struct OperationsController {
 
     func addRoutes(to router: Router<GatewayRequestContext>) {
         router.get("healthz") { _, _ in
-            try EnvelopeResponse.success(["alive": true])
+            EnvelopeResponse.success(JSONObject(fields: ["alive": true]))
         }
         router.get("readyz") { _, _ in
             guard await store.isReady() else {
                 throw APIError(ReservationError.storeUnavailable)
             }
-            return try EnvelopeResponse.success(["ready": true])
+            return EnvelopeResponse.success(JSONObject(fields: ["ready": true]))
         }
         router.get("metrics") { _, _ in
             let stats = try? await store.poolStats(.trustedAdmin(name: "metrics"))

@@ -11,28 +11,28 @@ struct UserController {
             let name = try Limits.checkUserName(body.name)
             let quota = try checked(body.quota, "quota", in: Limits.quota)
             let issued = try await store.createUser(context.caller, name: name, role: body.role ?? .user, quota: quota)
-            return try EnvelopeResponse.success(UserRepresentation(user: issued.user, token: issued.token), status: .created)
+            return EnvelopeResponse.success(UserRepresentation(user: issued.user, token: issued.token), status: .created)
         }
         group.get("users") { _, context in
-            try EnvelopeResponse.success(try await store.users(context.caller).map { UserRepresentation(user: $0) })
+            try EnvelopeResponse.success(await store.users(context.caller).map { UserRepresentation(user: $0) })
         }
         group.get("users/{name}") { _, context in
             let detail = try await store.user(context.caller, name: try name(context))
-            return try EnvelopeResponse.success(UserRepresentation(user: detail.user, vms: detail.vms))
+            return EnvelopeResponse.success(UserRepresentation(user: detail.user, vms: detail.vms))
         }
         group.patch("users/{name}") { request, context in
             let name = try name(context)
             let body = try await RequestDecoding.body(UpdateUserBody.self, from: request, context: context, required: true)!
             let quota = try checked(body.quota, "quota", in: Limits.quota)
             let user = try await store.updateUser(context.caller, name: name, quota: quota, role: body.role)
-            return try EnvelopeResponse.success(UserRepresentation(user: user))
+            return EnvelopeResponse.success(UserRepresentation(user: user))
         }
         group.delete("users/{name}") { _, context in
-            try EnvelopeResponse.success(UserRepresentation(user: try await store.deleteUser(context.caller, name: try name(context))))
+            EnvelopeResponse.success(UserRepresentation(user: try await store.deleteUser(context.caller, name: try name(context))))
         }
         group.post("users/{name}/token") { _, context in
             let issued = try await store.rotateToken(context.caller, name: try name(context))
-            return try EnvelopeResponse.success(UserRepresentation(user: issued.user, token: issued.token))
+            return EnvelopeResponse.success(UserRepresentation(user: issued.user, token: issued.token))
         }
     }
 

@@ -15,7 +15,7 @@ struct VMController {
             return try await checkin(context.caller, vmID: body?.vmID, ip: body?.ip)
         }
         group.get("vms/mine") { _, context in
-            try EnvelopeResponse.success(try await store.myVMs(context.caller).representations)
+            try EnvelopeResponse.success(await store.myVMs(context.caller))
         }
         group.get("vms/{vm_id}") { _, context in
             try await vm(context.caller, id: context.parameters.require("vm_id"))
@@ -28,7 +28,7 @@ struct VMController {
     /// `POST /v1/checkouts`: 201 with the VM, 429 at quota (checked first), 503 when none is free.
     func checkout(_ caller: Caller, leaseSeconds: Int?) async throws -> Response {
         let lease = try checked(leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
-        return try EnvelopeResponse.success(VMRepresentation(vm: try await store.checkout(caller, leaseSeconds: lease)), status: .created)
+        return EnvelopeResponse.success(try await store.checkout(caller, leaseSeconds: lease), status: .created)
     }
 
     /// `POST /v1/checkins`: by ip, vm_id or both; 403 for a VM the caller does not hold.
@@ -36,16 +36,16 @@ struct VMController {
         guard vmID != nil || ip != nil else { throw APIError.badRequest("Give ip, vm_id or both") }
         let id = try vmID.map(RequestDecoding.vmID)
         let address = try ip.map(RequestDecoding.ip)
-        return try EnvelopeResponse.success(VMRepresentation(vm: try await store.checkin(caller, id: id, ip: address)))
+        return EnvelopeResponse.success(try await store.checkin(caller, id: id, ip: address))
     }
 
     /// `GET /v1/vms/{vm_id}`: the holder's or an admin's; 404 for anyone else.
     func vm(_ caller: Caller, id: String) async throws -> Response {
-        try EnvelopeResponse.success(VMRepresentation(vm: try await store.vm(caller, id: try RequestDecoding.vmID(id))))
+        try EnvelopeResponse.success(await store.vm(caller, id: try RequestDecoding.vmID(id)))
     }
 
     /// `GET /v1/vms/{vm_id}/status`: `{"vm_id", "status"}`.
     func status(_ caller: Caller, id: String) async throws -> Response {
-        try EnvelopeResponse.success(VMStatusRepresentation(try await store.vm(caller, id: try RequestDecoding.vmID(id))))
+        EnvelopeResponse.success(VMStatusRepresentation(vm: try await store.vm(caller, id: try RequestDecoding.vmID(id))))
     }
 }

@@ -1,93 +1,78 @@
 import Reservations
 
 /// The API's JSON for a VM: every field present, `null` when unset, times in RFC 3339 UTC.
-struct VMRepresentation: Encodable {
+extension VM: JSONValue {
+    func write(to json: inout JSONWriter) {
+        json.object { vm in
+            vm.field("vm_id", id)
+            vm.field("ip", ip)
+            vm.field("status", status.rawValue)
+            vm.field("user", user)
+            vm.field("checked_out_at", checkedOutAt.map(RFC3339.format))
+            vm.field("lease_expires_at", leaseExpiresAt.map(RFC3339.format))
+            vm.field("created_at", RFC3339.format(createdAt))
+        }
+    }
+}
+
+/// `GET /v1/vms/{vm_id}/status`: `{"vm_id", "status"}`.
+struct VMStatusRepresentation: JSONValue {
     let vm: VM
 
-    private enum CodingKeys: String, CodingKey {
-        case vmID = "vm_id", ip, status, user
-        case checkedOutAt = "checked_out_at", leaseExpiresAt = "lease_expires_at", createdAt = "created_at"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(vm.id, forKey: .vmID)
-        try container.encode(vm.ip, forKey: .ip)
-        try container.encode(vm.status.rawValue, forKey: .status)
-        try container.encode(vm.user, forKey: .user)
-        try container.encode(vm.checkedOutAt.map(RFC3339.format), forKey: .checkedOutAt)
-        try container.encode(vm.leaseExpiresAt.map(RFC3339.format), forKey: .leaseExpiresAt)
-        try container.encode(RFC3339.format(vm.createdAt), forKey: .createdAt)
-    }
-}
-
-extension Array where Element == VM {
-    var representations: [VMRepresentation] { map(VMRepresentation.init) }
-}
-
-/// `GET /v1/vms/{vm_id}/status`.
-struct VMStatusRepresentation: Encodable {
-    let vm_id: String
-    let status: String
-
-    init(_ vm: VM) {
-        vm_id = vm.id
-        status = vm.status.rawValue
+    func write(to json: inout JSONWriter) {
+        json.object { object in
+            object.field("vm_id", vm.id)
+            object.field("status", vm.status.rawValue)
+        }
     }
 }
 
 /// A user; `token` only in the answers that issue one, `vms` only when reading one user.
-struct UserRepresentation: Encodable {
+struct UserRepresentation: JSONValue {
     let user: User
     var token: String?
     var vms: [VM]?
 
-    private enum CodingKeys: String, CodingKey {
-        case name, role, quota, held, createdAt = "created_at", token, vms
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(user.name, forKey: .name)
-        try container.encode(user.role.rawValue, forKey: .role)
-        try container.encode(user.quota, forKey: .quota)
-        try container.encode(user.held, forKey: .held)
-        try container.encode(RFC3339.format(user.createdAt), forKey: .createdAt)
-        try container.encodeIfPresent(token, forKey: .token)
-        try container.encodeIfPresent(vms?.representations, forKey: .vms)
+    func write(to json: inout JSONWriter) {
+        json.object { object in
+            object.field("name", user.name)
+            object.field("role", user.role.rawValue)
+            object.field("quota", user.quota)
+            object.field("held", user.held)
+            object.field("created_at", RFC3339.format(user.createdAt))
+            if let token { object.field("token", token) }
+            if let vms { object.field("vms", vms) }
+        }
     }
 }
 
-/// `GET/PUT /v1/admin/pool`.
-struct PoolRepresentation: Encodable {
-    let max_vm_count: Int
-    let total: Int
-    let counts: [String: Int]
+/// `GET/PUT /v1/admin/pool`: `{"max_vm_count", "total", "counts": {status: n}}`.
+extension PoolStats: JSONValue {
+    func write(to json: inout JSONWriter) {
+        json.object { pool in
+            pool.field("max_vm_count", maxVMCount)
+            pool.field("total", total)
+            pool.field("counts", StatusCounts(counts: counts))
+        }
+    }
 
-    init(_ stats: PoolStats) {
-        max_vm_count = stats.maxVMCount
-        total = stats.total
-        counts = Dictionary(uniqueKeysWithValues: VMStatus.allCases.map { ($0.rawValue, stats.counts[$0] ?? 0) })
+    private struct StatusCounts: JSONValue {
+        let counts: [VMStatus: Int]
+
+        func write(to json: inout JSONWriter) {
+            json.object { object in
+                for status in VMStatus.allCases { object.field(status.rawValue, counts[status] ?? 0) }
+            }
+        }
     }
 }
 
-/// `GET /v1/admin/vms`.
-struct VMPageRepresentation: Encodable {
-    let items: [VMRepresentation]
-    let next_cursor: String?
-
-    init(_ page: VMPage) {
-        items = page.items.representations
-        next_cursor = page.nextCursor
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        try container.encode(next_cursor, forKey: .next_cursor)  // null on the last page
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case items, next_cursor
+/// `GET /v1/admin/vms`: `{"items", "next_cursor"}`, `next_cursor` null on the last page.
+extension VMPage: JSONValue {
+    func write(to json: inout JSONWriter) {
+        json.object { page in
+            page.field("items", items)
+            page.field("next_cursor", nextCursor)
+        }
     }
 }

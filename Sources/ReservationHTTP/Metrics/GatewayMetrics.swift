@@ -1,5 +1,6 @@
 import Prometheus
 import Reservations
+import Synchronization
 
 /// The gateway's Prometheus metrics: requests by route, method and HTTP status; request latency;
 /// VMs by status and the cap, read from Redis when scraped.
@@ -8,6 +9,14 @@ final class GatewayMetrics: Sendable {
     private let storeUp: Gauge
     private let maxVMCount: Gauge
     private let vmsByStatus: [VMStatus: Gauge]
+    /// The request metrics already made, so a request costs one dictionary lookup.
+    private let requestMetrics = Mutex<[RequestKey: (count: Counter, latency: DurationHistogram)]>([:])
+
+    private struct RequestKey: Hashable {
+        let method: String
+        let route: String
+        let status: Int
+    }
 
     static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -38,12 +47,22 @@ final class GatewayMetrics: Sendable {
     }
 
     func record(method: String, route: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            descriptor: Self.requests, labels: [("method", method), ("route", route), ("code", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: Self.latency, labels: [("method", method), ("route", route)], buckets: Self.latencyBuckets
-        ).record(duration)
+        let key = RequestKey(method: method, route: route, status: status)
+        let metrics = requestMetrics.withLock { cache in
+            if let metrics = cache[key] { return metrics }
+            let metrics = (
+                count: registry.makeCounter(
+                    descriptor: Self.requests, labels: [("method", method), ("route", route), ("code", String(status))]
+                ),
+                latency: registry.makeDurationHistogram(
+                    descriptor: Self.latency, labels: [("method", method), ("route", route)], buckets: Self.latencyBuckets
+                )
+            )
+            cache[key] = metrics
+            return metrics
+        }
+        metrics.count.increment()
+        metrics.latency.record(duration)
     }
 
     /// Refreshes the pool gauges (if Redis answers) and renders everything in the text format.
