@@ -43,7 +43,7 @@ import Glibc
                 "VMRESERVE_MAX_VM_COUNT": "7",
                 "VMRESERVE_DEFAULT_QUOTA": "3",
                 "VMRESERVE_POOL": "from-env",
-                "VMRESERVE_LOG_LEVEL": "warning",
+                "VMRESERVE_LOG_LEVEL": "info",
             ], port: port, log: directory.appending(path: "log"))
             let gateway = Gateway(port: port)
             #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 7)
@@ -54,6 +54,31 @@ import Glibc
             }
             #expect(keys.contains("vmreserve:{from-env}:pool"))
             #expect(await process.terminate(with: SIGTERM) == 0)
+            let log = try String(contentsOf: directory.appending(path: "log"), encoding: .utf8)
+            let lines = log.split(separator: "\n").filter { $0.contains("route=/v1/admin/pool") }
+            #expect(lines.count == 2, "one line per request")
+            #expect(lines.contains { $0.contains("status=200") && $0.contains("method=GET") && $0.contains("duration_ms=") })
+            #expect(lines.contains { $0.contains("status=401") })
+            #expect(!log.contains(adminToken))
+        }
+    }
+
+    @Test func sigtermLetsInFlightRequestsFinish() async throws {
+        try await withRedisServer { server in
+            let port = try freeLoopbackPort(), directory = try Self.temporaryDirectory()
+            let process = try await Self.serve(["--redis-url", server.url.description, "--admin-token", adminToken],
+                                               port: port, log: directory.appending(path: "log"))
+            let gateway = Gateway(port: port)
+            try await gateway.createVMs(1)
+            server.suspend(true)  // the next checkout waits on Redis
+            async let inFlight = gateway.call(.POST, "/v1/checkouts")
+            try await Task.sleep(for: .milliseconds(300))
+            process.signal(SIGTERM)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(process.isRunning, "the gateway waits for the request in flight")
+            server.suspend(false)
+            #expect(try await inFlight.status == 201)
+            #expect(await process.waitForExit() == 0)
         }
     }
 

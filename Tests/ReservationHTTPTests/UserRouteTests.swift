@@ -1,4 +1,5 @@
 import Foundation
+import Reservations
 import Testing
 import TestSupport
 
@@ -17,6 +18,25 @@ import TestSupport
             #expect(read.data?["token"] == nil)
             #expect(!read.text.contains(token))
             #expect(try await gateway.call(.GET, "/v1/vms/mine", token: token).status == 200)
+        }
+    }
+
+    @Test func tokensAreStoredOnlyAsTheirSHA256() async throws {
+        try await withGateway { gateway, server async throws in
+            let token = try await gateway.createUser("hashed", quota: 1)
+            let rotated = try #require(try await gateway.call(.POST, "/v1/admin/users/hashed/token")["token"])
+            let dump = try await withRedisClient(.init(url: server.url)) { client in
+                var text = ""
+                for key in try await client.send(.init("KEYS", ["*"])).array?.compactMap(\.string) ?? [] {
+                    let type = try await client.send(.init("TYPE", [key])).string
+                    let value = type == "hash" ? try await client.send(.init("HGETALL", [key])) : .null
+                    text += "\(key) \(value)\n"
+                }
+                return text
+            }
+            #expect(!dump.contains(token) && !dump.contains(rotated))
+            #expect(!dump.contains(adminToken))
+            #expect(dump.contains(TokenDigest(of: rotated).hex))
         }
     }
 
