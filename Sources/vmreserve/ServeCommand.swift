@@ -5,6 +5,7 @@ import Logging
 import RedisClient
 import RedisServerProcess
 import ReservationHTTP
+import ServiceLifecycle
 
 /// `vmreserve serve`: runs the HTTP gateway. Every flag falls back to an environment variable,
 /// then to its default.
@@ -72,10 +73,19 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--dev serves tokenless requests as an admin, so it only binds a loopback address")
         }
 
+        let logOutput = LogOutput()
+        LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, output: logOutput) }
         let localRedis = devMode ? try await startLocalRedisIfNeeded(url: url, settings: settings) : nil
         let app = buildApplication(configuration)
+        // Services stop in reverse order: the server drains, then its Redis client closes, then
+        // the last log lines are written.
+        let services = ServiceGroup(configuration: .init(
+            services: [logOutput, app],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: app.logger
+        ))
         do {
-            try await app.runService()
+            try await services.run()
         } catch {
             await localRedis?.stop()
             throw error
