@@ -23,3 +23,11 @@ import Testing
         #expect(text(value) == #"{"a":[1,2,3],"b":{"c":null,"d":true},"e":[]}"#)
     }
 }
+
+@Suite struct RFC3339Tests {
+    @Test func formatsUnixSecondsAsUTC() {
+        #expect(RFC3339.format(0) == "1970-01-01T00:00:00Z")
+        #expect(RFC3339.format(1_795_560_002) == "2026-11-24T22:40:02Z")
+        #expect(RFC3339.format(951_782_400) == "2000-02-29T00:00:00Z")
+    }
+}

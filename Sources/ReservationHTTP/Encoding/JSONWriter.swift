@@ -42,6 +42,15 @@ struct JSONWriter {
 
     mutating func string(_ text: String) {
         buffer.writeInteger(UInt8(ascii: "\""))
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            buffer.writeString(text)  // the usual case: nothing to escape
+        } else {
+            writeEscaped(text)
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    private mutating func writeEscaped(_ text: String) {
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
@@ -57,7 +66,6 @@ struct JSONWriter {
             default: buffer.writeInteger(byte)
             }
         }
-        buffer.writeInteger(UInt8(ascii: "\""))
     }
 
     mutating func number(_ value: Int) {
