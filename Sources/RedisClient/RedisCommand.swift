@@ -1,22 +1,18 @@
 import CHiredis
 import NIOCore
 
-/// One Redis command: its name and arguments, binary-safe. The keys it touches are kept apart
-/// so that a caller that routes by key (Redis Cluster) can see them.
+/// One Redis command: its name and arguments, binary-safe.
 public struct RedisCommand: Sendable {
     /// The arguments as sent, the command name first.
     public let wireArguments: [String]
-    /// The keys among the arguments.
-    public let keys: [String]
 
-    public init(_ name: String, _ arguments: [String] = [], keys: [String] = []) {
+    public init(_ name: String, _ arguments: [String] = []) {
         self.wireArguments = [name] + arguments
-        self.keys = keys
     }
 
     /// `EVALSHA sha numkeys key... arg...`
     public static func evalsha(_ sha1: String, keys: [String], arguments: [String]) -> RedisCommand {
-        RedisCommand("EVALSHA", [sha1, String(keys.count)] + keys + arguments, keys: keys)
+        RedisCommand("EVALSHA", [sha1, String(keys.count)] + keys + arguments)
     }
 
     /// Writes the command in RESP with hiredis' formatter.

@@ -1,11 +1,12 @@
 import Crypto
+import RedisClient
 
 /// A bearer token: 256 random bits, written as 64 lowercase hex digits.
 public enum Token {
     /// A new token from the system's cryptographically secure generator.
     public static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
-        return hex((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        return lowercaseHex((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 }
 
@@ -18,7 +19,7 @@ public struct TokenDigest: Sendable, Equatable {
     }
 
     /// 64 lowercase hex digits, as stored in Redis.
-    public var hex: String { Reservations.hex(bytes) }
+    public var hex: String { lowercaseHex(bytes) }
 
     /// Compares in time that depends only on the length, never on where the digests differ.
     public func constantTimeEquals(_ other: TokenDigest) -> Bool {
@@ -29,15 +30,4 @@ public struct TokenDigest: Sendable, Equatable {
         }
         return difference == 0
     }
-}
-
-func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var text: [UInt8] = []
-    text.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        text.append(digits[Int(byte >> 4)])
-        text.append(digits[Int(byte & 0x0F)])
-    }
-    return String(decoding: text, as: UTF8.self)
 }

@@ -22,7 +22,6 @@ struct APIError: Error, Sendable {
         status: .contentTooLarge, code: "payload_too_large", message: "The request body is larger than 1 MiB"
     )
     static let routeNotFound = APIError(status: .notFound, code: "not_found", message: "No such route")
-    static let methodNotAllowed = APIError(status: .methodNotAllowed, code: "not_found", message: "No such route for this method")
     static let internalError = APIError(status: .internalServerError, code: "internal", message: "Internal error")
 
     /// The table from domain errors to the API.
@@ -76,7 +75,6 @@ struct APIError: Error, Sendable {
         case let error as HTTPError:
             switch error.status {
             case .notFound: return .routeNotFound
-            case .methodNotAllowed: return .methodNotAllowed
             case .contentTooLarge: return .payloadTooLarge
             case .badRequest: return .badRequest("The request is malformed")
             case .unauthorized: return .unauthorized
