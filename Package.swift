@@ -74,6 +74,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .executableTarget(
+            name: "bare-endpoint",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "bench/BareEndpoint"
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["RedisServerProcess", "RedisClient"],

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The benchmark of BENCHMARKS.md. Builds vmreserve in release mode, starts a redis-server and one
-# gateway on free loopback ports, then measures with wrk (64 connections, 2 threads):
-#   1. GET /healthz: a bare Hummingbird JSON endpoint, no Redis (the ceiling of the HTTP layer);
-#   2. authenticated checkout/checkin cycles (bench/checkout_checkin.lua): one script call each;
+# The benchmark of BENCHMARKS.md. Builds vmreserve and bare-endpoint in release mode, starts a
+# redis-server and one gateway on free loopback ports, then measures with wrk (64 connections,
+# 2 threads), each run's CPU per request for every process (from /proc and the shell's `time`):
+#   1. the issue's reference: a bare Hummingbird JSON endpoint (bench/BareEndpoint), no middleware;
+#   2. GET /healthz of the gateway: same server and middleware as every route, no Redis;
+#   3. authenticated checkout/checkin cycles (bench/checkout_checkin.lua): one script call each;
 # and with redis-benchmark (64 clients) the EVALSHA rate of the same checkout and checkin scripts.
 # Usage: bash bench/run.sh [seconds per wrk run, default 10]
 set -euo pipefail
@@ -12,21 +14,31 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2;
 bash scripts/install-deps.sh
 
 swift build -c release --product vmreserve >/dev/null
+swift build -c release --product bare-endpoint >/dev/null
 BIN=.build/release/vmreserve
 WORK=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 REDIS_PORT=$(free_port)
 HTTP_PORT=$(free_port)
+BARE_PORT=$(free_port)
 ADMIN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-cleanup() { kill "$GATEWAY_PID" 2>/dev/null || true; redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+cleanup() {
+  kill "$GATEWAY_PID" "$BARE_PID" 2>/dev/null || true
+  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --dir "$WORK" --logfile "$WORK/redis.log"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --dir "$WORK" \
+  --logfile "$WORK/redis.log" --pidfile "$WORK/redis.pid"
 "$BIN" serve --port "$HTTP_PORT" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" --admin-token "$ADMIN" \
   --max-vm-count 1000000 --log-level "${LOG_LEVEL:-info}" > "$WORK/gateway.log" 2>&1 &
 GATEWAY_PID=$!
+.build/release/bare-endpoint "$BARE_PORT" > "$WORK/bare.log" 2>&1 &
+BARE_PID=$!
 B="http://127.0.0.1:$HTTP_PORT"
-for _ in $(seq 100); do curl -fs "$B/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 100); do curl -fs "$B/readyz" >/dev/null 2>&1 && curl -fs "http://127.0.0.1:$BARE_PORT/" >/dev/null 2>&1 && break; sleep 0.1; done
+REDIS_PID=$(cat "$WORK/redis.pid")
 auth=(-H "Authorization: Bearer $ADMIN")
 curl -fs "${auth[@]}" -X POST "$B/v1/admin/vms" -d '{"count": 256}' >/dev/null
 TOKENS=""
@@ -35,19 +47,59 @@ for i in 1 2; do
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
   TOKENS="$TOKENS$token,"
 done
+export TOKENS
+
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+# measure NAME SERVER_PID WRK_ARGS...: one wrk run; prints its rate, latency and the CPU time per
+# request of the server, redis-server and wrk; appends "NAME rate server redis wrk" to $WORK/runs.
+measure() {
+  local name=$1 server=$2; shift 2
+  local s0 r0 s1 r1 wrk_cpu
+  s0=$(cpu_seconds "$server"); r0=$(cpu_seconds "$REDIS_PID")
+  wrk_cpu=$( { TIMEFORMAT='%U %S'; time wrk -t2 -c64 -d"${DURATION}s" --latency "$@" > "$WORK/wrk.out"; } 2>&1 )
+  s1=$(cpu_seconds "$server"); r1=$(cpu_seconds "$REDIS_PID")
+  grep -E "Requests/sec|^ +(50|99)%|requests in|Non-2xx" "$WORK/wrk.out"
+  python3 - "$name" "$WORK/wrk.out" "$s0" "$s1" "$r0" "$r1" $wrk_cpu >> "$WORK/runs" <<'PY'
+import re, sys
+name, out, s0, s1, r0, r1, wu, ws = sys.argv[1:]
+text = open(out).read()
+n = int(re.search(r"(\d+) requests in", text).group(1))
+rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+us = lambda seconds: seconds * 1e6 / n
+print(name, rate, us(float(s1) - float(s0)), us(float(r1) - float(r0)), us(float(wu) + float(ws)))
+PY
+  tail -1 "$WORK/runs" | awk '{printf "CPU per request: server %.1f us, redis-server %.1f us, wrk %.1f us (total %.1f us)\n", $3, $4, $5, $3 + $4 + $5}'
+}
 
 echo "## machine"
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(redis-server --version | cut -d' ' -f3), $(swift --version 2>&1 | head -1)"
 echo
-echo "## 1. bare JSON endpoint: GET /healthz (wrk -t2 -c64 -d${DURATION}s)"
-wrk -t2 -c64 -d"${DURATION}s" --latency "$B/healthz" | grep -E "Requests/sec|^ +(50|99)%|requests in|Non-2xx"
+echo "## 1. the reference: a bare Hummingbird JSON endpoint, GET / of bench/BareEndpoint (wrk -t2 -c64 -d${DURATION}s)"
+measure bare "$BARE_PID" "http://127.0.0.1:$BARE_PORT/"
 echo
-echo "## 2. authenticated checkout/checkin cycles (wrk -t2 -c64 -d${DURATION}s)"
-TOKENS="$TOKENS" wrk -t2 -c64 -d"${DURATION}s" --latency -s bench/checkout_checkin.lua "$B" \
-  | grep -E "Requests/sec|^ +(50|99)%|requests in|Non-2xx|non-2xx"
+echo "## 2. the gateway's GET /healthz: all middleware, no Redis (wrk -t2 -c64 -d${DURATION}s)"
+measure healthz "$GATEWAY_PID" "$B/healthz"
+echo
+echo "## 3. authenticated checkout/checkin cycles (wrk -t2 -c64 -d${DURATION}s)"
+measure cycle "$GATEWAY_PID" -s bench/checkout_checkin.lua "$B"
 curl -fs "${auth[@]}" "$B/v1/admin/pool"; echo
 echo
-echo "## 3. the same scripts through redis-benchmark EVALSHA (-c 64, no HTTP)"
+echo "## ratios"
+python3 - "$WORK/runs" <<'PY'
+import sys
+runs = {line.split()[0]: [float(x) for x in line.split()[1:]] for line in open(sys.argv[1])}
+bare, healthz, cycle = runs["bare"], runs["healthz"], runs["cycle"]
+print("checkout/checkin vs the bare Hummingbird endpoint: %.2f" % (cycle[0] / bare[0]))
+print("checkout/checkin vs the gateway's /healthz:        %.2f" % (cycle[0] / healthz[0]))
+# With all processes sharing the cores, a rate is the inverse of the CPU time a request costs
+# all of them together. If the gateway's Redis path (decode, the round trip, encode) cost no more
+# than /healthz, a cycle request would still cost redis-server and wrk what they cost here:
+ceiling = sum(healthz[1:]) / (healthz[1] + cycle[2] + cycle[3])
+print("ceiling vs /healthz if the gateway's Redis path cost nothing: %.2f" % ceiling)
+PY
+echo
+echo "## 4. the same scripts through redis-benchmark EVALSHA (-c 64, no HTTP)"
 KEYS="vmreserve:{default}:tokens vmreserve:{default}:user: vmreserve:{default}:users vmreserve:{default}:held: vmreserve:{default}:vm: vmreserve:{default}:vms vmreserve:{default}:status: vmreserve:{default}:ips vmreserve:{default}:pool vmreserve:{default}:leases"
 sha() { redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$(cat lua/_prelude.lua; echo; cat "lua/$1.lua")"; }
 CHECKOUT=$(sha checkout)
