@@ -20,7 +20,8 @@ public final class RedisServerProcess: Sendable {
     /// - Parameters:
     ///   - port: the port to listen on; nil picks a free one.
     ///   - dataDirectory: where Redis keeps its files.
-    ///   - persistent: append-only persistence (fsync every second) when true; no files at all otherwise.
+    ///   - persistent: append-only persistence with `appendfsync always` when true (every write is
+    ///     on disk before Redis answers it); no files at all otherwise.
     ///   - extraArguments: more `redis-server` options, e.g. `["--requirepass", "secret"]`.
     public static func start(
         port: Int? = nil,
@@ -44,7 +45,7 @@ public final class RedisServerProcess: Sendable {
 
     private static func launch(port: Int, dataDirectory: URL, persistent: Bool, extraArguments: [String]) async throws -> RedisServerProcess {
         let persistence = persistent
-            ? ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+            ? ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
             : ["--appendonly", "no", "--save", ""]
         let arguments = ["redis-server", "--bind", "127.0.0.1", "--port", String(port), "--dir", dataDirectory.path,
                          "--daemonize", "no", "--logfile", "redis.log", "--protected-mode", "yes"]

@@ -10,34 +10,10 @@ import Glibc
 /// `vmreserve serve` as users run it: the built executable, its flags and environment variables,
 /// dev mode's own redis-server, and shutdown on SIGTERM.
 @Suite struct ServeCommandTests {
-    /// The debug build of the executable, which `swift test` builds alongside the tests.
-    static let executable = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appending(path: ".build/debug/vmreserve").path
-
-    /// Starts `vmreserve serve` and waits until /readyz answers 200.
-    static func serve(_ arguments: [String], environment: [String: String] = [:], port: Int, log: URL) async throws -> ChildProcess {
-        let process = try ChildProcess([executable, "serve", "--port", String(port)] + arguments, environment: environment, output: log)
-        let gateway = Gateway(port: port)
-        try await waitUntil("vmreserve serve is ready", timeout: .seconds(20)) {
-            (try? await gateway.call(.GET, "/readyz", token: nil).status) == 200 || !process.isRunning
-        }
-        guard process.isRunning else {
-            throw TestSupportError("vmreserve exited: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
-        }
-        return process
-    }
-
-    static func temporaryDirectory() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appending(path: "vmreserve-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory
-    }
-
     @Test func everyOptionReadsItsEnvironmentVariableAndSIGTERMStopsCleanly() async throws {
         try await withRedisServer { server in
-            let port = try freeLoopbackPort(), directory = try Self.temporaryDirectory()
-            let process = try await Self.serve([], environment: [
+            let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+            let process = try await GatewayProcess.start([], environment: [
                 "VMRESERVE_REDIS_URL": "redis://127.0.0.1:\(server.port)/2",
                 "VMRESERVE_ADMIN_TOKEN": adminToken,
                 "VMRESERVE_MAX_VM_COUNT": "7",
@@ -65,8 +41,8 @@ import Glibc
 
     @Test func sigtermLetsInFlightRequestsFinish() async throws {
         try await withRedisServer { server in
-            let port = try freeLoopbackPort(), directory = try Self.temporaryDirectory()
-            let process = try await Self.serve(["--redis-url", server.url.description, "--admin-token", adminToken],
+            let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+            let process = try await GatewayProcess.start(["--redis-url", server.url.description, "--admin-token", adminToken],
                                                port: port, log: directory.appending(path: "log"))
             let gateway = Gateway(port: port)
             try await gateway.createVMs(1)
@@ -84,8 +60,8 @@ import Glibc
 
     @Test func aFlagWinsOverItsVariable() async throws {
         try await withRedisServer { server in
-            let port = try freeLoopbackPort(), directory = try Self.temporaryDirectory()
-            let process = try await Self.serve(["--max-vm-count", "9", "--redis-url", server.url.description], environment: [
+            let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+            let process = try await GatewayProcess.start(["--max-vm-count", "9", "--redis-url", server.url.description], environment: [
                 "VMRESERVE_MAX_VM_COUNT": "7", "VMRESERVE_ADMIN_TOKEN": adminToken, "VMRESERVE_REDIS_URL": "redis://127.0.0.1:1/0",
             ], port: port, log: directory.appending(path: "log"))
             #expect(try await Gateway(port: port).call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 9)
@@ -105,9 +81,9 @@ import Glibc
         (["--log-level", "loud"], [:]),
     ] as [([String], [String: String])])
     func badSettingsStopTheServerAtStart(_ arguments: [String], _ environment: [String: String]) async throws {
-        let directory = try Self.temporaryDirectory()
+        let directory = try GatewayProcess.temporaryDirectory()
         let log = directory.appending(path: "log")
-        let process = try ChildProcess([Self.executable, "serve"] + arguments, environment: environment, output: log)
+        let process = try ChildProcess([GatewayProcess.executable, "serve"] + arguments, environment: environment, output: log)
         let code = await process.waitForExit()
         #expect(code != 0)
         let output = try String(contentsOf: log, encoding: .utf8)
@@ -115,11 +91,11 @@ import Glibc
     }
 
     @Test func devModeStartsItsOwnPersistentRedisAndStopsItOnExit() async throws {
-        let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try Self.temporaryDirectory()
+        let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
         let arguments = ["--dev", "--redis-url", "redis://127.0.0.1:\(redisPort)/0", "--data-dir", directory.appending(path: "data").path]
         let gateway = Gateway(port: port)
 
-        let first = try await Self.serve(arguments, port: port, log: directory.appending(path: "log"))
+        let first = try await GatewayProcess.start(arguments, port: port, log: directory.appending(path: "log"))
         #expect(acceptsConnections(port: redisPort))
         #expect(try await gateway.call(.GET, "/createVM/", token: nil).status == 201)
         let held = try await gateway.call(.GET, "/checkoutVM/", token: nil)
@@ -129,7 +105,7 @@ import Glibc
         #expect(!acceptsConnections(port: redisPort), "the child redis-server stops with the gateway")
         #expect(FileManager.default.fileExists(atPath: directory.appending(path: "data/appendonlydir").path))
 
-        let second = try await Self.serve(arguments, port: port, log: directory.appending(path: "log"))
+        let second = try await GatewayProcess.start(arguments, port: port, log: directory.appending(path: "log"))
         let mine = try await gateway.call(.GET, "/v1/vms/mine", token: nil)
         #expect(mine.items?.compactMap { $0["vm_id"] as? String } == [held["vm_id"]!])
         #expect(await second.terminate(with: SIGTERM) == 0)

@@ -1,0 +1,218 @@
+import Foundation
+import RedisServerProcess
+import Synchronization
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Three `vmreserve serve` processes on one Redis with append-only persistence, many clients, and
+/// crashes in the middle: a gateway is killed (SIGKILL) and started again, then Redis is killed
+/// (SIGKILL) and started again from its append-only file. No answer a client was given may be
+/// lost, and the clients' and the pool's final states must agree.
+@Suite struct CrashTests {
+    /// Who holds which VM, as far as the answers the clients got tell.
+    final class Holders: Sendable {
+        private struct State {
+            var holderOf: [String: String] = [:]
+            var violations: [String] = []
+        }
+        private let state = Mutex(State())
+
+        /// `user` holds `id`: no one else may hold it.
+        func take(_ id: String, by user: String) {
+            state.withLock { state in
+                if let holder = state.holderOf[id], holder != user {
+                    state.violations.append("\(id) is held by \(user) while \(holder) holds it")
+                }
+                state.holderOf[id] = user
+            }
+        }
+
+        /// Called before a checkin is sent: once Redis runs it, someone else may take the VM.
+        func release(_ id: String) {
+            _ = state.withLock { $0.holderOf.removeValue(forKey: id) }
+        }
+
+        func violation(_ message: String) {
+            state.withLock { $0.violations.append(message) }
+        }
+
+        var violations: [String] { state.withLock { $0.violations } }
+    }
+
+    /// The gateways clients may use right now, and counts of what happened.
+    final class Cluster: Sendable {
+        struct Counts {
+            var checkouts = 0, checkins = 0, checkoutsAfterRedisRestart = 0, unknownOutcomes = 0
+        }
+        let gateways: Mutex<[Gateway]>
+        let counts = Mutex(Counts())
+        let redisRestarted = Atomic(false)
+
+        init(_ gateways: [Gateway]) { self.gateways = Mutex(gateways) }
+        func pick() -> Gateway { gateways.withLock { $0.randomElement()! } }
+    }
+
+    /// What a client is unsure of after a request whose answer it never got.
+    enum Doubt {
+        case checkout
+        case checkin(String)
+    }
+
+    @Test func killedGatewaysAndAKilledRedisLoseNoReservation() async throws {
+        let vmCount = 40, clients = 48, quota = 2
+        let directory = try GatewayProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = directory.appending(path: "redis")
+        var redis = try await RedisServerProcess.start(dataDirectory: data, persistent: true)
+        let redisPort = redis.port
+        let ports = try (0..<3).map { _ in try freeLoopbackPort() }
+        let arguments = ["--redis-url", "redis://127.0.0.1:\(redisPort)/0", "--admin-token", adminToken,
+                         "--max-vm-count", String(vmCount), "--log-level", "warning"]
+        func startGateway(_ index: Int) async throws -> ChildProcess {
+            try await GatewayProcess.start(arguments, port: ports[index], log: directory.appending(path: "gateway\(index).log"))
+        }
+        var processes: [ChildProcess] = []
+        for index in 0..<3 { processes.append(try await startGateway(index)) }
+        let gateways = ports.map(Gateway.init(port:))
+
+        try await gateways[0].createVMs(vmCount)
+        var tokens: [String] = []
+        for index in 0..<clients { tokens.append(try await gateways[index % 3].createUser("crash\(index)", quota: quota)) }
+        let holders = Holders(), cluster = Cluster(gateways)
+        let end = ContinuousClock.now + .seconds(7)
+
+        let finalHoldings = try await withThrowingTaskGroup(of: (String, Set<String>).self) { group in
+            for (index, token) in tokens.enumerated() {
+                group.addTask {
+                    let held = await Self.client("crash\(index)", token: token, quota: quota, cluster: cluster, holders: holders, until: end)
+                    return ("crash\(index)", held)
+                }
+            }
+            // The chaos, while the clients run: kill gateway 1 and bring it back, then Redis.
+            try await Task.sleep(for: .milliseconds(1500))
+            cluster.gateways.withLock { $0.removeAll { $0.port == ports[1] } }
+            await processes[1].terminate(with: SIGKILL)
+            try await Task.sleep(for: .milliseconds(500))
+            processes[1] = try await startGateway(1)
+            cluster.gateways.withLock { $0.append(gateways[1]) }
+            try await Task.sleep(for: .milliseconds(1000))
+            await redis.kill()
+            try await Task.sleep(for: .milliseconds(300))
+            redis = try await RedisServerProcess.start(port: redisPort, dataDirectory: data, persistent: true)
+            cluster.redisRestarted.store(true, ordering: .relaxed)
+
+            var holdings: [String: Set<String>] = [:]
+            for try await (user, held) in group { holdings[user] = held }
+            return holdings
+        }
+
+        #expect(holders.violations.isEmpty, "\(holders.violations.prefix(5))")
+        let counts = cluster.counts.withLock { $0 }
+        #expect(counts.checkouts > 200, "\(counts)")
+        #expect(counts.unknownOutcomes > 0, "the crashes cut requests off: \(counts)")
+        #expect(counts.checkoutsAfterRedisRestart > 20, "the gateways reconnect by themselves: \(counts)")
+
+        // Every VM has at most one holder, and the pool's counts match what clients hold.
+        let allHeld = finalHoldings.values.flatMap { $0 }
+        #expect(allHeld.count == Set(allHeld).count)
+        #expect(finalHoldings.values.allSatisfy { $0.count <= quota })
+        let pool = try await gateways[2].call(.GET, "/v1/admin/pool")
+        #expect(pool.data?["total"] as? Int == vmCount)
+        #expect((pool.data?["counts"] as? [String: Int]) == [
+            "available": vmCount - allHeld.count, "checked-out": allHeld.count, "provisioning": 0, "error": 0,
+        ])
+        let users = try await gateways[0].call(.GET, "/v1/admin/users")
+        for user in users.items ?? [] {
+            guard let name = user["name"] as? String, let held = finalHoldings[name] else { continue }
+            #expect(user["held"] as? Int == held.count, "\(name)")
+        }
+        let vms = try await gateways[1].call(.GET, "/v1/admin/vms?limit=1000")
+        let ips = (vms.data?["items"] as? [[String: Any]] ?? []).compactMap { $0["ip"] as? String }
+        #expect(ips.count == vmCount && Set(ips).count == vmCount)
+
+        for process in processes { #expect(await process.terminate(with: SIGTERM) == 0) }
+        await redis.kill()
+    }
+
+    /// One client: checks out (up to one more than its quota) and checks in, on whichever gateway
+    /// is up. When an answer never comes (a gateway died, Redis died), it asks the service what it
+    /// holds and checks that against what it knew. Returns what it holds at the end, as the
+    /// service confirmed it.
+    static func client(_ user: String, token: String, quota: Int, cluster: Cluster, holders: Holders,
+                       until end: ContinuousClock.Instant) async -> Set<String> {
+        var held: Set<String> = []
+        while ContinuousClock.now < end {
+            if held.isEmpty || (held.count <= quota && Bool.random()) {
+                guard let response = try? await cluster.pick().call(.POST, "/v1/checkouts", token: token),
+                      response.code != "store_unavailable"
+                else {
+                    held = await reconcile(user, token: token, held: held, doubt: .checkout, cluster: cluster, holders: holders)
+                    continue
+                }
+                switch (response.status, response.code) {
+                case (201, _):
+                    guard let id = response["vm_id"] else { break }
+                    holders.take(id, by: user)
+                    held.insert(id)
+                    if held.count > quota { holders.violation("\(user) holds \(held.count) VMs, quota \(quota)") }
+                    let restarted = cluster.redisRestarted.load(ordering: .relaxed)
+                    cluster.counts.withLock { counts in
+                        counts.checkouts += 1
+                        if restarted { counts.checkoutsAfterRedisRestart += 1 }
+                    }
+                case (429, "quota_exceeded"), (503, "no_vm_available"):
+                    break
+                default:
+                    holders.violation("checkout answered \(response.status) \(response.code ?? "")")
+                }
+            } else {
+                let id = held.randomElement()!
+                holders.release(id)
+                guard let response = try? await cluster.pick().call(.POST, "/v1/checkins", token: token, body: #"{"vm_id": "\#(id)"}"#),
+                      response.code != "store_unavailable"
+                else {
+                    held = await reconcile(user, token: token, held: held, doubt: .checkin(id), cluster: cluster, holders: holders)
+                    continue
+                }
+                if response.status == 200 {
+                    held.remove(id)
+                    cluster.counts.withLock { $0.checkins += 1 }
+                } else {
+                    holders.violation("checkin of \(id) answered \(response.status) \(response.code ?? "")")
+                }
+            }
+        }
+        return await reconcile(user, token: token, held: held, doubt: nil, cluster: cluster, holders: holders)
+    }
+
+    /// Asks (until the service answers, at most 20 s) which VMs `user` holds. Without a doubt the
+    /// answer must be exactly `held`; after an unanswered checkout it may hold one more VM, after
+    /// an unanswered checkin one fewer: anything else lost or invented a reservation.
+    static func reconcile(_ user: String, token: String, held: Set<String>, doubt: Doubt?, cluster: Cluster,
+                          holders: Holders) async -> Set<String> {
+        if doubt != nil { cluster.counts.withLock { $0.unknownOutcomes += 1 } }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            guard let response = try? await cluster.pick().call(.GET, "/v1/vms/mine", token: token), response.status == 200 else {
+                try? await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            let mine = Set(response.items?.compactMap { $0["vm_id"] as? String } ?? [])
+            let allowed: Bool
+            switch doubt {
+            case nil: allowed = mine == held
+            case .checkout: allowed = held.isSubset(of: mine) && mine.subtracting(held).count <= 1
+            case .checkin(let id): allowed = mine.isSubset(of: held) && held.subtracting(mine).isSubset(of: [id])
+            }
+            if !allowed { holders.violation("\(user) knew of \(held), doubt \(String(describing: doubt)), service says \(mine)") }
+            for id in mine { holders.take(id, by: user) }
+            return mine
+        }
+        holders.violation("\(user) got no answer for 20 s")
+        return held
+    }
+}
