@@ -3,7 +3,8 @@
 -- ARGV[1]: identity (admin). ARGV[2]: name. ARGV[3]: quota 0..1000000 or "" (unchanged).
 --   ARGV[4]: role, user or admin, or "" (unchanged).
 -- Returns: the user record.
--- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND.
+-- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND, INVALID_STATE (a quota below
+--   the number of VMs the user holds now: a user never holds more than their quota).
 return run(function()
   local _, role = authenticate(ARGV[1])
   require_admin(role)
@@ -11,6 +12,10 @@ return run(function()
   local quota = int_arg(3, 0, 1000000, 'quota', true)
   local new_role = role_arg(4, true)
   local rec = existing_user(name)
+  if quota and rec[10] > quota then
+    fail(('INVALID_STATE %s holds %d VMs, more than a quota of %d; they must check some in first')
+         :format(name, rec[10], quota))
+  end
   local set = {}
   if quota then set[#set + 1] = 'quota'; set[#set + 1] = quota end
   if new_role then set[#set + 1] = 'role'; set[#set + 1] = new_role end

@@ -46,11 +46,13 @@ func buildRouter(store: ReservationStore, configuration: GatewayConfiguration) -
     OperationsController(store: store, metrics: metrics).addRoutes(to: router)
 
     let authenticated = router.group(context: AuthenticatedRequestContext.self)
+    let userRoutes = authenticated.group().add(middleware: CallerFirstMiddleware(store: store, requiredRole: .user))
+    let adminRoutes = authenticated.group().add(middleware: CallerFirstMiddleware(store: store, requiredRole: .admin))
     let vms = VMController(store: store)
     let admin = AdminVMController(store: store)
-    vms.addRoutes(to: authenticated.group("v1"))
-    admin.addRoutes(to: authenticated.group("v1/admin"))
-    UserController(store: store).addRoutes(to: authenticated.group("v1/admin"))
-    LegacyController(vms: vms, admin: admin).addRoutes(to: authenticated)
+    vms.addRoutes(to: userRoutes.group("v1"))
+    admin.addRoutes(to: adminRoutes.group("v1/admin"))
+    UserController(store: store).addRoutes(to: adminRoutes.group("v1/admin"))
+    LegacyController(vms: vms, admin: admin).addRoutes(userRoutes: userRoutes, adminRoutes: adminRoutes)
     return router
 }

@@ -110,6 +110,17 @@ public struct ReservationStore: Sendable {
 
     // MARK: Users
 
+    /// The role of the caller; `.unauthorized` for a token no user has. Trusted admins need no
+    /// round trip.
+    public func role(of caller: Caller) async throws(ReservationError) -> Role {
+        guard case .token = caller else { return .admin }
+        let reply = try await run(.whoami, caller, [])
+        guard let fields = reply.array, fields.count == 2, let role = fields[1].string.flatMap(Role.init(rawValue:)) else {
+            throw RecordDecoding.malformed(reply)
+        }
+        return role
+    }
+
     /// Creates a user with a new token, returned here once and stored only as its SHA-256.
     public func createUser(_ caller: Caller, name: String, role: Role, quota: Int?) async throws(ReservationError) -> IssuedToken {
         guard !Caller.reservedNames.contains(name) else {

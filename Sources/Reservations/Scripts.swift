@@ -19,6 +19,7 @@ public enum Script: String, CaseIterable, Sendable {
     case updateUser = "update_user"
     case deleteUser = "delete_user"
     case rotateToken = "rotate_token"
+    case whoami
 
     /// The script as Redis runs it.
     public var redisScript: RedisScript { Self.loaded[self]! }

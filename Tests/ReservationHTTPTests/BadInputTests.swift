@@ -69,6 +69,38 @@ import TestSupport
         }
     }
 
+    /// The caller comes first, as in every script: a bad request with an unknown token is 401,
+    /// and a user's bad request on an admin route 403; neither changes anything.
+    @Test func theCallerIsCheckedBeforeTheInput() async throws {
+        try await withGateway { gateway, _ async throws in
+            try await gateway.createVMs(3)
+            let user = try await gateway.createUser("base", quota: 2)
+            let before = try await gateway.snapshot()
+            let unknown = String(repeating: "ab", count: 32)
+            for (method, path, body) in Self.badRequests {
+                let stranger = try await gateway.call(method, path, token: unknown, body: body)
+                #expect(stranger.status == 401, "\(method) \(path)")
+                #expect(stranger.code == "unauthorized")
+                let answer = try await gateway.call(method, path, token: user, body: body)
+                if path.hasPrefix("/v1/admin/") {
+                    #expect(answer.status == 403, "\(method) \(path)")
+                    #expect(answer.code == "forbidden")
+                } else {
+                    #expect(answer.status == 400, "\(method) \(path)")
+                }
+            }
+            let padding = String(repeating: " ", count: 1 << 20)
+            #expect(try await gateway.call(.POST, "/v1/admin/vms", token: unknown, body: "{}" + padding).status == 401)
+            #expect(try await gateway.call(.POST, "/v1/admin/vms", token: user, body: "{}" + padding).status == 403)
+            #expect(try await gateway.call(.POST, "/v1/checkouts", token: user, body: "{}" + padding).status == 413)
+            for path in ["/deleteVM/?vm_id=xyz", "/createVM/?count=2"] {
+                #expect(try await gateway.call(.GET, path, token: user).status == 403, "\(path)")
+                #expect(try await gateway.call(.GET, path, token: unknown).status == 401, "\(path)")
+            }
+            #expect(try await gateway.snapshot() == before)
+        }
+    }
+
     @Test func errorsNeverLeakInternals() async throws {
         try await withGateway { gateway, _ async throws in
             let response = try await gateway.call(.POST, "/v1/checkins", body: #"{"vm_id": [1, 2]}"#)

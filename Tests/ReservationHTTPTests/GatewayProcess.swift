@@ -10,9 +10,11 @@ enum GatewayProcess {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appending(path: ".build/debug/vmreserve").path
 
-    /// Starts `vmreserve serve` and waits until /readyz answers 200.
+    /// Starts `vmreserve serve` on `port` (given as `--port` unless the environment names it) and
+    /// waits until /readyz answers 200.
     static func start(_ arguments: [String], environment: [String: String] = [:], port: Int, log: URL) async throws -> ChildProcess {
-        let process = try ChildProcess([executable, "serve", "--port", String(port)] + arguments, environment: environment, output: log)
+        let portArguments = environment["VMRESERVE_PORT"] == nil ? ["--port", String(port)] : []
+        let process = try ChildProcess([executable, "serve"] + portArguments + arguments, environment: environment, output: log)
         let gateway = Gateway(port: port)
         try await waitUntil("vmreserve serve is ready", timeout: .seconds(20)) {
             (try? await gateway.call(.GET, "/readyz", token: nil).status) == 200 || !process.isRunning

@@ -28,10 +28,52 @@ import TestSupport
         }
     }
 
+    @Test func errorsAnswerTheSameStatusCodesAsTheV1Twins() async throws {
+        try await withGateway(configure: { $0.maxVMCount = 1 }) { gateway, _ async throws in
+            let id = try #require(try await gateway.call(.GET, "/createVM/")["vm_id"])
+            let capped = try await gateway.call(.GET, "/createVM/")
+            #expect(capped.status == 409)
+            #expect(capped.code == "max_vm_count_reached")
+            #expect(try await gateway.call(.GET, "/checkoutVM/").status == 201)
+            let empty = try await gateway.call(.GET, "/checkoutVM/")
+            #expect(empty.status == 503)
+            #expect(empty.code == "no_vm_available")
+            #expect(empty.headers.first(name: "Retry-After") != nil)
+            let held = try await gateway.call(.GET, "/deleteVM/?vm_id=\(id)")
+            #expect(held.status == 409)
+            #expect(held.code == "invalid_state")
+            let unknown = try await gateway.call(.GET, "/getVMStatus/?vm_id=\(UUID())")
+            #expect(unknown.status == 404)
+            #expect(unknown.code == "vm_not_found")
+        }
+    }
+
+    @Test func emptyParametersOfTheOriginalTemplateCountAsAbsent() async throws {
+        try await withGateway { gateway, _ async throws in
+            let vm = try await gateway.call(.GET, "/createVM/")
+            let id = try #require(vm["vm_id"]), ip = try #require(vm["ip"])
+            _ = try await gateway.call(.GET, "/checkoutVM/")
+            let checkedIn = try await gateway.call(.GET, "/checkinVM/?vm_id=&ip=\(ip)")
+            #expect(checkedIn.status == 200)
+            #expect(checkedIn["status"] == "available")
+            #expect(try await gateway.call(.GET, "/checkinVM/?vm_id=&ip=").status == 400)
+            #expect(try await gateway.call(.GET, "/deleteVM/?vm_id=\(id)&ip=").status == 200)
+        }
+    }
+
     @Test func routesWorkWithAndWithoutTheTrailingSlash() async throws {
         try await withGateway { gateway, _ async throws in
             #expect(try await gateway.call(.GET, "/createVM").status == 201)
             #expect(try await gateway.call(.GET, "/createVM/").status == 201)
+            for path in ["/checkoutVM", "/checkoutVM/"] {
+                #expect(try await gateway.call(.GET, path).status == 201, "\(path)")
+            }
+            let id = try #require(try await gateway.call(.GET, "/v1/vms/mine").items?.first?["vm_id"] as? String)
+            for path in ["/getVM", "/getVM/", "/getVMStatus", "/getVMStatus/"] {
+                #expect(try await gateway.call(.GET, "\(path)?vm_id=\(id)").status == 200, "\(path)")
+            }
+            #expect(try await gateway.call(.GET, "/checkinVM?vm_id=\(id)").status == 200)
+            #expect(try await gateway.call(.GET, "/deleteVM?vm_id=\(id)").status == 200)
         }
     }
 

@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import NIOHTTP1
 import RedisServerProcess
 import Testing
@@ -25,6 +27,20 @@ import TestSupport
             #expect(metrics.text.contains(#"vmreserve_vms{status="available"} 1"#))
             #expect(metrics.text.contains(#"vmreserve_vms{status="checked-out"} 1"#))
             #expect(metrics.text.contains("vmreserve_max_vm_count 100"))
+        }
+    }
+
+    @Test func operationsRoutesIgnoreAMalformedAuthorizationHeaderThatOtherRoutesRefuse() async throws {
+        try await withGateway(configure: { $0.devMode = true }) { gateway, _ async throws in
+            let basic = [("Authorization", "Basic eDp5")]
+            for path in ["/healthz", "/readyz", "/metrics"] {
+                #expect(try await gateway.call(.GET, path, token: nil, headers: basic).status == 200, "\(path)")
+            }
+            // even in dev mode a malformed header is not the anonymous admin
+            let refused = try await gateway.call(.GET, "/v1/admin/pool", token: nil, headers: basic)
+            #expect(refused.status == 401)
+            #expect(refused.code == "unauthorized")
+            #expect(try await gateway.call(.GET, "/v2/nothing", token: nil, headers: basic).status == 404)
         }
     }
 
@@ -55,12 +71,46 @@ import TestSupport
         }
     }
 
-    @Test func bodiesOverOneMiBAre413() async throws {
+    @Test func bodiesOverOneMiBAre413AndOneMiBIsAccepted() async throws {
         try await withGateway { gateway, _ async throws in
+            try await gateway.createVMs(1)
             let padding = String(repeating: " ", count: (1 << 20) + 10)
             let response = try await gateway.call(.POST, "/v1/checkouts", body: "{}" + padding)
             #expect(response.status == 413)
             #expect(response.code == "payload_too_large")
+            let body = #"{"lease_seconds": 60}"#
+            let exact = body + String(repeating: " ", count: (1 << 20) - body.utf8.count)
+            #expect(try await gateway.call(.POST, "/v1/checkouts", body: exact).status == 201)
+        }
+    }
+
+    @Test func aStreamedBodyOverOneMiBIs413() async throws {
+        try await withGateway { gateway, _ async throws in
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(gateway.port)/v1/checkouts")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(adminToken)")
+            let chunks = AsyncStream<ByteBuffer> { continuation in
+                continuation.yield(ByteBuffer(string: "{}"))
+                for _ in 0..<17 { continuation.yield(ByteBuffer(repeating: UInt8(ascii: " "), count: 1 << 16)) }
+                continuation.finish()
+            }
+            request.body = .stream(chunks, length: .unknown)  // chunked: no Content-Length to check first
+            let response = try await testHTTPClient.execute(request, timeout: .seconds(10))
+            let text = String(buffer: try await response.body.collect(upTo: 1 << 16))
+            #expect(response.status.code == 413)
+            #expect(text.contains(#""code":"payload_too_large""#), "\(text)")
+        }
+    }
+
+    @Test func aDeclaredLengthOverOneMiBIsAnsweredBeforeTheBodyArrives() async throws {
+        try await withGateway { gateway, _ async throws in
+            let head = "POST /v1/checkouts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(adminToken)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(2 << 20)\r\n\r\n{"
+            let clock = ContinuousClock(), start = clock.now
+            let answer = try rawExchange(port: gateway.port, sending: head)
+            #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
+            #expect(answer.contains(#""code":"payload_too_large""#))
+            #expect(clock.now - start < .seconds(2), "the gateway did not wait for the other 2 MiB")
         }
     }
 
@@ -72,7 +122,9 @@ import TestSupport
             #expect(down.status == 503)
             #expect(down.code == "store_unavailable")
             #expect(down.headers.first(name: "Retry-After") != nil)
-            #expect(try await gateway.call(.GET, "/readyz", token: nil).status == 503)
+            let notReady = try await gateway.call(.GET, "/readyz", token: nil)
+            #expect(notReady.status == 503)
+            #expect(notReady.code == "store_unavailable")
             #expect(try await gateway.call(.GET, "/healthz", token: nil).status == 200)
             #expect(try await gateway.call(.GET, "/metrics", token: nil).text.contains("vmreserve_store_up 0"))
             let restarted = try await RedisServerProcess.start(port: server.port, dataDirectory: server.dataDirectory, persistent: false)
@@ -107,4 +159,39 @@ import TestSupport
             #expect(try await gateway.call(.POST, "/v1/checkouts").status == 201)
         }
     }
+}
+
+/// Sends `text` over a new TCP connection to 127.0.0.1:`port` and reads one HTTP answer (head
+/// and a Content-Length body) without sending anything more; gives up after 5 s.
+func rawExchange(port: Int, sending text: String) throws -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestSupportError("socket() failed") }
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw TestSupportError("connect() failed") }
+    let bytes = Array(text.utf8)
+    guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw TestSupportError("send() failed") }
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = recv(fd, &buffer, buffer.count, 0)
+        if count <= 0 { break }
+        received += buffer[..<count]
+        let answer = String(decoding: received, as: UTF8.self)
+        if let end = answer.range(of: "\r\n\r\n") {
+            let length = answer[..<end.lowerBound].split(separator: "\r\n")
+                .first { $0.lowercased().hasPrefix("content-length:") }
+                .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+            if answer[end.upperBound...].utf8.count >= length { break }
+        }
+    }
+    return String(decoding: received, as: UTF8.self)
 }

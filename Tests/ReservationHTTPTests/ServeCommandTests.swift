@@ -14,6 +14,8 @@ import Glibc
         try await withRedisServer { server in
             let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
             let process = try await GatewayProcess.start([], environment: [
+                "VMRESERVE_PORT": String(port),
+                "VMRESERVE_REDIS_CONNECTIONS": "3",
                 "VMRESERVE_REDIS_URL": "redis://127.0.0.1:\(server.port)/2",
                 "VMRESERVE_ADMIN_TOKEN": adminToken,
                 "VMRESERVE_MAX_VM_COUNT": "7",
@@ -25,10 +27,13 @@ import Glibc
             #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 7)
             #expect(try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "u"}"#).data?["quota"] as? Int == 3)
             #expect(try await gateway.call(.GET, "/v1/admin/pool", token: nil).status == 401)
-            let keys = try await withRedisClient(.init(url: .init(host: "127.0.0.1", port: server.port, database: 2))) { client in
-                try await client.send(.init("KEYS", ["*"])).array?.compactMap(\.string) ?? []
+            let (keys, clients) = try await withRedisClient(.init(url: .init(host: "127.0.0.1", port: server.port, database: 2), connectionCount: 1)) { client in
+                let keys = try await client.send(.init("KEYS", ["*"])).array?.compactMap(\.string) ?? []
+                let clients = try await client.send(.init("CLIENT", ["LIST"])).string ?? ""
+                return (keys, clients.split(separator: "\n").count - 1)  // less this client's own
             }
             #expect(keys.contains("vmreserve:{from-env}:pool"))
+            #expect(clients == 3, "VMRESERVE_REDIS_CONNECTIONS")
             #expect(await process.terminate(with: SIGTERM) == 0)
             let log = try String(contentsOf: directory.appending(path: "log"), encoding: .utf8)
             let lines = log.split(separator: "\n").filter { $0.contains("route=/v1/admin/pool") }
@@ -36,6 +41,21 @@ import Glibc
             #expect(lines.contains { $0.contains("status=200") && $0.contains("method=GET") && $0.contains("duration_ms=") })
             #expect(lines.contains { $0.contains("status=401") })
             #expect(!log.contains(adminToken))
+        }
+    }
+
+    @Test func withoutAnAdminTokenNoTokenIsAnAdmin() async throws {
+        try await withRedisServer { server in
+            let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+            let process = try await GatewayProcess.start(["--redis-url", server.url.description],
+                                                         port: port, log: directory.appending(path: "log"))
+            let gateway = Gateway(port: port)
+            for token in [nil, adminToken, "admin", "", String(repeating: "0", count: 64)] as [String?] {
+                let response = try await gateway.call(.GET, "/v1/admin/pool", token: token)
+                #expect(response.status == 401, "\(token ?? "no token")")
+                #expect(response.code == "unauthorized")
+            }
+            #expect(await process.terminate(with: SIGTERM) == 0)
         }
     }
 
@@ -61,10 +81,14 @@ import Glibc
     @Test func aFlagWinsOverItsVariable() async throws {
         try await withRedisServer { server in
             let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
-            let process = try await GatewayProcess.start(["--max-vm-count", "9", "--redis-url", server.url.description], environment: [
-                "VMRESERVE_MAX_VM_COUNT": "7", "VMRESERVE_ADMIN_TOKEN": adminToken, "VMRESERVE_REDIS_URL": "redis://127.0.0.1:1/0",
-            ], port: port, log: directory.appending(path: "log"))
-            #expect(try await Gateway(port: port).call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 9)
+            let process = try await GatewayProcess.start(
+                ["--max-vm-count", "9", "--redis-url", server.url.description, "--default-quota", "6"],
+                environment: ["VMRESERVE_MAX_VM_COUNT": "7", "VMRESERVE_ADMIN_TOKEN": adminToken,
+                              "VMRESERVE_REDIS_URL": "redis://127.0.0.1:1/0", "VMRESERVE_DEFAULT_QUOTA": "2"],
+                port: port, log: directory.appending(path: "log"))
+            let gateway = Gateway(port: port)
+            #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 9)
+            #expect(try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "u"}"#).data?["quota"] as? Int == 6)
             #expect(await process.terminate(with: SIGINT) == 0)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import Reservations
 import Testing
 import TestSupport
@@ -92,6 +93,44 @@ import TestSupport
         }
     }
 
+    @Test func aQuotaBelowWhatTheUserHoldsIsRefused() async throws {
+        try await withGateway { gateway, _ async throws in
+            try await gateway.createVMs(3)
+            let token = try await gateway.createUser("ivy", quota: 2)
+            for _ in 0..<2 { #expect(try await gateway.call(.POST, "/v1/checkouts", token: token).status == 201) }
+            let before = try await gateway.snapshot()
+            let refused = try await gateway.call(.PATCH, "/v1/admin/users/ivy", body: #"{"quota": 1}"#)
+            #expect(refused.status == 409)
+            #expect(refused.code == "invalid_state")
+            #expect(refused.message == "Ivy holds 2 VMs, more than a quota of 1; they must check some in first")
+            #expect(try await gateway.snapshot() == before)
+            #expect(try await gateway.call(.PATCH, "/v1/admin/users/ivy", body: #"{"quota": 2}"#).status == 200)
+        }
+    }
+
+    @Test func unknownUsersAre404NotFoundOnEveryUserRoute() async throws {
+        try await withGateway { gateway, _ async throws in
+            for (method, path, body) in [
+                (.GET, "/v1/admin/users/nobody", nil), (.PATCH, "/v1/admin/users/nobody", #"{"quota": 1}"#),
+                (.DELETE, "/v1/admin/users/nobody", nil), (.POST, "/v1/admin/users/nobody/token", nil),
+            ] as [(HTTPMethod, String, String?)] {
+                let response = try await gateway.call(method, path, body: body)
+                #expect(response.status == 404, "\(method) \(path)")
+                #expect(response.code == "not_found")
+            }
+        }
+    }
+
+    @Test func namesOfUpTo64LettersDigitsDotsDashesAndUnderscoresAreAccepted() async throws {
+        try await withGateway { gateway, _ async throws in
+            for name in [String(repeating: "n", count: 64), "a", "first.last", "snake_case", "kebab-case", "Mixed.Case_9-x"] {
+                let created = try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "\#(name)"}"#)
+                #expect(created.status == 201, "\(name)")
+                #expect(try await gateway.call(.GET, "/v1/admin/users/\(name)")["name"] == name)
+            }
+        }
+    }
+
     @Test func patchingTheRoleGrantsAdminRoutes() async throws {
         try await withGateway { gateway, _ async throws in
             let token = try await gateway.createUser("jack", quota: 1)
@@ -110,7 +149,9 @@ import TestSupport
             #expect(new != old)
             #expect(try await gateway.call(.GET, "/v1/vms/mine", token: old).status == 401)
             #expect(try await gateway.call(.GET, "/v1/vms/mine", token: new).status == 200)
-            #expect(try await gateway.call(.POST, "/v1/admin/users/nobody/token").status == 404)
+            // shown once: no later answer carries it
+            #expect(!(try await gateway.call(.GET, "/v1/admin/users/kim").text.contains(new)))
+            #expect(!(try await gateway.call(.GET, "/v1/admin/users").text.contains(new)))
         }
     }
 

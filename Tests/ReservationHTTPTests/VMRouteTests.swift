@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import Testing
 import TestSupport
 
@@ -29,6 +30,32 @@ import TestSupport
             let checkedOut = try #require(response["checked_out_at"].flatMap(formatter.date(from:)))
             let expires = try #require(response["lease_expires_at"].flatMap(formatter.date(from:)))
             #expect(expires.timeIntervalSince(checkedOut) == 3600)
+        }
+    }
+
+    @Test func leasesFromOneSecondToSevenDaysAreAccepted() async throws {
+        try await withGateway { gateway, _ async throws in
+            try await gateway.createVMs(2)
+            for seconds in [1, 604_800] {
+                let response = try await gateway.call(.POST, "/v1/checkouts", body: #"{"lease_seconds": \#(seconds)}"#)
+                #expect(response.status == 201, "\(seconds)")
+                #expect(response["lease_expires_at"] != nil)
+            }
+        }
+    }
+
+    @Test func successAnswersAreJSONEnvelopesWithoutACode() async throws {
+        try await withGateway { gateway, _ async throws in
+            try await gateway.createVMs(1)
+            for (method, path) in [(.POST, "/v1/checkouts"), (.GET, "/v1/vms/mine"), (.GET, "/v1/admin/pool")] as [(HTTPMethod, String)] {
+                let response = try await gateway.call(method, path)
+                #expect(response.headers.first(name: "Content-Type")?.hasPrefix("application/json") == true, "\(path)")
+                #expect(response.envelopeStatus == "success")
+                #expect(response.json?.keys.sorted() == ["data", "message", "status"], "\(path)")
+            }
+            let failure = try await gateway.call(.POST, "/v1/checkouts")
+            #expect(failure.headers.first(name: "Content-Type")?.hasPrefix("application/json") == true)
+            #expect(failure.json?.keys.sorted() == ["code", "data", "message", "status"])
         }
     }
 
@@ -172,6 +199,11 @@ import TestSupport
                 #expect(other.status == 404)
                 #expect(other.code == "vm_not_found")
             }
+            #expect(try await gateway.call(.GET, "/v1/vms/\(id)/status")["status"] == "checked-out")
+            // an available VM is no one's: a user who does not hold it gets 404 too
+            let free = try #require(try await gateway.createVMs(1).first?["vm_id"] as? String)
+            #expect(try await gateway.call(.GET, "/v1/vms/\(free)", token: bob).status == 404)
+            #expect(try await gateway.call(.GET, "/v1/vms/\(free)")["status"] == "available")
         }
     }
 

@@ -194,9 +194,11 @@ extension IssuedToken {
             _ = try await store.checkout(alice.caller, leaseSeconds: nil)
             _ = try await store.checkout(alice.caller, leaseSeconds: nil)
             #expect(await errorCode { try await store.checkout(alice.caller, leaseSeconds: nil) } == "QUOTA_EXCEEDED")
-            // lowering the quota below what is held keeps the VMs
-            #expect(try await store.updateUser(admin, name: "alice", quota: 0, role: nil).held == 3)
-            #expect(try await store.myVMs(alice.caller).count == 3)
+            // a quota below what is held is refused: a user never holds more than their quota
+            #expect(await errorCode { try await store.updateUser(admin, name: "alice", quota: 2, role: nil) } == "INVALID_STATE")
+            #expect(try await store.user(admin, name: "alice").user.quota == 3)
+            _ = try await store.checkin(alice.caller, id: nil, ip: try await store.myVMs(alice.caller)[0].ip)
+            #expect(try await store.updateUser(admin, name: "alice", quota: 2, role: nil).held == 2)
             #expect(await errorCode { try await store.checkout(alice.caller, leaseSeconds: nil) } == "QUOTA_EXCEEDED")
         }
     }

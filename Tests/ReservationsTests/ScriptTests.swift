@@ -904,7 +904,7 @@ private let adminOnlyScripts: [Script] = [
         }
     }
 
-    @Test func aNewQuotaAppliesToTheNextCheckout() async throws {
+    @Test func aNewQuotaAppliesToTheNextCheckoutAndNeverFallsBelowWhatIsHeld() async throws {
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 5)
             try await pool.addVMs(1...5)
@@ -913,10 +913,14 @@ private let adminOnlyScripts: [Script] = [
             try await pool.expectFailure(.checkout, [alice, "9", ""], code: "QUOTA_EXCEEDED")
             _ = try await pool.run(.updateUser, [admin, "alice", "2", ""])
             _ = try await pool.checkout(alice)
-            // lowering it below what is held keeps the VMs but refuses more
-            _ = try await pool.run(.updateUser, [admin, "alice", "1", ""])
-            #expect(try await pool.members("held:alice").count == 2)
-            try await pool.expectFailure(.checkout, [alice, "9", ""], code: "QUOTA_EXCEEDED", message: "quota of 1 VM reached")
+            try await pool.expectFailure(.checkout, [alice, "9", ""], code: "QUOTA_EXCEEDED", message: "quota of 2 VMs reached")
+            // a quota below what is held is refused and changes nothing
+            let before = try await pool.dump()
+            try await pool.expectFailure(.updateUser, [admin, "alice", "1", ""], code: "INVALID_STATE",
+                                         message: "alice holds 2 VMs, more than a quota of 1; they must check some in first")
+            #expect(try await pool.dump() == before)
+            _ = try await pool.run(.updateUser, [admin, "alice", "2", "admin"])
+            #expect(try await pool.hash("user:alice")["role"] == "admin")
         }
     }
 

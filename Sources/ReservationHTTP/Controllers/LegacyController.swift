@@ -7,30 +7,35 @@ struct LegacyController {
     let vms: VMController
     let admin: AdminVMController
 
-    func addRoutes(to group: RouterGroup<AuthenticatedRequestContext>) {
-        group.get("createVM") { request, context in
+    func addRoutes(userRoutes: RouterGroup<AuthenticatedRequestContext>, adminRoutes: RouterGroup<AuthenticatedRequestContext>) {
+        adminRoutes.get("createVM") { request, context in
             _ = try RequestDecoding.query(request, allowed: [])
             return try await admin.create(context.caller, count: nil)
         }
-        group.get("checkoutVM") { request, context in
+        userRoutes.get("checkoutVM") { request, context in
             _ = try RequestDecoding.query(request, allowed: [])
             return try await vms.checkout(context.caller, leaseSeconds: nil)
         }
-        group.get("checkinVM") { request, context in
-            let query = try RequestDecoding.query(request, allowed: ["vm_id", "ip"])
+        userRoutes.get("checkinVM") { request, context in
+            let query = try vmQuery(request)
             return try await vms.checkin(context.caller, vmID: query["vm_id"], ip: query["ip"])
         }
-        group.get("deleteVM") { request, context in
-            let query = try RequestDecoding.query(request, allowed: ["vm_id", "ip"])
+        adminRoutes.get("deleteVM") { request, context in
+            let query = try vmQuery(request)
             guard let id = query["vm_id"] else { throw APIError.badRequest("vm_id is required") }
             return try await admin.delete(context.caller, id: id, ip: query["ip"])
         }
-        group.get("getVM") { request, context in
+        userRoutes.get("getVM") { request, context in
             try await vms.vm(context.caller, id: try vmID(request))
         }
-        group.get("getVMStatus") { request, context in
+        userRoutes.get("getVMStatus") { request, context in
             try await vms.status(context.caller, id: try vmID(request))
         }
+    }
+
+    /// `?vm_id=&ip=` as the original design writes it: a parameter left empty counts as absent.
+    private func vmQuery(_ request: Request) throws -> [String: String] {
+        try RequestDecoding.query(request, allowed: ["vm_id", "ip"]).filter { !$0.value.isEmpty }
     }
 
     private func vmID(_ request: Request) throws -> String {

@@ -72,7 +72,7 @@ struct APIError: Error, Sendable {
         switch error {
         case let error as APIError: return error
         case let error as ReservationError: return APIError(error)
-        case let error as HTTPError:
+        case let error as any HTTPResponseError:  // Hummingbird's own, e.g. a streamed body over the limit
             switch error.status {
             case .notFound: return .routeNotFound
             case .contentTooLarge: return .payloadTooLarge
