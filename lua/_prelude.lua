@@ -115,17 +115,6 @@ local function held_records(name)
   return out
 end
 
--- The VM named by id and/or ip (both given: must be the same VM) -> id, field map, flat record.
-local function locate_vm(id, ip)
-  if ip ~= '' then
-    local by_ip = redis.call('HGET', K.ips, ip)
-    if by_ip and (id == '' or id == by_ip) then id = by_ip else id = '' end
-  end
-  local flat = id ~= '' and vm_record(id) or {}
-  if #flat == 0 then fail('VM_NOT_FOUND Could not find a vm with given details') end
-  return id, record_map(flat), flat
-end
-
 -- Moves id from status set `from` (nil: none) to `to`; sets the status field and any
 -- further field/value pairs in one HSET.
 local function set_status(id, from, to, ...)
@@ -144,6 +133,47 @@ local function release(id)
   set_status(id, 'checked-out', 'available')
   redis.call('HDEL', K.vm .. id, 'user', 'checked_out_at', 'lease_expires_at')
   if holder then redis.call('SREM', K.held .. holder, id) end
+end
+
+-- Expired leases return their VMs to the pool before a script reads or changes reservations,
+-- so no answer shows an expired lease as held. reclaim_expired takes the RECLAIM_BATCH that
+-- expired first (every such script calls it, so a larger backlog drains over the next calls);
+-- reclaim_vm and reclaim_held make one VM, or one user's count and quota, exact at once.
+local RECLAIM_BATCH = 100
+
+local function reclaim_expired(t)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.leases, '-inf', t, 'LIMIT', 0, RECLAIM_BATCH)) do
+    release(id)
+  end
+end
+
+local function reclaim_vm(t, id)
+  local expiry = redis.call('ZSCORE', K.leases, id)
+  if expiry and tonumber(expiry) <= t then release(id) end
+end
+
+local function reclaim_held(t, name)
+  for _, id in ipairs(redis.call('SMEMBERS', K.held .. name)) do reclaim_vm(t, id) end
+end
+
+-- Reads the Redis clock, reclaims the batch of leases expired by then, returns the time.
+local function now_reclaimed()
+  local t = now()
+  reclaim_expired(t)
+  return t
+end
+
+-- The VM named by id and/or ip (both given: must be the same VM) -> id, field map, flat record.
+-- Its lease, if it ran out by time t, is reclaimed first.
+local function locate_vm(id, ip, t)
+  if ip ~= '' then
+    local by_ip = redis.call('HGET', K.ips, ip)
+    if by_ip and (id == '' or id == by_ip) then id = by_ip else id = '' end
+  end
+  if id ~= '' then reclaim_vm(t, id) end
+  local flat = id ~= '' and vm_record(id) or {}
+  if #flat == 0 then fail('VM_NOT_FOUND Could not find a vm with given details') end
+  return id, record_map(flat), flat
 end
 
 -- User record {name, role, quota, created_at, held} as a flat array, nil when missing.

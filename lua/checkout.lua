@@ -8,10 +8,8 @@ return run(function()
   local name = authenticate(ARGV[1])
   local default_quota = int_arg(2, 0, 1000000, 'default quota')
   local lease = int_arg(3, 1, 604800, 'lease_seconds', true)
-  local t = now()
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.leases, '-inf', t, 'LIMIT', 0, 32)) do
-    release(id)
-  end
+  local t = now_reclaimed()
+  reclaim_held(t, name)
   local quota = tonumber(redis.call('HGET', K.user .. name, 'quota')) or default_quota
   if redis.call('SCARD', K.held .. name) >= quota then
     fail('QUOTA_EXCEEDED quota of ' .. quota .. (quota == 1 and ' VM' or ' VMs') .. ' reached')

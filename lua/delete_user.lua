@@ -1,5 +1,6 @@
 -- delete_user.lua: removes a user who holds no VMs; their token stops working.
--- KEYS: the pool's ten keys, see README.md; uses: tokens, user, users, held.
+--   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
+-- KEYS: the pool's ten keys, see README.md; uses: tokens, user, users, held, vm, status, leases.
 -- ARGV[1]: identity (admin). ARGV[2]: name.
 -- Returns: the user record as it was.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND, INVALID_STATE (holds VMs).
@@ -7,6 +8,7 @@ return run(function()
   local _, role = authenticate(ARGV[1])
   require_admin(role)
   local name = str_arg(2, 'name')
+  reclaim_held(now_reclaimed(), name)
   local rec = existing_user(name)
   local held = rec[10] -- value of the record's 'held' field
   if held > 0 then

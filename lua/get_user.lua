@@ -1,5 +1,6 @@
 -- get_user.lua: one user and the VMs they hold.
--- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held, vm.
+--   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
+-- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held, vm, status, leases.
 -- ARGV[1]: identity (admin). ARGV[2]: name.
 -- Returns: {user record, {vm record, ...}} (VMs sorted by vm_id).
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND.
@@ -7,5 +8,6 @@ return run(function()
   local _, role = authenticate(ARGV[1])
   require_admin(role)
   local name = str_arg(2, 'name')
+  reclaim_held(now_reclaimed(), name)
   return {existing_user(name), held_records(name)}
 end)

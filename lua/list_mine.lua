@@ -1,8 +1,11 @@
 -- list_mine.lua: the VMs the caller holds.
--- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held, vm.
+--   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
+-- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held, vm, status, leases.
 -- ARGV[1]: identity.
 -- Returns: an array of VM records sorted by vm_id.
 -- Errors: UNAUTHORIZED.
 return run(function()
-  return held_records((authenticate(ARGV[1])))
+  local name = authenticate(ARGV[1])
+  reclaim_held(now_reclaimed(), name)
+  return held_records(name)
 end)

@@ -1,5 +1,6 @@
 -- list_vms.lua: one page of all VMs in vm_id order, optionally of one status.
--- KEYS: the pool's ten keys, see README.md; uses: tokens, user, vms, status, vm.
+--   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
+-- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held, vm, vms, status, leases.
 -- ARGV[1]: identity (admin). ARGV[2]: status filter or "". ARGV[3]: cursor or "" (page holds
 --   ids > cursor). ARGV[4]: limit, 1..1000.
 -- Returns: {next_cursor, vm record, ...}; next_cursor is "" on the last page. At most
@@ -17,6 +18,7 @@ return run(function()
   local from = str_arg(3, 'cursor', true)
   from = from == '' and '-' or '(' .. from
   local limit = int_arg(4, 1, 1000, 'limit')
+  local t = now_reclaimed()
   local chunk = filter == '' and limit + 1 or 256
   local out, last, scanned = {''}, nil, 0
   while true do
@@ -27,6 +29,7 @@ return run(function()
         return out
       end
       scanned = scanned + 1
+      reclaim_vm(t, id)
       if filter == '' or redis.call('SISMEMBER', K.status .. filter, id) == 1 then
         out[#out + 1] = vm_record(id)
       end

@@ -1,5 +1,6 @@
 -- update_user.lua: changes a user's quota and/or role.
--- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held.
+--   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
+-- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held, vm, status, leases.
 -- ARGV[1]: identity (admin). ARGV[2]: name. ARGV[3]: quota 0..1000000 or "" (unchanged).
 --   ARGV[4]: role, user or admin, or "" (unchanged).
 -- Returns: the user record.
@@ -11,6 +12,7 @@ return run(function()
   local name = str_arg(2, 'name')
   local quota = int_arg(3, 0, 1000000, 'quota', true)
   local new_role = role_arg(4, true)
+  reclaim_held(now_reclaimed(), name)
   local rec = existing_user(name)
   if quota and rec[10] > quota then
     fail(('INVALID_STATE %s holds %d VMs, more than a quota of %d; they must check some in first')

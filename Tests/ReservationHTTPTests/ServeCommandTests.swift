@@ -68,7 +68,9 @@ import Glibc
             try await gateway.createVMs(1)
             server.suspend(true)  // the next checkout waits on Redis
             async let inFlight = gateway.call(.POST, "/v1/checkouts")
-            try await Task.sleep(for: .milliseconds(300))
+            // long enough for the request to arrive even on a busy machine, and with the 300 ms
+            // below still short of the 2 s the gateway waits on Redis
+            try await Task.sleep(for: .milliseconds(1000))
             process.signal(SIGTERM)
             try await Task.sleep(for: .milliseconds(300))
             #expect(process.isRunning, "the gateway waits for the request in flight")
