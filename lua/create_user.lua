@@ -3,13 +3,17 @@
 -- ARGV[1]: identity (admin). ARGV[2]: name (1..64 of [A-Za-z0-9._-]). ARGV[3]: role, user or
 --   admin. ARGV[4]: quota, 0..1000000. ARGV[5]: token SHA-256, 64 hex digits.
 -- Returns: the user record.
--- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, INVALID_STATE (name exists; token hash in use).
+-- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, INVALID_STATE (name exists or is one the gateway
+--   uses for its own admins, `admin` and `anonymous`; token hash in use).
 return run(function()
   local _, role = authenticate(ARGV[1])
   require_admin(role)
   local name = str_arg(2, 'name')
   if #name > 64 or not name:match('^[%w._-]+$') then
     fail('BAD_REQUEST name must be 1 to 64 characters of A-Z a-z 0-9 . _ -')
+  end
+  if name == 'admin' or name == 'anonymous' then
+    fail('INVALID_STATE the name ' .. name .. " is reserved for the gateway's own admins")
   end
   local new_role = role_arg(3)
   local quota = int_arg(4, 0, 1000000, 'quota')

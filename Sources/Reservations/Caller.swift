@@ -6,9 +6,6 @@ public enum Caller: Sendable, Equatable {
     /// time by the gateway) or the `anonymous` admin of dev mode.
     case trustedAdmin(name: String)
 
-    /// Names the gateway uses for trusted admins; no user may be created with them.
-    public static let reservedNames: Set<String> = ["admin", "anonymous"]
-
     var scriptArgument: String {
         switch self {
         case .token(let digest): "t:" + digest.hex

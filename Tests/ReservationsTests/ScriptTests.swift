@@ -851,6 +851,15 @@ private let adminOnlyScripts: [Script] = [
         }
     }
 
+    @Test func theNamesOfTheGatewaysOwnAdminsAreReserved() async throws {
+        try await withScriptPool { pool async throws in
+            for name in ["admin", "anonymous"] {
+                try await pool.expectFailure(.createUser, [admin, name, "admin", "1", newTokenHash()], code: "INVALID_STATE",
+                                             message: "the name \(name) is reserved for the gateway's own admins")
+            }
+        }
+    }
+
     @Test func anAdminUserMayCreateUsersAndActAsAdmin() async throws {
         try await withScriptPool { pool async throws in
             let boss = try await pool.addUser("boss", role: "admin", quota: 0)
