@@ -9,10 +9,13 @@ return run(function()
   local default_quota = int_arg(2, 0, 1000000, 'default quota')
   local lease = int_arg(3, 1, 604800, 'lease_seconds', true)
   local t = now_reclaimed()
-  reclaim_held(t, name)
   local quota = tonumber(redis.call('HGET', K.user .. name, 'quota')) or default_quota
-  if redis.call('SCARD', K.held .. name) >= quota then
-    fail('QUOTA_EXCEEDED quota of ' .. quota .. (quota == 1 and ' VM' or ' VMs') .. ' reached')
+  local function at_quota() return redis.call('SCARD', K.held .. name) >= quota end
+  if at_quota() then
+    reclaim_held(t, name) -- the caller's own leases that ran out do not count
+    if at_quota() then
+      fail('QUOTA_EXCEEDED quota of ' .. quota .. (quota == 1 and ' VM' or ' VMs') .. ' reached')
+    end
   end
   local id = redis.call('SPOP', K.status .. 'available')
   if not id then fail('NO_VM_AVAILABLE No VMs currently available, please try after some time') end
