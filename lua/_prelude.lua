@@ -124,21 +124,23 @@ local function set_status(id, from, to, ...)
 end
 
 -- Returns a checked-out VM to the pool (checkin and lease reclamation); for a VM that is
--- not checked out it only drops a stale lease entry.
-local function release(id)
-  local v = redis.call('HMGET', K.vm .. id, 'status', 'user')
-  local holder = v[2]
+-- not checked out it only drops a stale lease entry. vm: its field map when already read.
+local function release(id, vm)
+  if not vm then
+    local v = redis.call('HMGET', K.vm .. id, 'status', 'user')
+    vm = {status = v[1], user = v[2]}
+  end
   redis.call('ZREM', K.leases, id)
-  if v[1] ~= 'checked-out' then return end
+  if vm.status ~= 'checked-out' then return end
   set_status(id, 'checked-out', 'available')
   redis.call('HDEL', K.vm .. id, 'user', 'checked_out_at', 'lease_expires_at')
-  if holder then redis.call('SREM', K.held .. holder, id) end
+  if vm.user then redis.call('SREM', K.held .. vm.user, id) end
 end
 
 -- Expired leases return their VMs to the pool before a script reads or changes reservations,
 -- so no answer shows an expired lease as held. reclaim_expired takes the RECLAIM_BATCH that
 -- expired first (every such script calls it, so a larger backlog drains over the next calls);
--- reclaim_vm and reclaim_held make one VM, or one user's count and quota, exact at once.
+-- reclaim_vm, reclaim_held and locate_vm make one VM, or one user's count and quota, exact at once.
 local RECLAIM_BATCH = 100
 
 local function reclaim_expired(t)
@@ -164,16 +166,22 @@ local function now_reclaimed()
 end
 
 -- The VM named by id and/or ip (both given: must be the same VM) -> id, field map, flat record.
--- Its lease, if it ran out by time t, is reclaimed first.
+-- If its lease ran out by time t, it is reclaimed first.
 local function locate_vm(id, ip, t)
   if ip ~= '' then
     local by_ip = redis.call('HGET', K.ips, ip)
     if by_ip and (id == '' or id == by_ip) then id = by_ip else id = '' end
   end
-  if id ~= '' then reclaim_vm(t, id) end
   local flat = id ~= '' and vm_record(id) or {}
   if #flat == 0 then fail('VM_NOT_FOUND Could not find a vm with given details') end
-  return id, record_map(flat), flat
+  local vm = record_map(flat)
+  local expiry = tonumber(vm.lease_expires_at)
+  if expiry and expiry <= t then
+    release(id, vm)
+    flat = vm_record(id)
+    vm = record_map(flat)
+  end
+  return id, vm, flat
 end
 
 -- User record {name, role, quota, created_at, held} as a flat array, nil when missing.

@@ -16,6 +16,6 @@ return run(function()
   if vm.status ~= 'checked-out' then
     fail('INVALID_STATE VM is ' .. vm.status .. ', not checked out')
   end
-  release(id)
+  release(id, vm)
   return vm_record(id)
 end)
