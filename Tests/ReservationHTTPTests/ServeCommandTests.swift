@@ -116,12 +116,30 @@ import Glibc
         #expect(output.contains("Error"), "\(output)")
     }
 
+    @Test func devModeUsesARedisThatAnswersAndStartsNoChild() async throws {
+        try await withRedisServer { server in
+            let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+            let data = directory.appending(path: "data")
+            let process = try await GatewayProcess.start(["--dev", "--redis-url", server.url.description, "--data-dir", data.path],
+                                                         port: port, log: directory.appending(path: "log"))
+            #expect(try await Gateway(port: port).call(.GET, "/createVM/", token: nil).status == 201)
+            #expect(await process.terminate(with: SIGINT) == 0)
+            #expect(!FileManager.default.fileExists(atPath: data.path), "no redis-server child, no data folder")
+            #expect(server.isRunning)
+            let keys = try await withRedisClient(.init(url: server.url, connectionCount: 1)) { client in
+                try await client.send(.init("KEYS", ["*"])).array?.count ?? 0
+            }
+            #expect(keys > 0, "the VM went to the Redis that answered")
+        }
+    }
+
     @Test func devModeStartsItsOwnPersistentRedisAndStopsItOnExit() async throws {
         let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
-        let arguments = ["--dev", "--redis-url", "redis://127.0.0.1:\(redisPort)/0", "--data-dir", directory.appending(path: "data").path]
+        let arguments = ["--dev", "--redis-url", "redis://127.0.0.1:\(redisPort)/0"]
+        let data = directory.appending(path: "data").path
         let gateway = Gateway(port: port)
 
-        let first = try await GatewayProcess.start(arguments, port: port, log: directory.appending(path: "log"))
+        let first = try await GatewayProcess.start(arguments + ["--data-dir", data], port: port, log: directory.appending(path: "log"))
         #expect(acceptsConnections(port: redisPort))
         #expect(try await gateway.call(.GET, "/createVM/", token: nil).status == 201)
         let held = try await gateway.call(.GET, "/checkoutVM/", token: nil)
@@ -131,7 +149,9 @@ import Glibc
         #expect(!acceptsConnections(port: redisPort), "the child redis-server stops with the gateway")
         #expect(FileManager.default.fileExists(atPath: directory.appending(path: "data/appendonlydir").path))
 
-        let second = try await GatewayProcess.start(arguments, port: port, log: directory.appending(path: "log"))
+        // the same folder through the environment: the reservation made before is still there
+        let second = try await GatewayProcess.start(arguments, environment: ["VMRESERVE_DATA_DIR": data], port: port,
+                                                    log: directory.appending(path: "log"))
         let mine = try await gateway.call(.GET, "/v1/vms/mine", token: nil)
         #expect(mine.items?.compactMap { $0["vm_id"] as? String } == [held["vm_id"]!])
         #expect(await second.terminate(with: SIGTERM) == 0)
