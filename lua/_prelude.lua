@@ -15,20 +15,27 @@ local CODES = {
   MAX_VM_COUNT = true, VM_NOT_FOUND = true, USER_NOT_FOUND = true, INVALID_STATE = true,
   BAD_REQUEST = true,
 }
+-- Redis' own refusals of a command inside a script (out of memory, a replica, ...): they leave
+-- the script with their code word intact, so the gateway answers "unavailable", not "bug".
+local REFUSALS = {
+  OOM = true, READONLY = true, MASTERDOWN = true, LOADING = true, BUSY = true, MISCONF = true,
+  NOREPLICAS = true, TRYAGAIN = true, CLUSTERDOWN = true,
+}
 local STATUSES = {'provisioning', 'available', 'checked-out', 'error'}
 local IS_STATUS = {}
 for _, s in ipairs(STATUSES) do IS_STATUS[s] = true end
 
 local function fail(msg) error({err = msg}) end
 
--- Runs the script body; our coded failures become exact error replies, anything else
--- (a Redis command error, a bug) is re-raised as is.
+-- Runs the script body; our coded failures and Redis' refusals become exact error replies,
+-- anything else (a wrong command, a bug) is re-raised as is.
 local function run(body)
   if #KEYS ~= 10 then return redis.error_reply("BAD_REQUEST expected the pool's 10 keys") end
   local ok, res = pcall(body)
   if ok then return res end
   local msg = type(res) == 'table' and res.err or res -- older Redis: pcall keeps the table
-  if type(msg) == 'string' and CODES[msg:match('^(%u[%u_]*) ')] then
+  local word = type(msg) == 'string' and msg:match('^(%u[%u_]*) ')
+  if word and (CODES[word] or REFUSALS[word]) then
     return redis.error_reply(msg)
   end
   error(res, 0)

@@ -99,6 +99,8 @@ public final class RedisClient: Service, Sendable {
             return try await send(call, deadline: deadline)
         } catch let error as RedisError where error.kind == .server && error.prefix == "NOSCRIPT" {
             logger.notice("Redis lost a script; loading it again", metadata: ["script": "\(script.name)"])
+            // behind the deadline already: fail this call alone, not the connection's timer
+            guard NIODeadline.now() < deadline else { throw RedisError.timeout }
             _ = try await send(RedisCommand("SCRIPT", ["LOAD", script.source]), deadline: deadline)
             return try await send(call, deadline: deadline)
         }
@@ -126,14 +128,19 @@ public final class RedisClient: Service, Sendable {
         let start = Int(UInt(bitPattern: nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(slotCount))
         return slots.withLock { connections in
             for offset in 0..<slotCount {
-                if let connection = connections[(start + offset) % slotCount] { return connection }
+                // a connection that just died stays in its slot until its maintainer notices: skip it
+                if let connection = connections[(start + offset) % slotCount], connection.isActive { return connection }
             }
             return nil
         }
     }
 
+    /// Keeps one slot connected. The wait between attempts doubles up to the limit, with jitter
+    /// so that gateways do not reconnect in lockstep, and starts over only after a connection
+    /// has stayed up for a few seconds (a connection dropped at once does not reset it).
     private func maintainConnection(in slot: Int) async {
         var backoff = configuration.reconnectBackoff.first
+        var lastFailure = ""
         while !Task.isCancelled {
             do {
                 let connection = try await RedisConnection.connect(
@@ -147,7 +154,8 @@ public final class RedisClient: Service, Sendable {
                 }
                 slots.withLock { $0[slot] = connection }
                 logger.info("connected to Redis", metadata: ["url": "\(configuration.url)", "connection": "\(slot)"])
-                backoff = configuration.reconnectBackoff.first
+                lastFailure = ""
+                let connectedAt = ContinuousClock.now
                 await withTaskCancellationHandler {
                     await connection.waitUntilClosed()
                 } onCancel: {
@@ -157,10 +165,21 @@ public final class RedisClient: Service, Sendable {
                 if !Task.isCancelled {
                     logger.warning("lost the connection to Redis; reconnecting", metadata: ["connection": "\(slot)"])
                 }
+                if ContinuousClock.now - connectedAt > .seconds(5) {
+                    backoff = configuration.reconnectBackoff.first
+                }
             } catch {
-                logger.debug("cannot reach Redis", metadata: ["error": "\(error)", "connection": "\(slot)"])
+                // Unreachable is expected while Redis restarts; an answer that refuses us (a wrong
+                // password or database, a failing script) is a configuration problem: say so, once.
+                let description = "\(error)"
+                if let error = error as? RedisError, error.kind == .server, description != lastFailure {
+                    logger.error("Redis refused the connection's setup", metadata: ["error": "\(description)", "connection": "\(slot)"])
+                } else {
+                    logger.debug("cannot reach Redis", metadata: ["error": "\(description)", "connection": "\(slot)"])
+                }
+                lastFailure = description
             }
-            try? await Task.sleep(for: backoff)
+            try? await Task.sleep(for: backoff * Double.random(in: 0.5...1.0))
             backoff = min(backoff * 2, configuration.reconnectBackoff.limit)
         }
     }

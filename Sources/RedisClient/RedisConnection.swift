@@ -61,6 +61,9 @@ final class RedisConnection: Sendable {
     }
 
     /// Completes when the connection has closed, for whatever reason.
+    /// False once the channel has closed (its slot may not have been cleared yet).
+    var isActive: Bool { channel.isActive }
+
     func waitUntilClosed() async {
         try? await channel.closeFuture.get()
     }

@@ -52,11 +52,18 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         return RedisError(kind: .server, prefix: String(parts[0]), message: parts.count > 1 ? String(parts[1]) : "")
     }
 
+    /// Error replies that mean "this Redis cannot serve writes right now": still loading, busy
+    /// with a script, a replica (after a failover) or cut off from its primary, out of memory,
+    /// failing to persist, or short of the replicas it requires.
+    static let unavailablePrefixes: Set<String> = [
+        "LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "MISCONF", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN",
+    ]
+
     /// True for failures that mean "Redis is not usable right now" rather than a bad request.
     public var isStoreUnavailable: Bool {
         switch kind {
         case .unavailable, .timeout, .connectionClosed, .protocolError: true
-        case .server: prefix == "LOADING" || prefix == "BUSY" || prefix == "MASTERDOWN"
+        case .server: Self.unavailablePrefixes.contains(prefix)
         case .unexpectedReply, .invalidURL: false
         }
     }

@@ -18,17 +18,10 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public init(_ text: String) throws(RedisError) {
         guard text.hasPrefix("redis://") else { throw .invalidURL("a Redis URL starts with redis://") }
         var rest = Substring(text.dropFirst("redis://".count))
-        var database = 0
-        if let slash = rest.firstIndex(of: "/") {
-            let path = rest[rest.index(after: slash)...]
-            if !path.isEmpty {
-                guard let number = Int(path), number >= 0 else { throw .invalidURL("the database must be a number, not '\(path)'") }
-                database = number
-            }
-            rest = rest[..<slash]
-        }
         var username: String?
         var password: String?
+        // The credentials end at the last "@" (a password may hold "/" or "@"); the database
+        // number follows the first "/" after them. Errors never quote the credentials.
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
             rest = rest[rest.index(after: at)...]
@@ -39,6 +32,15 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             } else if !credentials.isEmpty {
                 password = try Self.percentDecoded(credentials)
             }
+        }
+        var database = 0
+        if let slash = rest.firstIndex(of: "/") {
+            let path = rest[rest.index(after: slash)...]
+            if !path.isEmpty {
+                guard let number = Int(path), number >= 0 else { throw .invalidURL("the database must be a number, not '\(path)'") }
+                database = number
+            }
+            rest = rest[..<slash]
         }
         var host = String(rest)
         var port = 6379

@@ -82,6 +82,29 @@ import TestSupport
         }
     }
 
+    @Test func refusalsThatMeanRedisCannotServeNowAreUnavailableNotBugs() async throws {
+        try await withRedisServer { primary in
+            try await withRedisServer(extraArguments: ["--replicaof", "127.0.0.1", String(primary.port)]) { replica in
+                try await withRedisClient(.init(url: replica.url)) { client async throws in
+                    let error = await #expect(throws: RedisError.self) { try await client.send(RedisCommand("SET", ["k", "v"])) }
+                    #expect(error?.prefix == "READONLY")
+                    #expect(error?.isStoreUnavailable == true)
+                }
+            }
+            try await withRedisClient(.init(url: primary.url)) { client async throws in
+                _ = try await client.send(RedisCommand("SET", ["text", "x"]))
+                _ = try await client.send(RedisCommand("CONFIG", ["SET", "maxmemory", "1"]))
+                let full = await #expect(throws: RedisError.self) { try await client.send(RedisCommand("SET", ["k", "v"])) }
+                #expect(full?.prefix == "OOM")
+                #expect(full?.isStoreUnavailable == true)
+                _ = try await client.send(RedisCommand("CONFIG", ["SET", "maxmemory", "0"]))
+                // a command that is wrong, not refused, stays a bug to report
+                let wrong = await #expect(throws: RedisError.self) { try await client.send(RedisCommand("INCR", ["text"])) }
+                #expect(wrong?.isStoreUnavailable == false)
+            }
+        }
+    }
+
     @Test func reconnectsWhenRedisRestarts() async throws {
         try await withRedisServer(persistent: true) { first in
             try await withRedisClient(.init(url: first.url, reconnectBackoff: (.milliseconds(20), .milliseconds(100)))) { client async throws in

@@ -18,6 +18,12 @@ import RedisClient
         #expect(try RedisURL("redis://alice:pw@h") == RedisURL(host: "h", username: "alice", password: "pw"))
     }
 
+    @Test func aPasswordMayHoldSlashesAndAtSignsAndNoErrorQuotesIt() throws {
+        #expect(try RedisURL("redis://:pa/ss@word@h:1/2") == RedisURL(host: "h", port: 1, password: "pa/ss@word", database: 2))
+        let error = #expect(throws: RedisError.self) { try RedisURL("redis://:se/cret@h/db") }
+        #expect(error?.message.contains("cret") == false)
+    }
+
     @Test func hidesThePasswordWhenPrinted() throws {
         #expect(try RedisURL("redis://:hunter2@h:1/0").description == "redis://:***@h:1/0")
     }

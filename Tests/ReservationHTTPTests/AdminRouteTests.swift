@@ -79,7 +79,8 @@ import TestSupport
             var seen: [String] = []
             var cursor: String?
             repeat {
-                let page = try await gateway.call(.GET, "/v1/admin/vms?limit=3" + (cursor.map { "&cursor=\($0)" } ?? ""))
+                // API.md's template as written: the first page has an empty cursor
+                let page = try await gateway.call(.GET, "/v1/admin/vms?cursor=\(cursor ?? "")&limit=3")
                 #expect(page.status == 200)
                 let items = try #require(page.data?["items"] as? [[String: Any]])
                 #expect(items.count <= 3)
@@ -92,6 +93,17 @@ import TestSupport
             let busy = try await gateway.call(.GET, "/v1/admin/vms?status=checked-out")
             #expect((busy.data?["items"] as? [[String: Any]])?.count == 3)
             #expect((busy.data?["items"] as? [[String: Any]])?.allSatisfy { $0["status"] as? String == "checked-out" } == true)
+            // a filter and a cursor together
+            var available: [String] = []
+            cursor = nil
+            repeat {
+                let page = try await gateway.call(.GET, "/v1/admin/vms?status=available&limit=2&cursor=\(cursor ?? "")")
+                let items = try #require(page.data?["items"] as? [[String: Any]])
+                #expect(items.allSatisfy { $0["status"] as? String == "available" })
+                available += items.compactMap { $0["vm_id"] as? String }
+                cursor = page.data?["next_cursor"] as? String
+            } while cursor != nil
+            #expect(available.count == 4 && available == available.sorted())
         }
     }
 

@@ -137,6 +137,20 @@ import TestSupport
         }
     }
 
+    @Test func aRedisOutOfMemoryIs503StoreUnavailableNot500() async throws {
+        try await withGateway { gateway, server async throws in
+            try await gateway.createVMs(1)
+            try await withRedisClient(.init(url: server.url, connectionCount: 1)) { redis async throws in
+                _ = try await redis.send(.init("CONFIG", ["SET", "maxmemory", "1"]))
+                let refused = try await gateway.call(.POST, "/v1/admin/vms")
+                #expect(refused.status == 503)
+                #expect(refused.code == "store_unavailable")
+                _ = try await redis.send(.init("CONFIG", ["SET", "maxmemory", "0"]))
+            }
+            #expect(try await gateway.call(.POST, "/v1/admin/vms").status == 201)
+        }
+    }
+
     @Test func whenRedisHangsNoRequestWaitsMoreThanTwoSeconds() async throws {
         try await withGateway { gateway, server async throws in
             try await gateway.createVMs(2)

@@ -17,11 +17,11 @@ struct LegacyController {
             return try await vms.checkout(context.caller, leaseSeconds: nil)
         }
         userRoutes.get("checkinVM") { request, context in
-            let query = try vmQuery(request)
+            let query = try RequestDecoding.query(request, allowed: ["vm_id", "ip"])
             return try await vms.checkin(context.caller, vmID: query["vm_id"], ip: query["ip"])
         }
         adminRoutes.get("deleteVM") { request, context in
-            let query = try vmQuery(request)
+            let query = try RequestDecoding.query(request, allowed: ["vm_id", "ip"])
             guard let id = query["vm_id"] else { throw APIError.badRequest("vm_id is required") }
             return try await admin.delete(context.caller, id: id, ip: query["ip"])
         }
@@ -31,11 +31,6 @@ struct LegacyController {
         userRoutes.get("getVMStatus") { request, context in
             try await vms.status(context.caller, id: try vmID(request))
         }
-    }
-
-    /// `?vm_id=&ip=` as the original design writes it: a parameter left empty counts as absent.
-    private func vmQuery(_ request: Request) throws -> [String: String] {
-        try RequestDecoding.query(request, allowed: ["vm_id", "ip"]).filter { !$0.value.isEmpty }
     }
 
     private func vmID(_ request: Request) throws -> String {

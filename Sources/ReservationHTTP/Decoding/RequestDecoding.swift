@@ -59,7 +59,9 @@ enum RequestDecoding {
         return address.description
     }
 
-    /// The query's parameters, refusing any not in `allowed` and any given twice.
+    /// The query's parameters, refusing any not in `allowed` and any given twice. A parameter
+    /// left empty counts as absent, as in API.md's own templates (`?cursor=&limit=`,
+    /// `/checkinVM/?vm_id=&ip=`).
     static func query(_ request: Request, allowed: Set<String>) throws(APIError) -> [String: String] {
         var values: [String: String] = [:]
         for (name, value) in request.uri.queryParameters {
@@ -68,7 +70,7 @@ enum RequestDecoding {
             guard values[name] == nil else { throw .badRequest("Query parameter '\(name)' is given twice") }
             values[name] = String(value)
         }
-        return values
+        return values.filter { !$0.value.isEmpty }
     }
 
     /// A whole number in `range` from a query parameter.
