@@ -116,7 +116,7 @@ public final class RedisClient: Service, Sendable {
     }
 
     private func newDeadline() -> NIODeadline {
-        .now() + .nanoseconds(configuration.commandTimeout.nanoseconds)
+        .now() + TimeAmount(configuration.commandTimeout)
     }
 
     private func send(_ command: RedisCommand, deadline: NIODeadline) async throws -> RESPValue {

@@ -18,7 +18,7 @@ final class RedisConnection: Sendable {
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoopGroup)
-                .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.nanoseconds)))
+                .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -32,7 +32,7 @@ final class RedisConnection: Sendable {
         }
         let connection = RedisConnection(channel: channel)
         do {
-            let deadline = NIODeadline.now() + .nanoseconds(Int64(configuration.commandTimeout.nanoseconds))
+            let deadline = NIODeadline.now() + TimeAmount(configuration.commandTimeout)
             if let password = url.password {
                 let credentials = url.username.map { [$0, password] } ?? [password]
                 _ = try await connection.send(RedisCommand("AUTH", credentials), deadline: deadline)
@@ -70,12 +70,5 @@ final class RedisConnection: Sendable {
 
     func close() {
         channel.close(promise: nil)
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -13,12 +13,20 @@ public final class ChildProcess: Sendable {
 
     /// Starts `arguments[0]`, found on PATH, with the rest as its arguments.
     /// - Parameters:
-    ///   - environment: extra variables, added to this process' own.
+    ///   - environment: extra variables, added to this process' own (or to none).
+    ///   - inheritEnvironment: false starts the child with `environment` alone, so that nothing
+    ///     of this process' (a token in a variable, say) reaches it.
+    ///   - ownProcessGroup: true puts the child in a process group of its own, so that a Ctrl-C
+    ///     at the terminal reaches this process only, which then stops the child in its own time.
     ///   - output: a file that receives the child's standard output and error; nil inherits them.
-    public init(_ arguments: [String], environment: [String: String] = [:], output: URL? = nil) throws {
+    public init(
+        _ arguments: [String], environment: [String: String] = [:], inheritEnvironment: Bool = true,
+        ownProcessGroup: Bool = false, output: URL? = nil
+    ) throws {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let variables = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let inherited = inheritEnvironment ? ProcessInfo.processInfo.environment : [:]
+        let variables = inherited.merging(environment) { _, new in new }
         var envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { envp.forEach { free($0) } }
 
@@ -31,7 +39,12 @@ public final class ChildProcess: Sendable {
         sigfillset(&allSignals)
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if ownProcessGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

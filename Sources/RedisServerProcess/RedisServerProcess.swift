@@ -22,11 +22,17 @@ public final class RedisServerProcess: Sendable {
     ///   - dataDirectory: where Redis keeps its files.
     ///   - persistent: append-only persistence with `appendfsync always` when true (every write is
     ///     on disk before Redis answers it); no files at all otherwise.
-    ///   - extraArguments: more `redis-server` options, e.g. `["--requirepass", "secret"]`.
+    ///   - password: required of clients; given to Redis in a configuration file only this user
+    ///     can read, never on the command line (where `ps` shows it).
+    ///   - ownProcessGroup: see `ChildProcess`: a Ctrl-C meant for this process spares Redis.
+    ///   - extraArguments: more `redis-server` options, e.g. `["--maxmemory", "64mb"]`.
+    /// The server inherits no environment variables from this process.
     public static func start(
         port: Int? = nil,
         dataDirectory: URL,
         persistent: Bool,
+        password: String? = nil,
+        ownProcessGroup: Bool = false,
         extraArguments: [String] = []
     ) async throws -> RedisServerProcess {
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
@@ -34,7 +40,8 @@ public final class RedisServerProcess: Sendable {
         for _ in 0..<5 {
             let chosen = try port ?? freeLoopbackPort()
             do {
-                return try await launch(port: chosen, dataDirectory: dataDirectory, persistent: persistent, extraArguments: extraArguments)
+                return try await launch(port: chosen, dataDirectory: dataDirectory, persistent: persistent, password: password,
+                                        ownProcessGroup: ownProcessGroup, extraArguments: extraArguments)
             } catch {
                 lastError = error
                 if port != nil { break }
@@ -43,14 +50,23 @@ public final class RedisServerProcess: Sendable {
         throw lastError ?? RedisServerError("redis-server did not start")
     }
 
-    private static func launch(port: Int, dataDirectory: URL, persistent: Bool, extraArguments: [String]) async throws -> RedisServerProcess {
+    private static func launch(
+        port: Int, dataDirectory: URL, persistent: Bool, password: String?, ownProcessGroup: Bool, extraArguments: [String]
+    ) async throws -> RedisServerProcess {
+        var configuration: [String] = []
+        if let password {
+            let file = dataDirectory.appending(path: "vmreserve-password.conf")
+            let quoted = password.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            try writePrivately(Array("requirepass \"\(quoted)\"\n".utf8), to: file)
+            configuration = [file.path]
+        }
         let persistence = persistent
             ? ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
             : ["--appendonly", "no", "--save", ""]
-        let arguments = ["redis-server", "--bind", "127.0.0.1", "--port", String(port), "--dir", dataDirectory.path,
+        let arguments = ["redis-server"] + configuration + ["--bind", "127.0.0.1", "--port", String(port), "--dir", dataDirectory.path,
                          "--daemonize", "no", "--logfile", "redis.log", "--protected-mode", "yes"]
             + persistence + extraArguments
-        let process = try ChildProcess(arguments)
+        let process = try ChildProcess(arguments, inheritEnvironment: false, ownProcessGroup: ownProcessGroup)
         let server = RedisServerProcess(process: process, port: port, dataDirectory: dataDirectory)
         for _ in 0..<200 {
             if !server.isRunning { throw RedisServerError("redis-server exited at start; see \(dataDirectory.path)/redis.log") }
@@ -88,6 +104,17 @@ public final class RedisServerProcess: Sendable {
 public struct RedisServerError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Writes `bytes` to a file that only this user can read, from the moment it exists.
+private func writePrivately(_ bytes: [UInt8], to file: URL) throws {
+    let fd = open(file.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    guard fd >= 0 else { throw RedisServerError("cannot write \(file.path)") }
+    defer { close(fd) }
+    fchmod(fd, 0o600)  // a file that already existed keeps its mode otherwise
+    guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+        throw RedisServerError("cannot write \(file.path)")
+    }
 }
 
 /// Asks the kernel for a free loopback TCP port.

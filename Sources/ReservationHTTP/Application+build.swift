@@ -25,6 +25,7 @@ public func buildApplication(
     let router = buildRouter(store: store, configuration: configuration)
     return Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vmreserve"),
         services: [redis],
         onServerRunning: onServerRunning,

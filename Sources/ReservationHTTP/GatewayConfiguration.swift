@@ -16,6 +16,9 @@ public struct GatewayConfiguration: Sendable {
     /// The pool's name: the hash tag of its Redis keys.
     public var pool: String
     public var logLevel: Logger.Level
+    /// A connection that sends nothing for this long (no request, or a request that stopped
+    /// arriving) is closed, so that idle or stalled clients cannot pile up.
+    public var idleTimeout: Duration = .seconds(60)
 
     public init(
         host: String = "127.0.0.1",

@@ -1,36 +1,102 @@
+import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Log lines gathered in memory and written to standard output in batches: every 100 ms, when
-/// 64 KiB are waiting, at once for warnings and worse, and at shutdown. One `write` per batch
-/// instead of one per line keeps the per-request log line cheap at tens of thousands of requests
-/// per second. A crash can lose at most the last 100 ms of info lines.
-final class LogOutput: Service, Sendable {
-    private let pending = Mutex<[UInt8]>([])
+/// Log lines gathered in memory and written to standard output in batches by a thread of its
+/// own: every 100 ms, as soon as 64 KiB are waiting or a warning (or worse) arrives, and at
+/// shutdown. Logging never writes on a request's thread or an event loop, so a standard output
+/// that stalls (a paused pipe, a slow log shipper) cannot stall the server: past 8 MiB waiting,
+/// lines are dropped and counted, and the count is written once output moves again. A crash can
+/// lose at most the last 100 ms of info lines.
+final class LogOutput: Service, @unchecked Sendable {
     private static let batchSize = 64 * 1024
+    private static let limit = 8 * 1024 * 1024
 
-    func append(_ line: String, urgent: Bool) {
-        let full = pending.withLock { pending in
-            pending.append(contentsOf: line.utf8)
-            return pending.count >= Self.batchSize
-        }
-        if urgent || full { flush() }
+    // Everything below is guarded by `condition`.
+    private let condition = NSCondition()
+    private var pending: [UInt8] = []
+    private var writeSoon = false
+    private var dropped = 0
+    private var stopping = false
+    private var writerDone = false
+
+    init() {
+        Thread.detachNewThread { [self] in writeUntilStopped() }
     }
 
-    func flush() {
-        let bytes = pending.withLock { pending in
-            defer { pending.removeAll(keepingCapacity: true) }
-            return pending
+    func append(_ line: String, urgent: Bool) {
+        condition.lock()
+        defer { condition.unlock() }
+        if writerDone {  // after shutdown: nothing else is running, write at once
+            Self.write(Array(line.utf8))
+            return
         }
+        if pending.count + line.utf8.count > Self.limit {
+            dropped += 1
+            return
+        }
+        pending.append(contentsOf: line.utf8)
+        if urgent || pending.count >= Self.batchSize {
+            writeSoon = true
+            condition.signal()
+        }
+    }
+
+    /// Waits for a graceful shutdown (or cancellation), then for the writer's last batch: at
+    /// most a second, so that a standard output that is stuck cannot keep the server alive.
+    func run() async throws {
+        try? await gracefulShutdown()
+        stop()
+        for _ in 0..<100 where !isWriterDone {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    private func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private var isWriterDone: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return writerDone
+    }
+
+    private func writeUntilStopped() {
+        condition.lock()
+        while true {
+            if !writeSoon && !stopping {
+                _ = condition.wait(until: Date(timeIntervalSinceNow: 0.1))
+            }
+            var batch = pending
+            pending.removeAll(keepingCapacity: true)
+            if dropped > 0 {
+                batch += Array("\(dropped) log lines dropped: standard output did not keep up\n".utf8)
+                dropped = 0
+            }
+            writeSoon = false
+            let last = stopping
+            condition.unlock()
+            Self.write(batch)
+            condition.lock()
+            if last && pending.isEmpty { break }
+        }
+        writerDone = true
+        condition.unlock()
+    }
+
+    private static func write(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
-                let written = write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
+                let written = Glibc.write(STDOUT_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
                 if written <= 0 {
                     if written < 0 && errno == EINTR { continue }
                     return
@@ -38,15 +104,6 @@ final class LogOutput: Service, Sendable {
                 offset += written
             }
         }
-    }
-
-    /// Flushes every 100 ms until shutdown, then once more.
-    func run() async throws {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(100))
-            flush()
-        }
-        flush()
     }
 }
 

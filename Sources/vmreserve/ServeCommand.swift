@@ -79,11 +79,14 @@ struct ServeCommand: AsyncParsableCommand {
         let app = buildApplication(configuration)
         // Services stop in reverse order: the server drains, then its Redis client closes, then
         // the last log lines are written.
-        let services = ServiceGroup(configuration: .init(
+        var group = ServiceGroupConfiguration(
             services: [logOutput, app],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: app.logger
-        ))
+        )
+        // in-flight requests finish, but a client that never does cannot hold the exit forever
+        group.maximumGracefulShutdownDuration = .seconds(30)
+        let services = ServiceGroup(configuration: group)
         do {
             try await services.run()
         } catch {
@@ -98,9 +101,9 @@ struct ServeCommand: AsyncParsableCommand {
     private func startLocalRedisIfNeeded(url: RedisURL, settings: Settings) async throws -> RedisServerProcess? {
         guard ["127.0.0.1", "localhost"].contains(url.host), !acceptsConnections(port: url.port) else { return nil }
         let directory = URL(fileURLWithPath: try settings.value(dataDir, "VMRESERVE_DATA_DIR", default: ".vmreserve-data"))
-        var arguments: [String] = []
-        if let password = url.password { arguments += ["--requirepass", password] }
-        let server = try await RedisServerProcess.start(port: url.port, dataDirectory: directory, persistent: true, extraArguments: arguments)
+        let server = try await RedisServerProcess.start(
+            port: url.port, dataDirectory: directory, persistent: true, password: url.password, ownProcessGroup: true
+        )
         FileHandle.standardError.write(Data("vmreserve: started redis-server on 127.0.0.1:\(url.port) with its data in \(directory.path)\n".utf8))
         return server
     }

@@ -110,7 +110,18 @@ import TestSupport
             let answer = try rawExchange(port: gateway.port, sending: head)
             #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
             #expect(answer.contains(#""code":"payload_too_large""#))
+            #expect(answer.lowercased().contains("connection: close"), "asks the client to stop sending")
             #expect(clock.now - start < .seconds(2), "the gateway did not wait for the other 2 MiB")
+        }
+    }
+
+    @Test func aConnectionThatSendsNothingIsClosedAfterTheIdleTimeout() async throws {
+        try await withGateway(configure: { $0.idleTimeout = .seconds(1) }) { gateway, _ async throws in
+            let clock = ContinuousClock(), start = clock.now
+            let answer = try rawExchange(port: gateway.port, sending: "GET /healthz HTTP/1.1\r\nHost: 127")
+            let waited = clock.now - start
+            #expect(answer.isEmpty, "\(answer)")
+            #expect(waited >= .milliseconds(900) && waited < .seconds(4), "closed after \(waited)")
         }
     }
 

@@ -44,6 +44,32 @@ import Glibc
         }
     }
 
+    @Test func aStalledStandardOutputStallsNeitherRequestsNorShutdown() async throws {
+        try await withRedisServer { server in
+            let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+            let pipe = directory.appending(path: "stdout")
+            #expect(mkfifo(pipe.path, 0o600) == 0)
+            let reader = open(pipe.path, O_RDONLY | O_NONBLOCK)  // keeps the pipe open and never reads it
+            defer { close(reader) }
+            let process = try await GatewayProcess.start(["--redis-url", server.url.description, "--admin-token", adminToken],
+                                                         port: port, log: pipe)
+            let gateway = Gateway(port: port)
+            // a log line of ~150 bytes per request: 2,000 of them are several times what a pipe holds
+            try await withThrowingTaskGroup { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        for _ in 0..<250 { _ = try await gateway.call(.GET, "/v1/admin/pool") }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let started = ContinuousClock.now
+            #expect(try await gateway.call(.GET, "/v1/admin/nothing").status == 404)
+            #expect(await process.terminate(with: SIGTERM) == 0)
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+
     @Test func withoutAnAdminTokenNoTokenIsAnAdmin() async throws {
         try await withRedisServer { server in
             let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
@@ -130,6 +156,39 @@ import Glibc
                 try await client.send(.init("KEYS", ["*"])).array?.count ?? 0
             }
             #expect(keys > 0, "the VM went to the Redis that answered")
+        }
+    }
+
+    @Test func devModesRedisSeesNeitherThePasswordOnItsCommandLineNorTheGatewaysVariables() async throws {
+        let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+        let data = directory.appending(path: "data")
+        let process = try await GatewayProcess.start(
+            ["--dev", "--redis-url", "redis://:pa ss\"word@127.0.0.1:\(redisPort)/0", "--data-dir", data.path],
+            environment: ["VMRESERVE_ADMIN_TOKEN": adminToken], port: port, log: directory.appending(path: "log"))
+        #expect(try await Gateway(port: port).call(.GET, "/createVM/", token: nil).status == 201, "the gateway authenticates")
+        let redis = try #require(Self.processes(named: "redis-server").first { $0.commandLine.contains("\(redisPort)") })
+        #expect(!redis.commandLine.contains("pa ss"))
+        #expect(!redis.environment.contains(adminToken))
+        #expect(redis.processGroup == redis.pid, "a Ctrl-C for the gateway does not reach Redis")
+        let attributes = try FileManager.default.attributesOfItem(atPath: data.appending(path: "vmreserve-password.conf").path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(await process.terminate(with: SIGINT) == 0)
+        #expect(!acceptsConnections(port: redisPort), "the gateway stopped its Redis on the way out")
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Processes whose executable name is `name`, from /proc.
+    static func processes(named name: String) -> [(pid: Int, processGroup: Int, commandLine: String, environment: String)] {
+        let ids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { Int($0) } ?? []
+        return ids.compactMap { pid in
+            func read(_ file: String) -> String? {
+                (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/\(file)"))).map { String(decoding: $0, as: UTF8.self) }
+            }
+            guard let stat = read("stat"), stat.contains("(\(name))"), let commandLine = read("cmdline"),
+                  let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 2,
+                  let group = Int(fields[2])
+            else { return nil }
+            return (pid, group, commandLine.replacingOccurrences(of: "\0", with: " "), read("environ") ?? "")
         }
     }
 

@@ -18,8 +18,10 @@ struct APIError: Error, Sendable {
         status: .unauthorized, code: "unauthorized", message: "A valid bearer token is required",
         headers: [.wwwAuthenticate: "Bearer"]
     )
+    /// With `Connection: close`: the client should stop sending the rest of the body and go.
     static let payloadTooLarge = APIError(
-        status: .contentTooLarge, code: "payload_too_large", message: "The request body is larger than 1 MiB"
+        status: .contentTooLarge, code: "payload_too_large", message: "The request body is larger than 1 MiB",
+        headers: [.connection: "close"]
     )
     static let routeNotFound = APIError(status: .notFound, code: "not_found", message: "No such route")
     static let internalError = APIError(status: .internalServerError, code: "internal", message: "Internal error")
