@@ -133,8 +133,10 @@ struct BufferedLogHandler: LogHandler {
         var now = time(nil)
         var parts = tm()
         gmtime_r(&now, &parts)
-        var text = [CChar](repeating: 0, count: 32)
-        strftime(&text, text.count, "%Y-%m-%dT%H:%M:%S+0000", &parts)
-        return String(cString: text)
+        var text = [UInt8](repeating: 0, count: 32)
+        let length = text.withUnsafeMutableBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { strftime($0.baseAddress, $0.count, "%Y-%m-%dT%H:%M:%S+0000", &parts) }
+        }
+        return String(decoding: text[..<length], as: UTF8.self)
     }
 }
