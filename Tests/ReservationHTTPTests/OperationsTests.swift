@@ -107,7 +107,9 @@ import TestSupport
             let head = "POST /v1/checkouts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(adminToken)\r\n"
                 + "Content-Type: application/json\r\nContent-Length: \(2 << 20)\r\n\r\n{"
             let clock = ContinuousClock(), start = clock.now
-            let answer = try rawExchange(port: gateway.port, sending: head)
+            let connection = try RawHTTPConnection(port: gateway.port)
+            try connection.send(head)
+            let answer = await connection.readAnswer()
             #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
             #expect(answer.contains(#""code":"payload_too_large""#))
             #expect(answer.lowercased().contains("connection: close"), "asks the client to stop sending")
@@ -118,7 +120,9 @@ import TestSupport
     @Test func aConnectionThatSendsNothingIsClosedAfterTheIdleTimeout() async throws {
         try await withGateway(configure: { $0.idleTimeout = .seconds(1) }) { gateway, _ async throws in
             let clock = ContinuousClock(), start = clock.now
-            let answer = try rawExchange(port: gateway.port, sending: "GET /healthz HTTP/1.1\r\nHost: 127")
+            let connection = try RawHTTPConnection(port: gateway.port)
+            try connection.send("GET /healthz HTTP/1.1\r\nHost: 127")
+            let answer = await connection.readAnswer()
             let waited = clock.now - start
             #expect(answer.isEmpty, "\(answer)")
             #expect(waited >= .milliseconds(900) && waited < .seconds(4), "closed after \(waited)")
@@ -173,7 +177,7 @@ import TestSupport
             server.suspend(false)
             #expect(response.status == 503)
             #expect(response.code == "store_unavailable")
-            #expect(waited < .milliseconds(2500))
+            #expect(waited < .seconds(4), "2 s on Redis, and room for a machine busy with other tests")
             try await waitUntil("the gateway reconnects") {
                 (try? await gateway.call(.GET, "/readyz", token: nil).status) == 200
             }
@@ -184,39 +188,4 @@ import TestSupport
             #expect(try await gateway.call(.POST, "/v1/checkouts").status == 201)
         }
     }
-}
-
-/// Sends `text` over a new TCP connection to 127.0.0.1:`port` and reads one HTTP answer (head
-/// and a Content-Length body) without sending anything more; gives up after 5 s.
-func rawExchange(port: Int, sending text: String) throws -> String {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw TestSupportError("socket() failed") }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 5, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw TestSupportError("connect() failed") }
-    let bytes = Array(text.utf8)
-    guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw TestSupportError("send() failed") }
-    var received: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let count = recv(fd, &buffer, buffer.count, 0)
-        if count <= 0 { break }
-        received += buffer[..<count]
-        let answer = String(decoding: received, as: UTF8.self)
-        if let end = answer.range(of: "\r\n\r\n") {
-            let length = answer[..<end.lowerBound].split(separator: "\r\n")
-                .first { $0.lowercased().hasPrefix("content-length:") }
-                .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
-            if answer[end.upperBound...].utf8.count >= length { break }
-        }
-    }
-    return String(decoding: received, as: UTF8.self)
 }
