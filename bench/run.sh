@@ -10,8 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 bash scripts/install-deps.sh
+if ! command -v wrk >/dev/null; then
+  echo "Installing wrk with apt-get" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -qq wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
+fi
 
 swift build -c release --product vmreserve >/dev/null
 swift build -c release --product bare-endpoint >/dev/null
