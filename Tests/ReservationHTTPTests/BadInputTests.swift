@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import RedisClient
 import Testing
 import TestSupport
 
@@ -98,6 +99,26 @@ import TestSupport
                 #expect(try await gateway.call(.GET, path, token: unknown).status == 401, "\(path)")
             }
             #expect(try await gateway.snapshot() == before)
+        }
+    }
+
+    @Test func anUnexpectedFailureIsABare500() async throws {
+        try await withGateway { gateway, server async throws in
+            let pool = try await gateway.call(.GET, "/v1/admin/pool")
+            #expect(pool.status == 200)
+            // corrupt the store behind the gateway's back: the leases key holds a string
+            try await withRedisClient(.init(url: server.url, connectionCount: 1)) { redis async throws in
+                let keys = try await redis.send(.init("KEYS", ["*:pool"])).array?.compactMap(\.string) ?? []
+                let prefix = try #require(keys.first?.dropLast(":pool".count))
+                _ = try await redis.send(.init("SET", ["\(prefix):leases", "not a sorted set"]))
+            }
+            let response = try await gateway.call(.POST, "/v1/checkouts")
+            #expect(response.status == 500)
+            #expect(response.code == "internal")
+            #expect(response.message == "Internal error")
+            for leak in ["WRONGTYPE", "script", "lua", "leases", "Redis"] {
+                #expect(!response.text.contains(leak), "\(leak) in \(response.text)")
+            }
         }
     }
 
