@@ -17,6 +17,7 @@ local CODES = {
 }
 -- Redis' own refusals of a command inside a script (out of memory, a replica, ...): they leave
 -- the script with their code word intact, so the gateway answers "unavailable", not "bug".
+-- Keep in step with RedisError.unavailablePrefixes (Sources/RedisClient/RedisError.swift).
 local REFUSALS = {
   OOM = true, READONLY = true, MASTERDOWN = true, LOADING = true, BUSY = true, MISCONF = true,
   NOREPLICAS = true, TRYAGAIN = true, CLUSTERDOWN = true,
