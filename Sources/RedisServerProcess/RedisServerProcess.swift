@@ -26,14 +26,18 @@ public final class RedisServerProcess: Sendable {
     ///     can read, never on the command line (where `ps` shows it).
     ///   - ownProcessGroup: see `ChildProcess`: a Ctrl-C meant for this process spares Redis.
     ///   - extraArguments: more `redis-server` options, e.g. `["--maxmemory", "64mb"]`.
-    /// The server inherits no environment variables from this process.
+    ///   - stopsWithThisProcess: see `ChildProcess`: the server is stopped if this process ends
+    ///     (even by a crash) before stopping it.
+    /// The server inherits no environment variables and no descriptors from this process, and
+    /// waits (up to a minute, a busy machine's worth) until it accepts connections or exits.
     public static func start(
         port: Int? = nil,
         dataDirectory: URL,
         persistent: Bool,
         password: String? = nil,
         ownProcessGroup: Bool = false,
-        extraArguments: [String] = []
+        extraArguments: [String] = [],
+        stopsWithThisProcess: Bool = false
     ) async throws -> RedisServerProcess {
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         var lastError: (any Error)?
@@ -41,7 +45,8 @@ public final class RedisServerProcess: Sendable {
             let chosen = try port ?? freeLoopbackPort()
             do {
                 return try await launch(port: chosen, dataDirectory: dataDirectory, persistent: persistent, password: password,
-                                        ownProcessGroup: ownProcessGroup, extraArguments: extraArguments)
+                                        ownProcessGroup: ownProcessGroup, extraArguments: extraArguments,
+                                        stopsWithThisProcess: stopsWithThisProcess)
             } catch {
                 lastError = error
                 if port != nil { break }
@@ -51,7 +56,8 @@ public final class RedisServerProcess: Sendable {
     }
 
     private static func launch(
-        port: Int, dataDirectory: URL, persistent: Bool, password: String?, ownProcessGroup: Bool, extraArguments: [String]
+        port: Int, dataDirectory: URL, persistent: Bool, password: String?, ownProcessGroup: Bool, extraArguments: [String],
+        stopsWithThisProcess: Bool
     ) async throws -> RedisServerProcess {
         var configuration: [String] = []
         if let password {
@@ -66,15 +72,22 @@ public final class RedisServerProcess: Sendable {
         let arguments = ["redis-server"] + configuration + ["--bind", "127.0.0.1", "--port", String(port), "--dir", dataDirectory.path,
                          "--daemonize", "no", "--logfile", "redis.log", "--protected-mode", "yes"]
             + persistence + extraArguments
-        let process = try ChildProcess(arguments, inheritEnvironment: false, ownProcessGroup: ownProcessGroup)
+        let process = try ChildProcess(arguments, inheritEnvironment: false, ownProcessGroup: ownProcessGroup,
+                                       stopsWithThisProcess: stopsWithThisProcess)
         let server = RedisServerProcess(process: process, port: port, dataDirectory: dataDirectory)
-        for _ in 0..<200 {
-            if !server.isRunning { throw RedisServerError("redis-server exited at start; see \(dataDirectory.path)/redis.log") }
-            if acceptsConnections(port: port) { return server }
-            try await Task.sleep(for: .milliseconds(25))
+        let deadline = ContinuousClock.now + .seconds(60)
+        do {
+            while ContinuousClock.now < deadline {
+                if !server.isRunning { throw RedisServerError("redis-server exited at start; see \(dataDirectory.path)/redis.log") }
+                if acceptsConnections(port: port) { return server }
+                try await Task.sleep(for: .milliseconds(25))
+            }
+        } catch {
+            await server.kill()
+            throw error
         }
         await server.kill()
-        throw RedisServerError("redis-server did not accept connections on port \(port) within 5 s")
+        throw RedisServerError("redis-server did not accept connections on port \(port) within 60 s")
     }
 
     private init(process: ChildProcess, port: Int, dataDirectory: URL) {

@@ -7,7 +7,7 @@ import TestSupport
 /// Admin routes for VMs and the pool.
 @Suite struct AdminRouteTests {
     @Test func createWithoutCountAnswersOneVMAndWithCountAnArray() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let one = try await gateway.call(.POST, "/v1/admin/vms")
             #expect(one.status == 201)
             #expect(one["status"] == "available")
@@ -20,7 +20,7 @@ import TestSupport
     }
 
     @Test func createStopsAtTheCapAndThenAnswers409() async throws {
-        try await withGateway(configure: { $0.maxVMCount = 3 }) { gateway, _ async throws in
+        try await withGateway(configure: { $0.maxVMCount = 3 }) { gateway async throws in
             let many = try await gateway.call(.POST, "/v1/admin/vms", body: #"{"count": 5}"#)
             #expect(many.status == 201)
             #expect(many.items?.count == 3)
@@ -32,7 +32,7 @@ import TestSupport
     }
 
     @Test func createdIPsArePublicAndUnique() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let ips = try await gateway.createVMs(100).compactMap { $0["ip"] as? String }
             #expect(Set(ips).count == 100)
             for ip in ips {
@@ -44,7 +44,7 @@ import TestSupport
     }
 
     @Test func deleteRemovesAnAvailableVMAndFreesItsIP() async throws {
-        try await withGateway(configure: { $0.maxVMCount = 1 }) { gateway, _ async throws in
+        try await withGateway(configure: { $0.maxVMCount = 1 }) { gateway async throws in
             let vm = try await gateway.createVMs(1)[0]
             let id = vm["vm_id"] as! String, ip = vm["ip"] as! String
             let deleted = try await gateway.call(.DELETE, "/v1/admin/vms/\(id)?ip=\(ip)")
@@ -57,7 +57,7 @@ import TestSupport
     }
 
     @Test func deleteRefusesACheckedOutVMAndAMismatchedIP() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let vm = try await gateway.createVMs(2)
             let id = vm[0]["vm_id"] as! String
             let wrongIP = try await gateway.call(.DELETE, "/v1/admin/vms/\(id)?ip=\(vm[1]["ip"] as! String)")
@@ -73,7 +73,7 @@ import TestSupport
     }
 
     @Test func listPaginatesAndFiltersByStatus() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let created = Set(try await gateway.createVMs(7).compactMap { $0["vm_id"] as? String })
             for _ in 0..<3 { _ = try await gateway.call(.POST, "/v1/checkouts") }
             var seen: [String] = []
@@ -108,7 +108,7 @@ import TestSupport
     }
 
     @Test func poolReportsTheCapAndCountsByStatus() async throws {
-        try await withGateway(configure: { $0.maxVMCount = 10 }) { gateway, _ async throws in
+        try await withGateway(configure: { $0.maxVMCount = 10 }) { gateway async throws in
             try await gateway.createVMs(4)
             _ = try await gateway.call(.POST, "/v1/checkouts")
             let pool = try await gateway.call(.GET, "/v1/admin/pool")
@@ -120,7 +120,7 @@ import TestSupport
     }
 
     @Test func loweringTheCapBelowTheCountOnlyRefusesNewCreates() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(3)
             let lowered = try await gateway.call(.PUT, "/v1/admin/pool", body: #"{"max_vm_count": 1}"#)
             #expect(lowered.status == 200)
@@ -132,14 +132,14 @@ import TestSupport
     }
 
     @Test func theCapFromTheFlagOnlySeedsAnEmptyStore() async throws {
-        try await withRedisServerAndGateways(first: { $0.maxVMCount = 7 }, second: { $0.maxVMCount = 50 }) { first, second async throws in
+        try await withTwoGateways(first: { $0.maxVMCount = 7 }, second: { $0.maxVMCount = 50 }) { first, second async throws in
             #expect(try await first.call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 7)
             #expect(try await second.call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 7)
         }
     }
 
     @Test func usersGetForbiddenOnAdminRoutes() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let token = try await gateway.createUser("plain", quota: 1)
             let id = UUID().uuidString
             for (method, path) in [
@@ -160,18 +160,16 @@ import TestSupport
     }
 }
 
-/// Two gateways started one after the other on the same Redis, each with its own settings.
-func withRedisServerAndGateways(
+/// Two gateways started one after the other on the same new pool, each with its own settings.
+func withTwoGateways(
     first: @escaping @Sendable (inout GatewayConfiguration) -> Void,
     second: @escaping @Sendable (inout GatewayConfiguration) -> Void,
     _ body: @Sendable (Gateway, Gateway) async throws -> Void
 ) async throws {
-    try await withRedisServer { server in
-        let pool = "shared-\(UUID().uuidString)"
-        try await withGateways(redis: server.url, pool: pool, configure: first) { firsts in
-            try await withGateways(redis: server.url, pool: pool, configure: second) { seconds in
-                try await body(firsts[0], seconds[0])
-            }
+    let pool = "two-\(UUID().uuidString)"
+    try await withGateways(pool: pool, configure: first) { firsts in
+        try await withGateways(pool: pool, configure: second) { seconds in
+            try await body(firsts[0], seconds[0])
         }
     }
 }

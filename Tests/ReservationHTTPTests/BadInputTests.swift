@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import RedisClient
+import Reservations
 import Testing
 import TestSupport
 
@@ -50,12 +51,38 @@ import TestSupport
         (.PATCH, "/v1/admin/users/base", #"{"quota": "many"}"#),
         (.PATCH, "/v1/admin/users/base", #"{"name": "other"}"#),
         (.GET, "/v1/admin/users/bad%20name", nil),
+    ] + strictJSONViolations
+
+    /// Bodies that are not RFC 8259 JSON with unique member names, on every route that takes a
+    /// body: each is otherwise a request that would succeed.
+    static let strictJSONViolations: [(HTTPMethod, String, String?)] = [
+        (.POST, "/v1/checkouts", #"{"lease_seconds": 60,}"#),
+        (.POST, "/v1/checkouts", #"{"lease_seconds": 60, "lease_seconds": 120}"#),
+        (.POST, "/v1/checkins", #"{"ip": "1.2.3.4",}"#),
+        (.POST, "/v1/checkins", #"{"ip": "1.2.3.4", "ip": "5.6.7.8"}"#),
+        (.POST, "/v1/checkins", #"{"ip": "1.2.3.4", "\u0069p": "5.6.7.8"}"#),
+        (.POST, "/v1/admin/vms", #"{"count": 1,}"#),
+        (.POST, "/v1/admin/vms", #"{"count": 1, "count": 2}"#),
+        (.PUT, "/v1/admin/pool", #"{"max_vm_count": 50,}"#),
+        (.PUT, "/v1/admin/pool", #"{"max_vm_count": 50, "max_vm_count": 60}"#),
+        (.POST, "/v1/admin/users", #"{"name": "dup",}"#),
+        (.POST, "/v1/admin/users", #"{"name": "dup", "name": "dup2"}"#),
+        (.PATCH, "/v1/admin/users/base", #"{"quota": 3,}"#),
+        (.PATCH, "/v1/admin/users/base", #"{"quota": 3, "quota": 4}"#),
+        // refused already before strictness was checked separately; kept as tests
+        (.POST, "/v1/admin/vms", #"{"count": 1} // two"#),
+        (.POST, "/v1/admin/vms", #"{"count": 1 /* two */}"#),
+        (.POST, "/v1/admin/users", #"{'name': 'single'}"#),
+        (.PUT, "/v1/admin/pool", #"{"max_vm_count": NaN}"#),
+        (.POST, "/v1/admin/vms", #"{"count": 1} {"count": 2}"#),
+        (.POST, "/v1/admin/vms", #"{"count": 1}x"#),
+        (.POST, "/v1/admin/vms", #"[{"count": 1},]"#),
     ]
 
     @Test(arguments: badRequests.indices)
     func aBadRequestIs400AndChangesNothing(_ index: Int) async throws {
         let (method, path, body) = Self.badRequests[index]
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(3)
             _ = try await gateway.createUser("base", quota: 2)
             _ = try await gateway.call(.POST, "/v1/checkouts")
@@ -73,7 +100,7 @@ import TestSupport
     /// The caller comes first, as in every script: a bad request with an unknown token is 401,
     /// and a user's bad request on an admin route 403; neither changes anything.
     @Test func theCallerIsCheckedBeforeTheInput() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(3)
             let user = try await gateway.createUser("base", quota: 2)
             let before = try await gateway.snapshot()
@@ -103,14 +130,14 @@ import TestSupport
     }
 
     @Test func anUnexpectedFailureIsABare500() async throws {
-        try await withGateway { gateway, server async throws in
+        let name = "corrupt-\(UUID().uuidString)"
+        try await withGateways(pool: name) { gateways in
+            let gateway = gateways[0]
             let pool = try await gateway.call(.GET, "/v1/admin/pool")
             #expect(pool.status == 200)
             // corrupt the store behind the gateway's back: the leases key holds a string
-            try await withRedisClient(.init(url: server.url, connectionCount: 1)) { redis async throws in
-                let keys = try await redis.send(.init("KEYS", ["*:pool"])).array?.compactMap(\.string) ?? []
-                let prefix = try #require(keys.first?.dropLast(":pool".count))
-                _ = try await redis.send(.init("SET", ["\(prefix):leases", "not a sorted set"]))
+            try await withRedisClient(.test(try await SharedRedis.url(), connectionCount: 1)) { redis async throws in
+                _ = try await redis.send(.init("SET", ["\(PoolKeys(pool: name).prefix):leases", "not a sorted set"]))
             }
             let response = try await gateway.call(.POST, "/v1/checkouts")
             #expect(response.status == 500)
@@ -123,7 +150,7 @@ import TestSupport
     }
 
     @Test func errorsNeverLeakInternals() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let response = try await gateway.call(.POST, "/v1/checkins", body: #"{"vm_id": [1, 2]}"#)
             #expect(response.status == 400)
             for leak in ["Swift.", "DecodingError", "codingPath", "at /", ".swift"] {

@@ -6,7 +6,8 @@ import TestSupport
 /// Gateways keep no state: reservations live in Redis and survive gateway and Redis restarts.
 @Suite struct DurabilityTests {
     @Test func reservationsSurviveAGatewayAndARedisRestartWithPersistence() async throws {
-        try await withRedisServer(persistent: true) { server in
+        try await withTestProcesses { processes in
+            let server = try await processes.redis(persistent: true)
             let pool = "durable-\(UUID().uuidString)"
             let (token, held) = try await withGateways(redis: server.url, pool: pool) { gateways in
                 try await gateways[0].createVMs(5)
@@ -17,7 +18,7 @@ import TestSupport
             }
             // The first gateway is gone; Redis restarts from its append-only file.
             await server.stop()
-            let restarted = try await RedisServerProcess.start(port: server.port, dataDirectory: server.dataDirectory, persistent: true)
+            let restarted = try await processes.redis(port: server.port, dataDirectory: server.dataDirectory, persistent: true)
             let survived = try await withGateways(redis: restarted.url, pool: pool) { gateways in
                 let mine = try await gateways[0].call(.GET, "/v1/vms/mine", token: token)
                 let pool = try await gateways[0].call(.GET, "/v1/admin/pool")
@@ -25,7 +26,6 @@ import TestSupport
                 #expect(try await gateways[0].call(.POST, "/v1/checkouts", token: token).status == 429)
                 return Set(mine.items?.compactMap { $0["vm_id"] as? String } ?? [])
             }
-            await restarted.kill()
             #expect(survived == held)
         }
     }

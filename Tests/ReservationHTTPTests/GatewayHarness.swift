@@ -12,15 +12,17 @@ import TestSupport
 
 let adminToken = "test-admin-token-0123456789abcdef"
 
-/// One HTTP client for every test, with room for many concurrent connections.
+/// One HTTP client for every test, with room for many concurrent connections, and deadlines
+/// for a broken machine, not a slow one (tests of a deadline measure it themselves).
 let testHTTPClient: HTTPClient = {
     var configuration = HTTPClient.Configuration()
     configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
-    configuration.timeout = .init(connect: .seconds(5), read: .seconds(10))
+    configuration.timeout = .init(connect: .seconds(60), read: .seconds(120))
     return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 }()
 
-/// A gateway running in this process on a free port, with its own Redis connections.
+/// A gateway listening on a loopback port: in this process (`withGateways`) or a `vmreserve
+/// serve` process (`GatewayProcess`).
 struct Gateway: Sendable {
     let port: Int
 
@@ -36,7 +38,7 @@ struct Gateway: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let response = try await testHTTPClient.execute(request, timeout: .seconds(10))
+        let response = try await testHTTPClient.execute(request, timeout: .seconds(120))
         let bytes = try await response.body.collect(upTo: 16 << 20)
         return APIResponse(status: Int(response.status.code), headers: response.headers, text: String(buffer: bytes))
     }
@@ -66,21 +68,23 @@ struct APIResponse: @unchecked Sendable {
     subscript(field: String) -> String? { data?[field] as? String }
 }
 
-/// Runs `count` gateways on one Redis for the length of `body`, each with its own Redis client,
-/// and waits until every one is ready.
+/// Runs `count` gateways on one Redis (by default the shared one, on a pool of its own) for the
+/// length of `body`, each with its own Redis client, and waits until every one is ready. Their
+/// Redis deadline is long enough for a busy machine; a test of the deadline sets its own.
 func withGateways<T: Sendable>(
     _ count: Int = 1,
-    redis: RedisURL,
+    redis: RedisURL? = nil,
     pool: String = "test-\(UUID().uuidString)",
     configure: @Sendable (inout GatewayConfiguration) -> Void = { _ in },
     _ body: @Sendable ([Gateway]) async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup { group in
+    let redis = if let redis { redis } else { try await SharedRedis.url() }
+    return try await withThrowingTaskGroup { group in
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         for _ in 0..<count {
             var configuration = GatewayConfiguration(
                 host: "127.0.0.1", port: 0,
-                redis: .init(url: redis, commandTimeout: .seconds(2), reconnectBackoff: (.milliseconds(20), .milliseconds(200))),
+                redis: .test(redis),
                 adminToken: adminToken, maxVMCount: 100, defaultQuota: 5, devMode: false, pool: pool, logLevel: .warning
             )
             configure(&configuration)
@@ -107,8 +111,16 @@ func withGateways<T: Sendable>(
     }
 }
 
-/// A redis-server and one gateway on it.
+/// One gateway on a pool of its own on the shared redis-server.
 func withGateway<T: Sendable>(
+    configure: @Sendable (inout GatewayConfiguration) -> Void = { _ in },
+    _ body: @Sendable (Gateway) async throws -> T
+) async throws -> T {
+    try await withGateways(configure: configure) { gateways in try await body(gateways[0]) }
+}
+
+/// One gateway on a redis-server of the test's own, for tests that stop, pause or reconfigure it.
+func withGatewayOnOwnRedis<T: Sendable>(
     configure: @Sendable (inout GatewayConfiguration) -> Void = { _ in },
     _ body: @Sendable (Gateway, RedisServerProcess) async throws -> T
 ) async throws -> T {

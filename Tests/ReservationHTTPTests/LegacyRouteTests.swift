@@ -5,7 +5,7 @@ import TestSupport
 /// The original design's GET routes answer like their /v1 twins.
 @Suite struct LegacyRouteTests {
     @Test func theOriginalFlowWorksEndToEnd() async throws {
-        try await withGateway(configure: { $0.maxVMCount = 1 }) { gateway, _ async throws in
+        try await withGateway(configure: { $0.maxVMCount = 1 }) { gateway async throws in
             let created = try await gateway.call(.GET, "/createVM/")
             #expect(created.status == 201)
             let id = try #require(created["vm_id"]), ip = try #require(created["ip"])
@@ -29,7 +29,7 @@ import TestSupport
     }
 
     @Test func errorsAnswerTheSameStatusCodesAsTheV1Twins() async throws {
-        try await withGateway(configure: { $0.maxVMCount = 1 }) { gateway, _ async throws in
+        try await withGateway(configure: { $0.maxVMCount = 1 }) { gateway async throws in
             let id = try #require(try await gateway.call(.GET, "/createVM/")["vm_id"])
             let capped = try await gateway.call(.GET, "/createVM/")
             #expect(capped.status == 409)
@@ -49,7 +49,7 @@ import TestSupport
     }
 
     @Test func emptyParametersOfTheOriginalTemplateCountAsAbsent() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let vm = try await gateway.call(.GET, "/createVM/")
             let id = try #require(vm["vm_id"]), ip = try #require(vm["ip"])
             _ = try await gateway.call(.GET, "/checkoutVM/")
@@ -62,7 +62,7 @@ import TestSupport
     }
 
     @Test func routesWorkWithAndWithoutTheTrailingSlash() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             #expect(try await gateway.call(.GET, "/createVM").status == 201)
             #expect(try await gateway.call(.GET, "/createVM/").status == 201)
             for path in ["/checkoutVM", "/checkoutVM/"] {
@@ -78,7 +78,7 @@ import TestSupport
     }
 
     @Test func badQueriesAre400() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             for path in ["/getVM/", "/getVM/?vm_id=xyz", "/getVMStatus/?id=1", "/checkinVM/", "/checkinVM/?ip=1.2.3",
                          "/deleteVM/?ip=8.8.8.8", "/createVM/?count=2", "/getVM/?vm_id=\(UUID())&vm_id=\(UUID())"] {
                 let response = try await gateway.call(.GET, path)

@@ -13,7 +13,7 @@ final class RawHTTPConnection: @unchecked Sendable {
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSupportError("socket() failed") }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -36,7 +36,7 @@ final class RawHTTPConnection: @unchecked Sendable {
     }
 
     /// One answer: its head and a Content-Length body; "" when the gateway closes the connection
-    /// first; what arrived when 5 s pass. Waits on a Dispatch thread, not the tests' own.
+    /// first; what arrived when 60 s pass. Waits on a Dispatch thread, not the tests' own.
     func readAnswer() async -> String {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: self.receiveAnswer()) }

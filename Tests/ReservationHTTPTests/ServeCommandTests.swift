@@ -9,10 +9,11 @@ import Glibc
 
 /// `vmreserve serve` as users run it: the built executable, its flags and environment variables,
 /// dev mode's own redis-server, and shutdown on SIGTERM.
-@Suite struct ServeCommandTests {
+@Suite(.timeLimit(.minutes(10))) struct ServeCommandTests {
     @Test func everyOptionReadsItsEnvironmentVariableAndSIGTERMStopsCleanly() async throws {
-        try await withRedisServer { server in
-            let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+        try await withTestProcesses { processes in
+            let server = try await processes.redis()  // its own: the test counts its clients
+            let port = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
             let process = try await GatewayProcess.start([], environment: [
                 "VMRESERVE_PORT": String(port),
                 "VMRESERVE_REDIS_CONNECTIONS": "3",
@@ -22,12 +23,12 @@ import Glibc
                 "VMRESERVE_DEFAULT_QUOTA": "3",
                 "VMRESERVE_POOL": "from-env",
                 "VMRESERVE_LOG_LEVEL": "info",
-            ], port: port, log: directory.appending(path: "log"))
+            ], port: port, log: directory.appending(path: "log"), processes: processes)
             let gateway = Gateway(port: port)
             #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 7)
             #expect(try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "u"}"#).data?["quota"] as? Int == 3)
             #expect(try await gateway.call(.GET, "/v1/admin/pool", token: nil).status == 401)
-            let (keys, clients) = try await withRedisClient(.init(url: .init(host: "127.0.0.1", port: server.port, database: 2), connectionCount: 1)) { client in
+            let (keys, clients) = try await withRedisClient(.test(.init(host: "127.0.0.1", port: server.port, database: 2), connectionCount: 1)) { client in
                 let keys = try await client.send(.init("KEYS", ["*"])).array?.compactMap(\.string) ?? []
                 let clients = try await client.send(.init("CLIENT", ["LIST"])).string ?? ""
                 return (keys, clients.split(separator: "\n").count - 1)  // less this client's own
@@ -45,14 +46,15 @@ import Glibc
     }
 
     @Test func aStalledStandardOutputStallsNeitherRequestsNorShutdown() async throws {
-        try await withRedisServer { server in
-            let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+        try await withTestProcesses { processes in
+            let redis = try await SharedRedis.url(), pool = "cli-\(UUID().uuidString)"  // a pool of its own there
+            let port = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
             let pipe = directory.appending(path: "stdout")
             #expect(mkfifo(pipe.path, 0o600) == 0)
             let reader = open(pipe.path, O_RDONLY | O_NONBLOCK)  // keeps the pipe open and never reads it
             defer { close(reader) }
-            let process = try await GatewayProcess.start(["--redis-url", server.url.description, "--admin-token", adminToken],
-                                                         port: port, log: pipe)
+            let process = try await GatewayProcess.start(["--redis-url", redis.description, "--pool", pool, "--admin-token", adminToken],
+                                                         port: port, log: pipe, processes: processes)
             let gateway = Gateway(port: port)
             // a log line of ~150 bytes per request: 2,000 of them are several times what a pipe holds
             try await withThrowingTaskGroup { group in
@@ -66,15 +68,17 @@ import Glibc
             let started = ContinuousClock.now
             #expect(try await gateway.call(.GET, "/v1/admin/nothing").status == 404)
             #expect(await process.terminate(with: SIGTERM) == 0)
-            #expect(ContinuousClock.now - started < .seconds(5))
+            // a shutdown stalled by its output would wait out the 30 s drain limit, or forever
+            #expect(ContinuousClock.now - started < .seconds(20))
         }
     }
 
     @Test func withoutAnAdminTokenNoTokenIsAnAdmin() async throws {
-        try await withRedisServer { server in
-            let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
-            let process = try await GatewayProcess.start(["--redis-url", server.url.description],
-                                                         port: port, log: directory.appending(path: "log"))
+        try await withTestProcesses { processes in
+            let redis = try await SharedRedis.url(), pool = "cli-\(UUID().uuidString)"  // a pool of its own there
+            let port = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
+            let process = try await GatewayProcess.start(["--redis-url", redis.description, "--pool", pool],
+                                                         port: port, log: directory.appending(path: "log"), processes: processes)
             let gateway = Gateway(port: port)
             for token in [nil, adminToken, "admin", "", String(repeating: "0", count: 64)] as [String?] {
                 let response = try await gateway.call(.GET, "/v1/admin/pool", token: token)
@@ -86,17 +90,19 @@ import Glibc
     }
 
     @Test func sigtermLetsInFlightRequestsFinish() async throws {
-        try await withRedisServer { server in
-            let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
-            let process = try await GatewayProcess.start(["--redis-url", server.url.description, "--admin-token", adminToken],
-                                               port: port, log: directory.appending(path: "log"))
+        try await withTestProcesses { processes in
+            let redis = try await SharedRedis.url(), pool = "cli-\(UUID().uuidString)"  // a pool of its own there
+            let port = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
+            let process = try await GatewayProcess.start(["--redis-url", redis.description, "--pool", pool, "--admin-token", adminToken],
+                                                         port: port, log: directory.appending(path: "log"), processes: processes)
             try await Gateway(port: port).createVMs(1)
             // a checkout whose body is still arriving: in flight, for as long as the test likes
             let body = #"{"lease_seconds": 60}"#
             let connection = try RawHTTPConnection(port: port)
             try connection.send("POST /v1/checkouts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(adminToken)\r\n"
                                 + "Content-Length: \(body.utf8.count)\r\n\r\n" + body.prefix(10))
-            try await Task.sleep(for: .milliseconds(500))
+            // time for the gateway to read the head (it shows nothing while it waits for the body)
+            try await Task.sleep(for: .milliseconds(500) * TestTiming.scale)
             process.signal(SIGTERM)
             try await Task.sleep(for: .milliseconds(500))
             #expect(process.isRunning, "the gateway waits for the request in flight")
@@ -108,13 +114,14 @@ import Glibc
     }
 
     @Test func aFlagWinsOverItsVariable() async throws {
-        try await withRedisServer { server in
-            let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+        try await withTestProcesses { processes in
+            let redis = try await SharedRedis.url(), pool = "cli-\(UUID().uuidString)"  // a pool of its own there
+            let port = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
             let process = try await GatewayProcess.start(
-                ["--max-vm-count", "9", "--redis-url", server.url.description, "--default-quota", "6"],
+                ["--max-vm-count", "9", "--redis-url", redis.description, "--pool", pool, "--default-quota", "6"],
                 environment: ["VMRESERVE_MAX_VM_COUNT": "7", "VMRESERVE_ADMIN_TOKEN": adminToken,
                               "VMRESERVE_REDIS_URL": "redis://127.0.0.1:1/0", "VMRESERVE_DEFAULT_QUOTA": "2"],
-                port: port, log: directory.appending(path: "log"))
+                port: port, log: directory.appending(path: "log"), processes: processes)
             let gateway = Gateway(port: port)
             #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 9)
             #expect(try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "u"}"#).data?["quota"] as? Int == 6)
@@ -134,26 +141,28 @@ import Glibc
         (["--log-level", "loud"], [:]),
     ] as [([String], [String: String])])
     func badSettingsStopTheServerAtStart(_ arguments: [String], _ environment: [String: String]) async throws {
-        let directory = try GatewayProcess.temporaryDirectory()
-        let log = directory.appending(path: "log")
-        let process = try ChildProcess([GatewayProcess.executable, "serve"] + arguments, environment: environment, output: log)
-        let code = await process.waitForExit()
-        #expect(code != 0)
-        let output = try String(contentsOf: log, encoding: .utf8)
-        #expect(output.contains("Error"), "\(output)")
+        try await withTestProcesses { processes in
+            let log = try processes.temporaryDirectory("cli").appending(path: "log")
+            let process = try processes.start([GatewayProcess.executable, "serve"] + arguments, environment: environment, output: .file(log))
+            let code = await process.waitForExit()
+            #expect(code != 0)
+            let output = try String(contentsOf: log, encoding: .utf8)
+            #expect(output.contains("Error"), "\(output)")
+        }
     }
 
     @Test func devModeUsesARedisThatAnswersAndStartsNoChild() async throws {
-        try await withRedisServer { server in
-            let port = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+        try await withTestProcesses { processes in
+            let server = try await processes.redis()  // its own: the test looks at every key
+            let port = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
             let data = directory.appending(path: "data")
             let process = try await GatewayProcess.start(["--dev", "--redis-url", server.url.description, "--data-dir", data.path],
-                                                         port: port, log: directory.appending(path: "log"))
+                                                         port: port, log: directory.appending(path: "log"), processes: processes)
             #expect(try await Gateway(port: port).call(.GET, "/createVM/", token: nil).status == 201)
             #expect(await process.terminate(with: SIGINT) == 0)
             #expect(!FileManager.default.fileExists(atPath: data.path), "no redis-server child, no data folder")
             #expect(server.isRunning)
-            let keys = try await withRedisClient(.init(url: server.url, connectionCount: 1)) { client in
+            let keys = try await withRedisClient(.test(server.url, connectionCount: 1)) { client in
                 try await client.send(.init("KEYS", ["*"])).array?.count ?? 0
             }
             #expect(keys > 0, "the VM went to the Redis that answered")
@@ -161,11 +170,12 @@ import Glibc
     }
 
     @Test func devModesRedisSeesNeitherThePasswordOnItsCommandLineNorTheGatewaysVariables() async throws {
-        let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+      try await withTestProcesses { processes in
+        let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
         let data = directory.appending(path: "data")
         let process = try await GatewayProcess.start(
             ["--dev", "--redis-url", "redis://:pa ss\"word@127.0.0.1:\(redisPort)/0", "--data-dir", data.path],
-            environment: ["VMRESERVE_ADMIN_TOKEN": adminToken], port: port, log: directory.appending(path: "log"))
+            environment: ["VMRESERVE_ADMIN_TOKEN": adminToken], port: port, log: directory.appending(path: "log"), processes: processes)
         #expect(try await Gateway(port: port).call(.GET, "/createVM/", token: nil).status == 201, "the gateway authenticates")
         let redis = try #require(Self.processes(named: "redis-server").first { $0.commandLine.contains("\(redisPort)") })
         #expect(!redis.commandLine.contains("pa ss"))
@@ -175,7 +185,7 @@ import Glibc
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         #expect(await process.terminate(with: SIGINT) == 0)
         #expect(!acceptsConnections(port: redisPort), "the gateway stopped its Redis on the way out")
-        try? FileManager.default.removeItem(at: directory)
+      }
     }
 
     /// Processes whose executable name is `name`, from /proc.
@@ -194,12 +204,14 @@ import Glibc
     }
 
     @Test func devModeStartsItsOwnPersistentRedisAndStopsItOnExit() async throws {
-        let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try GatewayProcess.temporaryDirectory()
+      try await withTestProcesses { processes in
+        let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
         let arguments = ["--dev", "--redis-url", "redis://127.0.0.1:\(redisPort)/0"]
         let data = directory.appending(path: "data").path
         let gateway = Gateway(port: port)
 
-        let first = try await GatewayProcess.start(arguments + ["--data-dir", data], port: port, log: directory.appending(path: "log"))
+        let first = try await GatewayProcess.start(arguments + ["--data-dir", data], port: port, log: directory.appending(path: "log"),
+                                                   processes: processes)
         #expect(acceptsConnections(port: redisPort))
         #expect(try await gateway.call(.GET, "/createVM/", token: nil).status == 201)
         let held = try await gateway.call(.GET, "/checkoutVM/", token: nil)
@@ -211,10 +223,10 @@ import Glibc
 
         // the same folder through the environment: the reservation made before is still there
         let second = try await GatewayProcess.start(arguments, environment: ["VMRESERVE_DATA_DIR": data], port: port,
-                                                    log: directory.appending(path: "log"))
+                                                    log: directory.appending(path: "log"), processes: processes)
         let mine = try await gateway.call(.GET, "/v1/vms/mine", token: nil)
         #expect(mine.items?.compactMap { $0["vm_id"] as? String } == [held["vm_id"]!])
         #expect(await second.terminate(with: SIGTERM) == 0)
-        try? FileManager.default.removeItem(at: directory)
+      }
     }
 }

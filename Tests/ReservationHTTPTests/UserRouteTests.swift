@@ -7,7 +7,7 @@ import TestSupport
 /// Admin routes for users, quotas and tokens.
 @Suite struct UserRouteTests {
     @Test func createReturnsTheTokenOnceAndItWorks() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let created = try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "dana", "quota": 3, "role": "user"}"#)
             #expect(created.status == 201)
             let token = try #require(created["token"])
@@ -23,10 +23,11 @@ import TestSupport
     }
 
     @Test func tokensAreStoredOnlyAsTheirSHA256() async throws {
-        try await withGateway { gateway, server async throws in
+        try await withGateway { gateway async throws in
             let token = try await gateway.createUser("hashed", quota: 1)
             let rotated = try #require(try await gateway.call(.POST, "/v1/admin/users/hashed/token")["token"])
-            let dump = try await withRedisClient(.init(url: server.url)) { client in
+            // every key of the shared Redis: this pool's and others'
+            let dump = try await withRedisClient(.test(try await SharedRedis.url())) { client in
                 var text = ""
                 for key in try await client.send(.init("KEYS", ["*"])).array?.compactMap(\.string) ?? [] {
                     let type = try await client.send(.init("TYPE", [key])).string
@@ -42,7 +43,7 @@ import TestSupport
     }
 
     @Test func createUsesTheDefaultQuotaAndRole() async throws {
-        try await withGateway(configure: { $0.defaultQuota = 4 }) { gateway, _ async throws in
+        try await withGateway(configure: { $0.defaultQuota = 4 }) { gateway async throws in
             let created = try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "eve"}"#)
             #expect(created.status == 201)
             #expect(created.data?["quota"] as? Int == 4)
@@ -51,7 +52,7 @@ import TestSupport
     }
 
     @Test func creatingAnExistingOrReservedNameIsInvalidState() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             _ = try await gateway.createUser("frank", quota: 1)
             for name in ["frank", "admin", "anonymous"] {
                 let again = try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "\#(name)"}"#)
@@ -62,7 +63,7 @@ import TestSupport
     }
 
     @Test func listAndReadShowQuotaAndHeldVMs() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(2)
             let token = try await gateway.createUser("gina", quota: 2)
             _ = try await gateway.createUser("hank", quota: 1)
@@ -80,7 +81,7 @@ import TestSupport
     }
 
     @Test func patchedQuotaAppliesToTheNextRequest() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(3)
             let token = try await gateway.createUser("ivy", quota: 1)
             #expect(try await gateway.call(.POST, "/v1/checkouts", token: token).status == 201)
@@ -94,7 +95,7 @@ import TestSupport
     }
 
     @Test func aQuotaBelowWhatTheUserHoldsIsRefused() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(3)
             let token = try await gateway.createUser("ivy", quota: 2)
             for _ in 0..<2 { #expect(try await gateway.call(.POST, "/v1/checkouts", token: token).status == 201) }
@@ -109,7 +110,7 @@ import TestSupport
     }
 
     @Test func unknownUsersAre404NotFoundOnEveryUserRoute() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             for (method, path, body) in [
                 (.GET, "/v1/admin/users/nobody", nil), (.PATCH, "/v1/admin/users/nobody", #"{"quota": 1}"#),
                 (.DELETE, "/v1/admin/users/nobody", nil), (.POST, "/v1/admin/users/nobody/token", nil),
@@ -122,7 +123,7 @@ import TestSupport
     }
 
     @Test func namesOfUpTo64LettersDigitsDotsDashesAndUnderscoresAreAccepted() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             for name in [String(repeating: "n", count: 64), "a", "first.last", "snake_case", "kebab-case", "Mixed.Case_9-x"] {
                 let created = try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "\#(name)"}"#)
                 #expect(created.status == 201, "\(name)")
@@ -132,7 +133,7 @@ import TestSupport
     }
 
     @Test func patchingTheRoleGrantsAdminRoutes() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let token = try await gateway.createUser("jack", quota: 1)
             #expect(try await gateway.call(.GET, "/v1/admin/pool", token: token).status == 403)
             #expect(try await gateway.call(.PATCH, "/v1/admin/users/jack", body: #"{"role": "admin"}"#).status == 200)
@@ -141,7 +142,7 @@ import TestSupport
     }
 
     @Test func rotationIssuesANewTokenAndTheOldOneStopsAtOnce() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let old = try await gateway.createUser("kim", quota: 1)
             let rotated = try await gateway.call(.POST, "/v1/admin/users/kim/token")
             #expect(rotated.status == 200)
@@ -156,7 +157,7 @@ import TestSupport
     }
 
     @Test func deleteIsRefusedWhileTheUserHoldsVMs() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(1)
             let token = try await gateway.createUser("lee", quota: 1)
             let vm = try await gateway.call(.POST, "/v1/checkouts", token: token)

@@ -6,7 +6,7 @@ import TestSupport
 /// The routes of any user: checkout, checkin, mine, get_vm, get_vm_status.
 @Suite struct VMRouteTests {
     @Test func checkoutAnswers201WithTheVMAndItsIP() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(2)
             let token = try await gateway.createUser("alice", quota: 2)
             let response = try await gateway.call(.POST, "/v1/checkouts", token: token)
@@ -22,7 +22,7 @@ import TestSupport
     }
 
     @Test func checkoutWithALeaseReportsItsExpiry() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(1)
             let response = try await gateway.call(.POST, "/v1/checkouts", body: #"{"lease_seconds": 3600}"#)
             #expect(response.status == 201)
@@ -34,7 +34,7 @@ import TestSupport
     }
 
     @Test func leasesFromOneSecondToSevenDaysAreAccepted() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(2)
             for seconds in [1, 604_800] {
                 let response = try await gateway.call(.POST, "/v1/checkouts", body: #"{"lease_seconds": \#(seconds)}"#)
@@ -45,7 +45,7 @@ import TestSupport
     }
 
     @Test func successAnswersAreJSONEnvelopesWithoutACode() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(1)
             for (method, path) in [(.POST, "/v1/checkouts"), (.GET, "/v1/vms/mine"), (.GET, "/v1/admin/pool")] as [(HTTPMethod, String)] {
                 let response = try await gateway.call(method, path)
@@ -60,7 +60,7 @@ import TestSupport
     }
 
     @Test func checkoutOnAnEmptyPoolAnswers503WithRetryAfter() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let response = try await gateway.call(.POST, "/v1/checkouts")
             #expect(response.status == 503)
             #expect(response.code == "no_vm_available")
@@ -71,7 +71,7 @@ import TestSupport
     }
 
     @Test func checkoutBeyondQuotaAnswers429EvenWhenThePoolIsEmpty() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(1)
             let token = try await gateway.createUser("bob", quota: 1)
             #expect(try await gateway.call(.POST, "/v1/checkouts", token: token).status == 201)
@@ -82,7 +82,7 @@ import TestSupport
     }
 
     @Test func aQuotaOfZeroRefusesEveryCheckout() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(1)
             let token = try await gateway.createUser("zero", quota: 0)
             #expect(try await gateway.call(.POST, "/v1/checkouts", token: token).status == 429)
@@ -90,7 +90,7 @@ import TestSupport
     }
 
     @Test func checkinByIPByIdOrBothReturnsTheVMToThePool() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(1)
             let token = try await gateway.createUser("carol", quota: 1)
             for form in ["ip", "vm_id", "both"] {
@@ -111,7 +111,7 @@ import TestSupport
     }
 
     @Test func checkinOfAVMHeldBySomeoneElseIsForbidden() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(2)
             let alice = try await gateway.createUser("alice", quota: 1)
             let bob = try await gateway.createUser("bob", quota: 1)
@@ -127,7 +127,7 @@ import TestSupport
     }
 
     @Test func anAdminMayCheckInAnyVMButNotOneThatIsNotCheckedOut() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(1)
             let alice = try await gateway.createUser("alice", quota: 1)
             let vm = try await gateway.call(.POST, "/v1/checkouts", token: alice)
@@ -140,7 +140,7 @@ import TestSupport
     }
 
     @Test func theHolderCheckingInTwiceGetsInvalidState() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(1)
             let vm = try await gateway.call(.POST, "/v1/checkouts")
             let body = #"{"vm_id": "\#(vm["vm_id"]!)"}"#
@@ -150,7 +150,7 @@ import TestSupport
     }
 
     @Test func checkinNamingUnknownOrMismatchedVMsIsVMNotFound() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let vms = try await gateway.createVMs(2)
             let first = vms[0]["vm_id"] as! String, secondIP = vms[1]["ip"] as! String
             for body in [
@@ -166,7 +166,7 @@ import TestSupport
     }
 
     @Test func mineListsOnlyTheCallersVMs() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(3)
             let alice = try await gateway.createUser("alice", quota: 2)
             let bob = try await gateway.createUser("bob", quota: 2)
@@ -181,7 +181,7 @@ import TestSupport
     }
 
     @Test func getVMAndStatusAreForTheHolderAndAdminsOnly() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             try await gateway.createVMs(1)
             let alice = try await gateway.createUser("alice", quota: 1)
             let bob = try await gateway.createUser("bob", quota: 1)
@@ -208,7 +208,7 @@ import TestSupport
     }
 
     @Test func aMalformedVMIdIs400AndAnUnknownOneIs404() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             let malformed = try await gateway.call(.GET, "/v1/vms/not-a-uuid")
             #expect(malformed.status == 400)
             #expect(malformed.code == "bad_request")
@@ -219,7 +219,7 @@ import TestSupport
     }
 
     @Test func missingOrUnknownTokensAre401() async throws {
-        try await withGateway { gateway, _ async throws in
+        try await withGateway { gateway async throws in
             for token in [nil, "nope", ""] as [String?] {
                 let response = try await gateway.call(.POST, "/v1/checkouts", token: token)
                 #expect(response.status == 401)

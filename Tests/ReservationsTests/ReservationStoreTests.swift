@@ -401,7 +401,7 @@ extension IssuedToken {
     @Test func isReadyOnceEveryScriptIsLoaded() async throws {
         try await withRedisServer { server in
             // one connection: a second one could still be loading the scripts after the flush
-            try await withRedisClient(.init(url: server.url, connectionCount: 1), scripts: Script.all) { client async throws in
+            try await withRedisClient(.test(server.url, connectionCount: 1), scripts: Script.all) { client async throws in
                 let store = ReservationStore(redis: client, keys: PoolKeys(pool: uniquePoolName()), defaultQuota: 1)
                 #expect(await store.isReady())
                 _ = try await client.send(RedisCommand("SCRIPT", ["FLUSH"]))

@@ -166,27 +166,23 @@ struct ScriptPool: Sendable {
     }
 }
 
-/// A fresh redis-server, a client that loaded every script, and a pool of a unique name.
+/// A client of the shared redis-server that loaded every script, and a pool of a unique name.
 func withScriptPool(_ body: @Sendable (ScriptPool) async throws -> Void) async throws {
-    try await withRedisServer { server in
-        try await withRedisClient(.init(url: server.url), scripts: Script.all) { client in
-            try await body(ScriptPool(client: client, keys: PoolKeys(pool: uniquePoolName("scripts"))))
-        }
+    try await withRedisClient(.test(try await SharedRedis.url()), scripts: Script.all) { client in
+        try await body(ScriptPool(client: client, keys: PoolKeys(pool: uniquePoolName("scripts"))))
     }
 }
 
-/// A fresh redis-server and a `ReservationStore` on a pool of a unique name with cap `cap`.
+/// A `ReservationStore` on the shared redis-server, on a pool of a unique name with cap `cap`.
 func withStore(
     cap: Int = 100, defaultQuota: Int = 2,
     _ body: @Sendable (ReservationStore, ScriptPool) async throws -> Void
 ) async throws {
-    try await withRedisServer { server in
-        try await withRedisClient(.init(url: server.url), scripts: Script.all) { client in
-            let keys = PoolKeys(pool: uniquePoolName("store"))
-            let store = ReservationStore(redis: client, keys: keys, defaultQuota: defaultQuota)
-            _ = try await store.initializePool(maxVMCount: cap)
-            try await body(store, ScriptPool(client: client, keys: keys))
-        }
+    try await withRedisClient(.test(try await SharedRedis.url()), scripts: Script.all) { client in
+        let keys = PoolKeys(pool: uniquePoolName("store"))
+        let store = ReservationStore(redis: client, keys: keys, defaultQuota: defaultQuota)
+        _ = try await store.initializePool(maxVMCount: cap)
+        try await body(store, ScriptPool(client: client, keys: keys))
     }
 }
 

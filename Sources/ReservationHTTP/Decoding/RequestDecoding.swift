@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import Reservations
 
-/// Reads and checks what clients send: bodies (strict JSON, at most 1 MiB), path and query values.
+/// Reads and checks what clients send: bodies (strict RFC 8259 JSON, see `StrictJSON`, at most 1 MiB), path and query values.
 /// Anything malformed becomes a 400 `bad_request` before any Redis call, so it changes nothing.
 enum RequestDecoding {
     static let maxBodySize = 1 << 20
@@ -18,6 +18,11 @@ enum RequestDecoding {
         if buffer.readableBytes == 0 {
             if required { throw APIError.badRequest("A JSON body is required") }
             return nil
+        }
+        do throws(StrictJSON.Violation) {
+            try StrictJSON.validate(Array(buffer.readableBytesView))
+        } catch {
+            throw APIError.badRequest(error.message)
         }
         do {
             return try decoder.decode(T.self, from: buffer)

@@ -1,0 +1,221 @@
+/// A strict RFC 8259 syntax check run on every request body before it is decoded: Foundation's
+/// decoder accepts a trailing comma and silently keeps one of two members of the same name, and
+/// neither may change what a request means. Checks the grammar exactly (no comments, no single
+/// quotes, no NaN, nothing after the value), that text is UTF-8, that no object names a member
+/// twice (compared after unescaping, so `"ip"` and `"\u0069p"` are the same name), and that
+/// values nest at most `maxDepth` deep.
+struct StrictJSON {
+    static let maxDepth = 64
+
+    /// Why a body is not acceptable JSON, in words fit for the envelope's message.
+    struct Violation: Error, Equatable {
+        let message: String
+        static let syntax = Violation(message: "The body is not valid JSON")
+    }
+
+    private let bytes: [UInt8]
+    private var index = 0
+
+    private init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    /// Throws a `Violation` unless `bytes` is one strict JSON value, with optional whitespace around it.
+    static func validate(_ bytes: [UInt8]) throws(Violation) {
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw Violation(message: "The body is not UTF-8 text") }
+        var parser = StrictJSON(bytes)
+        parser.skipWhitespace()
+        try parser.value(depth: 1)
+        parser.skipWhitespace()
+        guard parser.index == bytes.count else { throw .syntax }
+    }
+
+    private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    private mutating func skipWhitespace() {
+        while let byte = current, byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { index += 1 }
+    }
+
+    private mutating func expect(_ byte: UInt8) throws(Violation) {
+        guard current == byte else { throw .syntax }
+        index += 1
+    }
+
+    private mutating func value(depth: Int) throws(Violation) {
+        guard depth <= Self.maxDepth else { throw Violation(message: "The body nests deeper than \(Self.maxDepth) levels") }
+        switch current {
+        case UInt8(ascii: "{"): try object(depth: depth)
+        case UInt8(ascii: "["): try array(depth: depth)
+        case UInt8(ascii: "\""): _ = try string()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: try number()
+        }
+    }
+
+    private mutating func object(depth: Int) throws(Violation) {
+        index += 1
+        skipWhitespace()
+        if current == UInt8(ascii: "}") {
+            index += 1
+            return
+        }
+        var names: Set<String> = []
+        while true {
+            let name = try string()
+            guard names.insert(name).inserted else {
+                throw Violation(message: "The body names member '\(Self.printable(name))' more than once")
+            }
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"))
+            skipWhitespace()
+            try value(depth: depth + 1)
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","):
+                index += 1
+                skipWhitespace()  // then a name must follow: a trailing comma fails in string()
+            case UInt8(ascii: "}"):
+                index += 1
+                return
+            default:
+                throw .syntax
+            }
+        }
+    }
+
+    private mutating func array(depth: Int) throws(Violation) {
+        index += 1
+        skipWhitespace()
+        if current == UInt8(ascii: "]") {
+            index += 1
+            return
+        }
+        while true {
+            try value(depth: depth + 1)
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","):
+                index += 1
+                skipWhitespace()
+            case UInt8(ascii: "]"):
+                index += 1
+                return
+            default:
+                throw .syntax
+            }
+        }
+    }
+
+    /// A string, unescaped (names are compared by what they say, not how they are written).
+    private mutating func string() throws(Violation) -> String {
+        try expect(UInt8(ascii: "\""))
+        var scalars = String.UnicodeScalarView()
+        var runStart = index
+        func flush(_ end: Int) {
+            scalars.append(contentsOf: String(decoding: bytes[runStart..<end], as: UTF8.self).unicodeScalars)
+        }
+        while true {
+            guard let byte = current else { throw .syntax }
+            switch byte {
+            case UInt8(ascii: "\""):
+                flush(index)
+                index += 1
+                return String(scalars)
+            case UInt8(ascii: "\\"):
+                flush(index)
+                index += 1
+                try escape(into: &scalars)
+                runStart = index
+            case 0x00..<0x20:
+                throw .syntax  // control characters must be escaped
+            default:
+                index += 1
+            }
+        }
+    }
+
+    private mutating func escape(into scalars: inout String.UnicodeScalarView) throws(Violation) {
+        guard let byte = current else { throw .syntax }
+        index += 1
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scalars.append(Unicode.Scalar(byte))
+        case UInt8(ascii: "b"): scalars.append("\u{08}")
+        case UInt8(ascii: "f"): scalars.append("\u{0C}")
+        case UInt8(ascii: "n"): scalars.append("\n")
+        case UInt8(ascii: "r"): scalars.append("\r")
+        case UInt8(ascii: "t"): scalars.append("\t")
+        case UInt8(ascii: "u"):
+            let unit = try hexUnit()
+            if UTF16.isLeadSurrogate(unit), current == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u") {
+                let saved = index
+                index += 2
+                let trail = try hexUnit()
+                if UTF16.isTrailSurrogate(trail) {
+                    let value = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(trail) - 0xDC00)
+                    scalars.append(Unicode.Scalar(value)!)
+                    return
+                }
+                index = saved
+            }
+            // A lone surrogate is valid JSON grammar; it stands for U+FFFD in a name.
+            scalars.append(Unicode.Scalar(UInt32(unit)) ?? "\u{FFFD}")
+        default:
+            throw .syntax
+        }
+    }
+
+    private mutating func hexUnit() throws(Violation) -> UInt16 {
+        guard index + 4 <= bytes.count else { throw .syntax }
+        var unit: UInt16 = 0
+        for byte in bytes[index..<index + 4] {
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw .syntax
+            }
+            unit = unit << 4 | UInt16(digit)
+        }
+        index += 4
+        return unit
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    private mutating func number() throws(Violation) {
+        if current == UInt8(ascii: "-") { index += 1 }
+        if current == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            try digits()
+        }
+        if current == UInt8(ascii: ".") {
+            index += 1
+            try digits()
+        }
+        if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+            index += 1
+            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
+            try digits()
+        }
+    }
+
+    private mutating func digits() throws(Violation) {
+        let start = index
+        while let byte = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { index += 1 }
+        guard index > start else { throw .syntax }
+    }
+
+    private mutating func literal(_ word: String) throws(Violation) {
+        let expected = word.utf8
+        guard index + expected.count <= bytes.count, bytes[index..<index + expected.count].elementsEqual(expected) else {
+            throw .syntax
+        }
+        index += expected.count
+    }
+
+    /// A member name as the error message shows it: at most 40 characters, no control characters.
+    private static func printable(_ name: String) -> String {
+        String(String.UnicodeScalarView(name.unicodeScalars.prefix(40).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+    }
+}
