@@ -21,6 +21,8 @@ public final class ChildProcess: Sendable {
         case inherit
         /// Appended to this file, created if missing.
         case file(URL)
+        /// This open descriptor of this process (a pipe's write end, say).
+        case descriptor(Int32)
     }
 
     public let pid: pid_t
@@ -159,6 +161,9 @@ public final class ChildProcess: Sendable {
         case .file(let url):
             posix_spawn_file_actions_addopen(&actions, 1, url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        case .descriptor(let descriptor):
+            posix_spawn_file_actions_adddup2(&actions, descriptor, 1)
+            posix_spawn_file_actions_adddup2(&actions, descriptor, 2)
         case .inherit:
             break
         }

@@ -98,6 +98,8 @@ public final class RedisServerProcess: Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
+    public var pid: pid_t { process.pid }
+
     /// SIGTERM, then waits for the exit: Redis flushes its append-only file first.
     public func stop() async {
         await process.terminate(with: SIGTERM)

@@ -170,63 +170,48 @@ import Glibc
     }
 
     @Test func devModesRedisSeesNeitherThePasswordOnItsCommandLineNorTheGatewaysVariables() async throws {
-      try await withTestProcesses { processes in
-        let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
-        let data = directory.appending(path: "data")
-        let process = try await GatewayProcess.start(
-            ["--dev", "--redis-url", "redis://:pa ss\"word@127.0.0.1:\(redisPort)/0", "--data-dir", data.path],
-            environment: ["VMRESERVE_ADMIN_TOKEN": adminToken], port: port, log: directory.appending(path: "log"), processes: processes)
-        #expect(try await Gateway(port: port).call(.GET, "/createVM/", token: nil).status == 201, "the gateway authenticates")
-        let redis = try #require(Self.processes(named: "redis-server").first { $0.commandLine.contains("\(redisPort)") })
-        #expect(!redis.commandLine.contains("pa ss"))
-        #expect(!redis.environment.contains(adminToken))
-        #expect(redis.processGroup == redis.pid, "a Ctrl-C for the gateway does not reach Redis")
-        let attributes = try FileManager.default.attributesOfItem(atPath: data.appending(path: "vmreserve-password.conf").path)
-        #expect((attributes[.posixPermissions] as? Int) == 0o600)
-        #expect(await process.terminate(with: SIGINT) == 0)
-        #expect(!acceptsConnections(port: redisPort), "the gateway stopped its Redis on the way out")
-      }
-    }
-
-    /// Processes whose executable name is `name`, from /proc.
-    static func processes(named name: String) -> [(pid: Int, processGroup: Int, commandLine: String, environment: String)] {
-        let ids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { Int($0) } ?? []
-        return ids.compactMap { pid in
-            func read(_ file: String) -> String? {
-                (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/\(file)"))).map { String(decoding: $0, as: UTF8.self) }
-            }
-            guard let stat = read("stat"), stat.contains("(\(name))"), let commandLine = read("cmdline"),
-                  let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 2,
-                  let group = Int(fields[2])
-            else { return nil }
-            return (pid, group, commandLine.replacingOccurrences(of: "\0", with: " "), read("environ") ?? "")
+        try await withTestProcesses { processes in
+            let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
+            let data = directory.appending(path: "data")
+            let process = try await GatewayProcess.start(
+                ["--dev", "--redis-url", "redis://:pa ss\"word@127.0.0.1:\(redisPort)/0", "--data-dir", data.path],
+                environment: ["VMRESERVE_ADMIN_TOKEN": adminToken], port: port, log: directory.appending(path: "log"), processes: processes)
+            #expect(try await Gateway(port: port).call(.GET, "/createVM/", token: nil).status == 201, "the gateway authenticates")
+            let redis = try #require(ProcessEntry.all().first { $0.name == "redis-server" && $0.commandLine.contains("\(redisPort)") })
+            #expect(!redis.commandLine.contains("pa ss"))
+            #expect(!redis.environment.contains(adminToken))
+            #expect(redis.processGroup == redis.pid, "a Ctrl-C for the gateway does not reach Redis")
+            let attributes = try FileManager.default.attributesOfItem(atPath: data.appending(path: "vmreserve-password.conf").path)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+            #expect(await process.terminate(with: SIGINT) == 0)
+            #expect(!acceptsConnections(port: redisPort), "the gateway stopped its Redis on the way out")
         }
     }
 
     @Test func devModeStartsItsOwnPersistentRedisAndStopsItOnExit() async throws {
-      try await withTestProcesses { processes in
-        let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
-        let arguments = ["--dev", "--redis-url", "redis://127.0.0.1:\(redisPort)/0"]
-        let data = directory.appending(path: "data").path
-        let gateway = Gateway(port: port)
+        try await withTestProcesses { processes in
+            let port = try freeLoopbackPort(), redisPort = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
+            let arguments = ["--dev", "--redis-url", "redis://127.0.0.1:\(redisPort)/0"]
+            let data = directory.appending(path: "data").path
+            let gateway = Gateway(port: port)
 
-        let first = try await GatewayProcess.start(arguments + ["--data-dir", data], port: port, log: directory.appending(path: "log"),
-                                                   processes: processes)
-        #expect(acceptsConnections(port: redisPort))
-        #expect(try await gateway.call(.GET, "/createVM/", token: nil).status == 201)
-        let held = try await gateway.call(.GET, "/checkoutVM/", token: nil)
-        #expect(held.status == 201)
-        #expect(held["user"] == "anonymous")
-        #expect(await first.terminate(with: SIGTERM) == 0)
-        #expect(!acceptsConnections(port: redisPort), "the child redis-server stops with the gateway")
-        #expect(FileManager.default.fileExists(atPath: directory.appending(path: "data/appendonlydir").path))
+            let first = try await GatewayProcess.start(arguments + ["--data-dir", data], port: port, log: directory.appending(path: "log"),
+                                                       processes: processes)
+            #expect(acceptsConnections(port: redisPort))
+            #expect(try await gateway.call(.GET, "/createVM/", token: nil).status == 201)
+            let held = try await gateway.call(.GET, "/checkoutVM/", token: nil)
+            #expect(held.status == 201)
+            #expect(held["user"] == "anonymous")
+            #expect(await first.terminate(with: SIGTERM) == 0)
+            #expect(!acceptsConnections(port: redisPort), "the child redis-server stops with the gateway")
+            #expect(FileManager.default.fileExists(atPath: directory.appending(path: "data/appendonlydir").path))
 
-        // the same folder through the environment: the reservation made before is still there
-        let second = try await GatewayProcess.start(arguments, environment: ["VMRESERVE_DATA_DIR": data], port: port,
-                                                    log: directory.appending(path: "log"), processes: processes)
-        let mine = try await gateway.call(.GET, "/v1/vms/mine", token: nil)
-        #expect(mine.items?.compactMap { $0["vm_id"] as? String } == [held["vm_id"]!])
-        #expect(await second.terminate(with: SIGTERM) == 0)
-      }
+            // the same folder through the environment: the reservation made before is still there
+            let second = try await GatewayProcess.start(arguments, environment: ["VMRESERVE_DATA_DIR": data], port: port,
+                                                        log: directory.appending(path: "log"), processes: processes)
+            let mine = try await gateway.call(.GET, "/v1/vms/mine", token: nil)
+            #expect(mine.items?.compactMap { $0["vm_id"] as? String } == [held["vm_id"]!])
+            #expect(await second.terminate(with: SIGTERM) == 0)
+        }
     }
 }
