@@ -1,5 +1,5 @@
 # vmreserve: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test build release bench deps clean
+.PHONY: run test test-under-load build release bench deps clean
 
 # Installs redis-server and libhiredis-dev if missing, builds, and serves on 127.0.0.1:5000 in dev
 # mode (tokenless requests act as an admin; a local redis-server is started if none answers).
@@ -10,6 +10,10 @@ run: deps
 # Every test, against real redis-server processes the tests start on free loopback ports.
 test: deps
 	swift test
+
+# The same suite while stress-ng keeps every core busy (installs stress-ng if missing).
+test-under-load:
+	bash scripts/test-under-load.sh
 
 build: deps
 	swift build

@@ -93,6 +93,10 @@ import TestSupport
         try await withRedisServer { primary in
             try await withRedisServer(extraArguments: ["--replicaof", "127.0.0.1", String(primary.port)]) { replica in
                 try await withRedisClient(.test(replica.url)) { client async throws in
+                    // once synced: while it loads the primary's data a replica answers LOADING instead
+                    try await waitUntil("the replica is in sync") {
+                        ((try? await client.send(RedisCommand("INFO", ["replication"])).string) ?? "").contains("master_link_status:up")
+                    }
                     let error = await #expect(throws: RedisError.self) { try await client.send(RedisCommand("SET", ["k", "v"])) }
                     #expect(error?.prefix == "READONLY")
                     #expect(error?.isStoreUnavailable == true)

@@ -66,6 +66,11 @@ struct APIResponse: @unchecked Sendable {
     var envelopeStatus: String? { json?["status"] as? String }
 
     subscript(field: String) -> String? { data?[field] as? String }
+
+    /// The value of an unlabelled metric in a Prometheus text answer.
+    func gauge(_ name: String) -> Double? {
+        text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.dropFirst(name.count + 1)) }
+    }
 }
 
 /// Runs `count` gateways on one Redis (by default the shared one, on a pool of its own) for the

@@ -27,6 +27,7 @@ import TestSupport
             #expect(metrics.text.contains(#"vmreserve_vms{status="available"} 1"#))
             #expect(metrics.text.contains(#"vmreserve_vms{status="checked-out"} 1"#))
             #expect(metrics.text.contains("vmreserve_max_vm_count 100"))
+            #expect(metrics.gauge("vmreserve_http_requests_in_flight") == 1, "the scrape itself")
         }
     }
 
@@ -95,7 +96,7 @@ import TestSupport
                 continuation.finish()
             }
             request.body = .stream(chunks, length: .unknown)  // chunked: no Content-Length to check first
-            let response = try await testHTTPClient.execute(request, timeout: .seconds(10))
+            let response = try await testHTTPClient.execute(request, timeout: .seconds(120))
             let text = String(buffer: try await response.body.collect(upTo: 1 << 16))
             #expect(response.status.code == 413)
             #expect(text.contains(#""code":"payload_too_large""#), "\(text)")

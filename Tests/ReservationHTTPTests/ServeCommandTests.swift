@@ -101,8 +101,9 @@ import Glibc
             let connection = try RawHTTPConnection(port: port)
             try connection.send("POST /v1/checkouts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(adminToken)\r\n"
                                 + "Content-Length: \(body.utf8.count)\r\n\r\n" + body.prefix(10))
-            // time for the gateway to read the head (it shows nothing while it waits for the body)
-            try await Task.sleep(for: .milliseconds(500) * TestTiming.scale)
+            try await waitUntil("the gateway has the checkout in flight (and the scrape that asks)") {
+                (try? await Gateway(port: port).call(.GET, "/metrics", token: nil).gauge("vmreserve_http_requests_in_flight")) == 2
+            }
             process.signal(SIGTERM)
             try await Task.sleep(for: .milliseconds(500))
             #expect(process.isRunning, "the gateway waits for the request in flight")

@@ -102,58 +102,56 @@ private struct Tally: Sendable {
         let quota = 2
         let vmCount = 40
         let goal = WorkGoal(600)  // checkouts, in all
-        do {
-            let configuration = RedisClient.Configuration.test(try await SharedRedis.url())
-            try await withRedisClient(configuration, scripts: Script.all) { first async throws in
-                try await withRedisClient(configuration, scripts: Script.all) { second async throws in
-                    try await withRedisClient(configuration, scripts: Script.all) { third async throws in
-                        let keys = PoolKeys(pool: uniquePoolName("contention"))
-                        let gateways = [first, second, third].map { ReservationStore(redis: $0, keys: keys, defaultQuota: 1) }
-                        let pool = ScriptPool(client: first, keys: keys)
-                        let setup = gateways[0]
-                        _ = try await setup.initializePool(maxVMCount: vmCount)
-                        #expect(try await setup.createVMs(admin, count: vmCount).count == vmCount)
-                        var users: [(name: String, caller: Caller)] = []
-                        for index in 0..<userCount {
-                            let issued = try await setup.createUser(admin, name: "user\(index)", role: .user, quota: quota)
-                            users.append((issued.user.name, issued.caller))
-                        }
-
-                        let tracker = HoldTracker()
-                        let tally = try await withThrowingTaskGroup(of: Tally.self) { group in
-                            for (index, user) in users.enumerated() {
-                                let store = gateways[index % gateways.count]
-                                group.addTask {
-                                    try await Self.cycle(user: user, quota: quota, store: store, tracker: tracker, until: goal)
-                                }
-                            }
-                            return try await group.reduce(Tally(), +)
-                        }
-
-                        let violations = tracker.violations
-                        #expect(violations.isEmpty, "\(violations.count) violations, first: \(violations.prefix(10))")
-                        #expect(tracker.heldCount == 0)
-                        #expect(tally.checkouts >= goal.target, "\(tally)")
-                        #expect(tally.checkins == tally.checkouts)
-                        #expect(tally.noVMAvailable > 0, "the pool should have run dry at times: \(tally)")
-                        #expect(tally.quotaExceeded > 0, "\(tally)")
-
-                        let stats = try await setup.poolStats(admin)
-                        #expect(stats.total == vmCount)
-                        #expect(stats.counts[.available] == vmCount)
-                        #expect(stats.counts[.checkedOut] == 0)
-                        #expect((stats.counts[.available] ?? 0) + (stats.counts[.checkedOut] ?? 0) == stats.total)
-                        for user in try await setup.users(admin) {
-                            #expect(user.held == 0, "\(user.name)")
-                            #expect(try await pool.command("SCARD", pool.key("held:" + user.name)) == .integer(0))
-                        }
-                        let all = try await setup.listVMs(admin, status: nil, cursor: nil, limit: 1000)
-                        #expect(all.items.count == vmCount && all.nextCursor == nil)
-                        #expect(all.items.allSatisfy { $0.status == .available && $0.user == nil })
-                        #expect(Set(all.items.map(\.ip)).count == vmCount)
-                        #expect(try await pool.hash("ips").count == vmCount)
-                        #expect(try await pool.command("ZCARD", pool.key("leases")) == .integer(0))
+        let configuration = RedisClient.Configuration.test(try await SharedRedis.url())
+        try await withRedisClient(configuration, scripts: Script.all) { first async throws in
+            try await withRedisClient(configuration, scripts: Script.all) { second async throws in
+                try await withRedisClient(configuration, scripts: Script.all) { third async throws in
+                    let keys = PoolKeys(pool: uniquePoolName("contention"))
+                    let gateways = [first, second, third].map { ReservationStore(redis: $0, keys: keys, defaultQuota: 1) }
+                    let pool = ScriptPool(client: first, keys: keys)
+                    let setup = gateways[0]
+                    _ = try await setup.initializePool(maxVMCount: vmCount)
+                    #expect(try await setup.createVMs(admin, count: vmCount).count == vmCount)
+                    var users: [(name: String, caller: Caller)] = []
+                    for index in 0..<userCount {
+                        let issued = try await setup.createUser(admin, name: "user\(index)", role: .user, quota: quota)
+                        users.append((issued.user.name, issued.caller))
                     }
+
+                    let tracker = HoldTracker()
+                    let tally = try await withThrowingTaskGroup(of: Tally.self) { group in
+                        for (index, user) in users.enumerated() {
+                            let store = gateways[index % gateways.count]
+                            group.addTask {
+                                try await Self.cycle(user: user, quota: quota, store: store, tracker: tracker, until: goal)
+                            }
+                        }
+                        return try await group.reduce(Tally(), +)
+                    }
+
+                    let violations = tracker.violations
+                    #expect(violations.isEmpty, "\(violations.count) violations, first: \(violations.prefix(10))")
+                    #expect(tracker.heldCount == 0)
+                    #expect(tally.checkouts >= goal.target, "\(tally)")
+                    #expect(tally.checkins == tally.checkouts)
+                    #expect(tally.noVMAvailable > 0, "the pool should have run dry at times: \(tally)")
+                    #expect(tally.quotaExceeded > 0, "\(tally)")
+
+                    let stats = try await setup.poolStats(admin)
+                    #expect(stats.total == vmCount)
+                    #expect(stats.counts[.available] == vmCount)
+                    #expect(stats.counts[.checkedOut] == 0)
+                    #expect((stats.counts[.available] ?? 0) + (stats.counts[.checkedOut] ?? 0) == stats.total)
+                    for user in try await setup.users(admin) {
+                        #expect(user.held == 0, "\(user.name)")
+                        #expect(try await pool.command("SCARD", pool.key("held:" + user.name)) == .integer(0))
+                    }
+                    let all = try await setup.listVMs(admin, status: nil, cursor: nil, limit: 1000)
+                    #expect(all.items.count == vmCount && all.nextCursor == nil)
+                    #expect(all.items.allSatisfy { $0.status == .available && $0.user == nil })
+                    #expect(Set(all.items.map(\.ip)).count == vmCount)
+                    #expect(try await pool.hash("ips").count == vmCount)
+                    #expect(try await pool.command("ZCARD", pool.key("leases")) == .integer(0))
                 }
             }
         }

@@ -3,12 +3,15 @@ import Reservations
 import Synchronization
 
 /// The gateway's Prometheus metrics: requests by route, method and HTTP status; request latency;
-/// VMs by status and the cap, read from Redis when scraped.
+/// requests in flight; VMs by status and the cap, read from Redis when scraped.
 final class GatewayMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let storeUp: Gauge
     private let maxVMCount: Gauge
     private let vmsByStatus: [VMStatus: Gauge]
+    private let inFlightGauge: Gauge
+    /// Requests begun and not yet answered (kept here, set into the gauge when scraped).
+    private let inFlight = Atomic(0)
     /// The request metrics already made, so a request costs one dictionary lookup.
     private let requestMetrics = Mutex<[RequestKey: (count: Counter, latency: DurationHistogram)]>([:])
 
@@ -40,10 +43,23 @@ final class GatewayMetrics: Sendable {
         maxVMCount = registry.makeGauge(descriptor: .init(
             namespace: "vmreserve", metricName: "max_vm", unitName: "count", helpText: "The pool's cap on VMs"
         ))
+        inFlightGauge = registry.makeGauge(descriptor: .init(
+            namespace: "vmreserve", metricName: "http_requests_in_flight", unitName: "",
+            helpText: "Requests begun (their head read) and not yet answered, this one included"
+        ))
         let vms = MetricNameDescriptor(namespace: "vmreserve", metricName: "vms", unitName: "", helpText: "VMs by status")
         vmsByStatus = Dictionary(uniqueKeysWithValues: VMStatus.allCases.map { status in
             (status, registry.makeGauge(descriptor: vms, labels: [("status", status.rawValue)]))
         })
+    }
+
+    /// A request has begun; `end` follows it however it ends.
+    func begin() {
+        inFlight.add(1, ordering: .relaxed)
+    }
+
+    func end() {
+        inFlight.subtract(1, ordering: .relaxed)
     }
 
     func record(method: String, route: String, status: Int, duration: Duration) {
@@ -68,6 +84,7 @@ final class GatewayMetrics: Sendable {
     /// Refreshes the pool gauges (if Redis answers) and renders everything in the text format.
     func scrape(_ stats: PoolStats?) -> [UInt8] {
         storeUp.set(to: stats == nil ? 0 : 1)
+        inFlightGauge.set(to: Double(inFlight.load(ordering: .relaxed)))
         if let stats {
             maxVMCount.set(to: Double(stats.maxVMCount))
             for (status, gauge) in vmsByStatus {
