@@ -45,6 +45,8 @@ let package = Package(
             dependencies: [
                 "RedisClient",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             plugins: ["EmbedLuaPlugin"]
         ),

@@ -42,7 +42,11 @@ local function run(body)
   error(res, 0)
 end
 
-local function now() return tonumber(redis.call('TIME')[1]) end
+-- Redis' clock in whole milliseconds since the Unix epoch: every stored time and lease score.
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 
 -- ARGV[i] as a whole number in lo..hi; "" gives nil when optional.
 local function int_arg(i, lo, hi, what, optional)
@@ -141,7 +145,7 @@ local function release(id, vm)
   redis.call('ZREM', K.leases, id)
   if vm.status ~= 'checked-out' then return end
   set_status(id, 'checked-out', 'available')
-  redis.call('HDEL', K.vm .. id, 'user', 'checked_out_at', 'lease_expires_at')
+  redis.call('HDEL', K.vm .. id, 'user', 'checked_out_at', 'lease_expires_at', 'lease_seconds')
   if vm.user then redis.call('SREM', K.held .. vm.user, id) end
 end
 
@@ -192,12 +196,13 @@ local function locate_vm(id, ip, t)
   return id, vm, flat
 end
 
--- User record {name, role, quota, created_at, held} as a flat array, nil when missing.
+-- User record {name, role, quota, created_at, held, max_lease} as a flat array ("held" at index
+-- 10; max_lease "" when the user has none of their own), nil when missing.
 local function user_record(name)
-  local u = redis.call('HMGET', K.user .. name, 'name', 'role', 'quota', 'created_at')
+  local u = redis.call('HMGET', K.user .. name, 'name', 'role', 'quota', 'created_at', 'max_lease')
   if not u[1] then return nil end
   return {'name', u[1], 'role', u[2], 'quota', u[3], 'created_at', u[4],
-          'held', redis.call('SCARD', K.held .. name)}
+          'held', redis.call('SCARD', K.held .. name), 'max_lease', u[5] or ''}
 end
 
 local function existing_user(name)
@@ -210,4 +215,33 @@ local function pool_stats()
                redis.call('ZCARD', K.vms)}
   for _, s in ipairs(STATUSES) do out[#out + 1] = redis.call('SCARD', K.status .. s) end
   return out
+end
+
+-- Leases. No lease, default or maximum is longer than a year.
+local LEASE_LIMIT = 31536000
+
+-- The lease, in seconds, that a checkout or a renewal gives `name`: ARGV[i] (seconds, "" for
+-- none), else `fallback` (a renewal's previous length), else the gateway's default ARGV[i + 1]
+-- ("" for none); nil means no lease. It is bounded by the caller's maximum: their own (user
+-- field max_lease) or else the gateway's ARGV[i + 2]. Asking for more is BAD_REQUEST; a
+-- fallback or default above the maximum is cut to it.
+local function lease_arg(i, name, fallback)
+  local requested = int_arg(i, 1, LEASE_LIMIT, 'lease_seconds', true)
+  local default = int_arg(i + 1, 1, LEASE_LIMIT, 'default lease', true)
+  local max = tonumber(redis.call('HGET', K.user .. name, 'max_lease'))
+    or int_arg(i + 2, 1, LEASE_LIMIT, 'maximum lease')
+  local lease = requested or fallback or default
+  if lease and lease > max then
+    if requested then fail(('BAD_REQUEST lease_seconds must be at most %d for you'):format(max)) end
+    lease = max
+  end
+  return lease
+end
+
+-- Gives checked-out VM `id` a lease of `lease` seconds from time t: it ends at t + lease exactly,
+-- in milliseconds, never earlier.
+local function set_lease(id, t, lease)
+  local expiry = t + lease * 1000
+  redis.call('HSET', K.vm .. id, 'lease_expires_at', expiry, 'lease_seconds', lease)
+  redis.call('ZADD', K.leases, expiry, id)
 end

@@ -1,13 +1,16 @@
 -- checkout.lua: reclaims expired leases, then checks out any available VM to the caller.
 -- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held, vm, status, leases.
 -- ARGV[1]: identity. ARGV[2]: default quota 0..1000000 (for callers whose user hash has none,
---   e.g. p: principals). ARGV[3]: lease seconds 1..604800, or "" for no lease.
+--   e.g. p: principals). ARGV[3]: lease seconds 1..31536000, or "" for the default.
+--   ARGV[4]: the gateway's default lease in seconds, or "" for none (no lease).
+--   ARGV[5]: the gateway's maximum lease in seconds (a user's own max_lease wins), see lease_arg.
 -- Returns: the VM record (checked-out).
--- Errors: UNAUTHORIZED, BAD_REQUEST, QUOTA_EXCEEDED (checked first), NO_VM_AVAILABLE.
+-- Errors: UNAUTHORIZED, BAD_REQUEST (also a lease over the caller's maximum), QUOTA_EXCEEDED
+--   (checked first), NO_VM_AVAILABLE.
 return run(function()
   local name = authenticate(ARGV[1])
   local default_quota = int_arg(2, 0, 1000000, 'default quota')
-  local lease = int_arg(3, 1, 604800, 'lease_seconds', true)
+  local lease = lease_arg(3, name)
   local t = now_reclaimed()
   local quota = tonumber(redis.call('HGET', K.user .. name, 'quota')) or default_quota
   local function at_quota() return redis.call('SCARD', K.held .. name) >= quota end
@@ -19,13 +22,8 @@ return run(function()
   end
   local id = redis.call('SPOP', K.status .. 'available')
   if not id then fail('NO_VM_AVAILABLE No VMs currently available, please try after some time') end
-  if lease then
-    set_status(id, nil, 'checked-out', 'user', name, 'checked_out_at', t,
-               'lease_expires_at', t + lease)
-    redis.call('ZADD', K.leases, t + lease, id)
-  else
-    set_status(id, nil, 'checked-out', 'user', name, 'checked_out_at', t)
-  end
+  set_status(id, nil, 'checked-out', 'user', name, 'checked_out_at', t)
+  if lease then set_lease(id, t, lease) end
   redis.call('SADD', K.held .. name, id)
   return vm_record(id)
 end)

@@ -1,10 +1,23 @@
--- init_pool.lua: seeds the VM cap when the pool has none yet (gateway start-up).
--- KEYS: the pool's ten keys, see README.md; uses: pool.
+-- init_pool.lua: seeds the VM cap when the pool has none yet (gateway start-up), and converts
+--   the leases of a pool from before times were milliseconds.
+-- KEYS: the pool's ten keys, see README.md; uses: pool, vm, leases.
 -- ARGV[1]: max_vm_count seed, whole number 0..1000000 (no identity).
 -- Returns: the pool's current max_vm_count (integer).
 -- Errors: BAD_REQUEST.
 return run(function()
   local seed = int_arg(1, 0, 1000000, 'max_vm_count')
+  -- A pool written before times were milliseconds (no time_unit yet) has its leases converted,
+  -- once, so that none ends early or late across the upgrade. (Older times in VM and user
+  -- records are whole seconds below 10^11; the gateway reads them as such.)
+  if redis.call('HGET', K.pool, 'time_unit') ~= 'ms' then
+    local legacy = redis.call('ZRANGE', K.leases, 0, -1, 'WITHSCORES')
+    for i = 1, #legacy, 2 do
+      local id, expiry = legacy[i], tonumber(legacy[i + 1]) * 1000
+      redis.call('ZADD', K.leases, expiry, id)
+      redis.call('HSET', K.vm .. id, 'lease_expires_at', expiry)
+    end
+    redis.call('HSET', K.pool, 'time_unit', 'ms')
+  end
   redis.call('HSETNX', K.pool, 'max_vm_count', seed)
   return tonumber(redis.call('HGET', K.pool, 'max_vm_count'))
 end)

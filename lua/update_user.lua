@@ -1,8 +1,10 @@
--- update_user.lua: changes a user's quota and/or role.
+-- update_user.lua: changes a user's quota, role and/or maximum lease.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
 -- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held, vm, status, leases.
 -- ARGV[1]: identity (admin). ARGV[2]: name. ARGV[3]: quota 0..1000000 or "" (unchanged).
---   ARGV[4]: role, user or admin, or "" (unchanged).
+--   ARGV[4]: role, user or admin, or "" (unchanged). ARGV[5]: the user's own maximum lease in
+--   seconds 1..31536000 (over the gateway's, e.g. for a CI fleet's long jobs), "none" to drop
+--   it (the gateway's applies again), or "" (unchanged). Leases already given keep their end.
 -- Returns: the user record.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND, INVALID_STATE (a quota below
 --   the number of VMs the user holds now: a user never holds more than their quota).
@@ -12,6 +14,7 @@ return run(function()
   local name = str_arg(2, 'name')
   local quota = int_arg(3, 0, 1000000, 'quota', true)
   local new_role = role_arg(4, true)
+  local max_lease = ARGV[5] == 'none' and 'none' or int_arg(5, 1, LEASE_LIMIT, 'max_lease_seconds', true)
   reclaim_held(now_reclaimed(), name)
   local rec = existing_user(name)
   if quota and rec[10] > quota then
@@ -21,7 +24,11 @@ return run(function()
   local set = {}
   if quota then set[#set + 1] = 'quota'; set[#set + 1] = quota end
   if new_role then set[#set + 1] = 'role'; set[#set + 1] = new_role end
-  if #set == 0 then return rec end
-  redis.call('HSET', K.user .. name, unpack(set))
+  if max_lease == 'none' then
+    redis.call('HDEL', K.user .. name, 'max_lease')
+  elseif max_lease then
+    set[#set + 1] = 'max_lease'; set[#set + 1] = max_lease
+  end
+  if #set > 0 then redis.call('HSET', K.user .. name, unpack(set)) end
   return user_record(name)
 end)

@@ -4,8 +4,8 @@ import Logging
 import RedisClient
 import Reservations
 
-/// Builds the gateway: a Redis client and the HTTP server, as services that start in that order
-/// and stop in reverse (the server drains in-flight requests before Redis closes).
+/// Builds the gateway: a Redis client, the lease reaper and the HTTP server, as services that
+/// start in that order and stop in reverse (the server drains in-flight requests before Redis closes).
 /// - Parameter onServerRunning: called once the server listens, with its channel (tests read the
 ///   port from it when they ask for port 0).
 public func buildApplication(
@@ -21,13 +21,13 @@ public func buildApplication(
         setupCommands: [ReservationStore.initializePoolCommand(keys: keys, maxVMCount: configuration.maxVMCount)],
         logger: logger
     )
-    let store = ReservationStore(redis: redis, keys: keys, defaultQuota: configuration.defaultQuota)
+    let store = ReservationStore(redis: redis, keys: keys, defaultQuota: configuration.defaultQuota, leases: configuration.leases)
     let router = buildRouter(store: store, configuration: configuration)
     return Application(
         router: router,
         server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vmreserve"),
-        services: [redis],
+        services: [redis, LeaseReaper(store: store, logger: logger)],
         onServerRunning: onServerRunning,
         logger: logger
     )

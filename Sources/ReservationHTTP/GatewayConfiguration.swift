@@ -1,5 +1,6 @@
 import Logging
 import RedisClient
+import Reservations
 
 /// Everything `vmreserve serve` can be told, already validated.
 public struct GatewayConfiguration: Sendable {
@@ -11,6 +12,8 @@ public struct GatewayConfiguration: Sendable {
     /// Seeds the cap only when Redis has none yet.
     public var maxVMCount: Int
     public var defaultQuota: Int
+    /// The default and maximum lease of checkouts.
+    public var leases = LeasePolicy()
     /// Requests without a token act as the `anonymous` admin. Only on a loopback address.
     public var devMode: Bool
     /// The pool's name: the hash tag of its Redis keys.

@@ -6,7 +6,7 @@ public enum VMStatus: String, Sendable, CaseIterable, Codable {
     case error
 }
 
-/// A VM as stored in its Redis hash. Times are whole Unix seconds from Redis' clock.
+/// A VM as stored in its Redis hash. Times are Unix milliseconds from Redis' clock.
 public struct VM: Sendable, Equatable {
     public var id: String
     public var ip: String
@@ -16,6 +16,40 @@ public struct VM: Sendable, Equatable {
     public var checkedOutAt: Int?
     public var leaseExpiresAt: Int?
     public var createdAt: Int
+}
+
+/// How long checkouts may hold VMs, as the gateway is configured; see `lease_arg` in
+/// lua/_prelude.lua, which applies it.
+public struct LeasePolicy: Sendable, Equatable {
+    /// No lease, default or maximum may be longer: a year.
+    public static let limit = 31_536_000
+    /// The lease of a checkout that asks for none; nil: such a checkout has no lease.
+    public var defaultSeconds: Int?
+    /// The longest lease anyone may ask for, unless an admin gave a user a maximum of their own.
+    public var maxSeconds: Int
+
+    public init(defaultSeconds: Int? = nil, maxSeconds: Int = 604_800) {
+        self.defaultSeconds = defaultSeconds
+        self.maxSeconds = maxSeconds
+    }
+}
+
+/// A change to a user's own maximum lease.
+public enum MaxLeaseChange: Sendable, Equatable {
+    /// The user's own maximum, in seconds, in place of the gateway's.
+    case set(Int)
+    /// The gateway's maximum applies again.
+    case remove
+}
+
+/// What one run of the lease reaper did.
+public struct ReapResult: Sendable, Equatable {
+    /// VMs returned to the pool.
+    public var released: Int
+    /// When the next lease ends (Unix ms), nil when no VM has a lease.
+    public var nextExpiry: Int?
+    /// Redis' time of the run (Unix ms).
+    public var now: Int
 }
 
 public enum Role: String, Sendable, Codable, CaseIterable {
@@ -31,6 +65,8 @@ public struct User: Sendable, Equatable {
     public var quota: Int
     public var createdAt: Int
     public var held: Int
+    /// The user's own maximum lease in seconds, nil when the gateway's applies.
+    public var maxLeaseSeconds: Int?
 }
 
 /// The cap and the number of VMs in each state.

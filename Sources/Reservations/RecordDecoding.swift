@@ -17,12 +17,12 @@ enum RecordDecoding {
         let record = try fields(reply)
         guard let id = record["vm_id"], let ip = record["ip"],
               let status = record["status"].flatMap(VMStatus.init(rawValue:)),
-              let createdAt = record["created_at"].flatMap({ Int($0) })
+              let createdAt = time(record["created_at"])
         else { throw malformed(reply) }
         return VM(
             id: id, ip: ip, status: status, user: record["user"],
-            checkedOutAt: record["checked_out_at"].flatMap { Int($0) },
-            leaseExpiresAt: record["lease_expires_at"].flatMap { Int($0) },
+            checkedOutAt: time(record["checked_out_at"]),
+            leaseExpiresAt: time(record["lease_expires_at"]),
             createdAt: createdAt
         )
     }
@@ -37,10 +37,18 @@ enum RecordDecoding {
     static func user(_ reply: RESPValue) throws(ReservationError) -> User {
         let record = try fields(reply)
         guard let name = record["name"], let role = record["role"].flatMap(Role.init(rawValue:)),
-              let quota = record["quota"].flatMap({ Int($0) }), let createdAt = record["created_at"].flatMap({ Int($0) }),
+              let quota = record["quota"].flatMap({ Int($0) }), let createdAt = time(record["created_at"]),
               let held = record["held"].flatMap({ Int($0) })
         else { throw malformed(reply) }
-        return User(name: name, role: role, quota: quota, createdAt: createdAt, held: held)
+        return User(name: name, role: role, quota: quota, createdAt: createdAt, held: held,
+                    maxLeaseSeconds: record["max_lease"].flatMap { Int($0) })
+    }
+
+    /// A stored time in Unix milliseconds. Records written before times were milliseconds hold
+    /// whole seconds, which are below 10^11 (in ms, a date of 1973).
+    static func time(_ text: String?) -> Int? {
+        guard let value = text.flatMap({ Int($0) }) else { return nil }
+        return value < 100_000_000_000 ? value * 1000 : value
     }
 
     static func array(_ reply: RESPValue) throws(ReservationError) -> [RESPValue] {

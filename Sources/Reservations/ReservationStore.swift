@@ -9,11 +9,13 @@ public struct ReservationStore: Sendable {
     public let keys: PoolKeys
     /// The quota of users created without one, and of trusted admins that have no user record.
     public let defaultQuota: Int
+    public let leases: LeasePolicy
 
-    public init(redis: RedisClient, keys: PoolKeys, defaultQuota: Int) {
+    public init(redis: RedisClient, keys: PoolKeys, defaultQuota: Int, leases: LeasePolicy = LeasePolicy()) {
         self.redis = redis
         self.keys = keys
         self.defaultQuota = defaultQuota
+        self.leases = leases
     }
 
     // MARK: Pool
@@ -74,9 +76,27 @@ public struct ReservationStore: Sendable {
         return created
     }
 
-    /// Checks out any available VM to the caller, within their quota.
+    /// Checks out any available VM to the caller, within their quota, with a lease of
+    /// `leaseSeconds` (nil: the default lease, if any), at most the caller's maximum.
     public func checkout(_ caller: Caller, leaseSeconds: Int?) async throws(ReservationError) -> VM {
-        try RecordDecoding.vm(try await run(.checkout, caller, [String(defaultQuota), leaseSeconds.map(String.init) ?? ""]))
+        try RecordDecoding.vm(try await run(.checkout, caller, [String(defaultQuota)] + leaseArguments(leaseSeconds)))
+    }
+
+    /// Extends the lease of a VM the caller holds to `leaseSeconds` from now (nil: its current
+    /// length, or else the default). Anyone but the holder gets `.vmNotFound` (admins `.forbidden`).
+    public func renew(_ caller: Caller, id: String, leaseSeconds: Int?) async throws(ReservationError) -> VM {
+        try RecordDecoding.vm(try await run(.renew, caller, [id] + leaseArguments(leaseSeconds)))
+    }
+
+    /// Returns up to `batch` VMs whose leases ran out to the pool (see `LeaseReaper`).
+    public func reapExpiredLeases(batch: Int) async throws(ReservationError) -> ReapResult {
+        let reply = try await run(.reapLeases, [String(batch)])
+        guard let numbers = reply.array?.compactMap(\.int), numbers.count == 3 else { throw RecordDecoding.malformed(reply) }
+        return ReapResult(released: numbers[0], nextExpiry: numbers[1] < 0 ? nil : numbers[1], now: numbers[2])
+    }
+
+    private func leaseArguments(_ requested: Int?) -> [String] {
+        [requested.map(String.init) ?? "", leases.defaultSeconds.map(String.init) ?? "", String(leases.maxSeconds)]
     }
 
     /// Returns a VM, named by id, ip or both, to the pool.
@@ -143,9 +163,18 @@ public struct ReservationStore: Sendable {
         return users
     }
 
-    /// Changes quota and/or role; a new quota applies from the user's next request.
-    public func updateUser(_ caller: Caller, name: String, quota: Int?, role: Role?) async throws(ReservationError) -> User {
-        try RecordDecoding.user(try await run(.updateUser, caller, [name, quota.map(String.init) ?? "", role?.rawValue ?? ""]))
+    /// Changes quota, role and/or the user's own maximum lease; a change applies from the
+    /// user's next request (leases already given keep their end).
+    public func updateUser(
+        _ caller: Caller, name: String, quota: Int?, role: Role?, maxLease: MaxLeaseChange? = nil
+    ) async throws(ReservationError) -> User {
+        let maxLeaseArgument = switch maxLease {
+        case nil: ""
+        case .remove: "none"
+        case .set(let seconds): String(seconds)
+        }
+        return try RecordDecoding.user(try await run(.updateUser, caller,
+                                                     [name, quota.map(String.init) ?? "", role?.rawValue ?? "", maxLeaseArgument]))
     }
 
     /// Removes a user who holds no VMs, and their token.

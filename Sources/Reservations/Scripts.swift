@@ -7,6 +7,8 @@ public enum Script: String, CaseIterable, Sendable {
     case createVMs = "create_vms"
     case checkout
     case checkin
+    case renew
+    case reapLeases = "reap_leases"
     case deleteVM = "delete_vm"
     case getVM = "get_vm"
     case listMine = "list_mine"

@@ -5,6 +5,7 @@ import Logging
 import RedisClient
 import RedisServerProcess
 import ReservationHTTP
+import Reservations
 import ServiceLifecycle
 
 /// `vmreserve serve`: runs the HTTP gateway. Every flag falls back to an environment variable,
@@ -16,7 +17,8 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Every option also reads an environment variable: VMRESERVE_HOST, VMRESERVE_PORT, VMRESERVE_REDIS_URL, \
             VMRESERVE_ADMIN_TOKEN, VMRESERVE_MAX_VM_COUNT, VMRESERVE_DEFAULT_QUOTA, VMRESERVE_DEV (1 or true), \
-            VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, VMRESERVE_LOG_LEVEL. A flag wins over its variable.
+            VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
+            VMRESERVE_LOG_LEVEL. A flag wins over its variable.
             """
     )
 
@@ -30,6 +32,10 @@ struct ServeCommand: AsyncParsableCommand {
     var maxVMCount: Int?
     @Option(name: .customLong("default-quota"), help: "Quota of users created without one. (default: 5)")
     var defaultQuota: Int?
+    @Option(name: .customLong("default-lease"), help: "Lease in seconds of a checkout that asks for none. (default: none, such a VM is held until checked in)")
+    var defaultLease: Int?
+    @Option(name: .customLong("max-lease"), help: "Longest lease in seconds a checkout or renewal may ask for, unless an admin gives a user a maximum of their own. (default: 604800, 7 days)")
+    var maxLease: Int?
     @Flag(help: "Development mode: loopback only; requests without a token act as the 'anonymous' admin; starts a local redis-server if none answers.")
     var dev = false
     @Option(name: .customLong("data-dir"), help: "Where dev mode's redis-server keeps its files. (default: .vmreserve-data)")
@@ -53,6 +59,12 @@ struct ServeCommand: AsyncParsableCommand {
             pool: try settings.value(pool, "VMRESERVE_POOL", default: "default"),
             logLevel: try settings.logLevel(logLevel, "VMRESERVE_LOG_LEVEL", default: "info")
         )
+        let maxLeaseSeconds = try settings.value(maxLease, "VMRESERVE_MAX_LEASE", default: 604_800, in: 1...LeasePolicy.limit)
+        let defaultLeaseSeconds: Int? = try settings.value(defaultLease, "VMRESERVE_DEFAULT_LEASE")
+        if let defaultLeaseSeconds, !(1...maxLeaseSeconds).contains(defaultLeaseSeconds) {
+            throw ValidationError("--default-lease: must be from 1 to the maximum lease, \(maxLeaseSeconds)")
+        }
+        configuration.leases = LeasePolicy(defaultSeconds: defaultLeaseSeconds, maxSeconds: maxLeaseSeconds)
         let url: RedisURL
         do {
             url = try RedisURL(try settings.value(redisURL, "VMRESERVE_REDIS_URL", default: "redis://127.0.0.1:6379/0"))

@@ -25,9 +25,11 @@ import Testing
 }
 
 @Suite struct RFC3339Tests {
-    @Test func formatsUnixSecondsAsUTC() {
-        #expect(RFC3339.format(0) == "1970-01-01T00:00:00Z")
-        #expect(RFC3339.format(1_795_560_002) == "2026-11-24T22:40:02Z")
-        #expect(RFC3339.format(951_782_400) == "2000-02-29T00:00:00Z")
+    @Test func formatsUnixMillisecondsAsUTCToTheMillisecond() {
+        #expect(RFC3339.format(0) == "1970-01-01T00:00:00.000Z")
+        #expect(RFC3339.format(1_795_560_002_137) == "2026-11-24T22:40:02.137Z")
+        #expect(RFC3339.format(951_782_400_009) == "2000-02-29T00:00:00.009Z")
+        #expect(RFC3339.format(951_782_399_999) == "2000-02-28T23:59:59.999Z")
+        #expect(RFC3339.format(-1) == "1969-12-31T23:59:59.999Z")
     }
 }

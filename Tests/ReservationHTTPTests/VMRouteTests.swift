@@ -27,9 +27,11 @@ import TestSupport
             let response = try await gateway.call(.POST, "/v1/checkouts", body: #"{"lease_seconds": 3600}"#)
             #expect(response.status == 201)
             let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             let checkedOut = try #require(response["checked_out_at"].flatMap(formatter.date(from:)))
             let expires = try #require(response["lease_expires_at"].flatMap(formatter.date(from:)))
-            #expect(expires.timeIntervalSince(checkedOut) == 3600)
+            #expect(expires.timeIntervalSince(checkedOut) == 3600, "exactly, to the millisecond")
+            #expect(response["checked_out_at"]?.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil)
         }
     }
 

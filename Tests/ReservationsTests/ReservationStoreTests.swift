@@ -161,7 +161,7 @@ extension IssuedToken {
             _ = try await store.createVMs(admin, count: 1)
             let vm = try await store.checkout(admin, leaseSeconds: 3600)
             let checkedOutAt = try #require(vm.checkedOutAt)
-            #expect(vm.leaseExpiresAt == checkedOutAt + 3600)
+            #expect(vm.leaseExpiresAt == checkedOutAt + 3_600_000)
             #expect(vm.user == "admin")
             #expect(await errorCode { try await store.checkout(admin, leaseSeconds: 0) } == "BAD_REQUEST")
             #expect(await errorCode { try await store.checkout(admin, leaseSeconds: -1) } == "BAD_REQUEST")

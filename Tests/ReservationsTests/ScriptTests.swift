@@ -26,8 +26,8 @@ private let adminOnlyScripts: [Script] = [
 ]
 
 @Suite struct CommonScriptTests {
-    @Test(arguments: Script.allCases.filter { $0 != .initPool })
-    func everyScriptButInitPoolRejectsMissingUnknownAndRevokedIdentities(script: Script) async throws {
+    @Test(arguments: Script.allCases.filter { $0 != .initPool && $0 != .reapLeases })
+    func everyScriptButInitPoolAndTheReaperRejectsMissingUnknownAndRevokedIdentities(script: Script) async throws {
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 10)
             try await pool.addVMs(1...2)
@@ -86,7 +86,7 @@ private let adminOnlyScripts: [Script] = [
         try await withScriptPool { pool async throws in
             #expect(try await pool.run(.initPool, ["5"]) == .integer(5))
             #expect(try await pool.run(.initPool, ["9"]) == .integer(5))
-            #expect(try await pool.hash("pool") == ["max_vm_count": "5"])
+            #expect(try await pool.hash("pool") == ["max_vm_count": "5", "time_unit": "ms"])
         }
     }
 
@@ -138,7 +138,7 @@ private let adminOnlyScripts: [Script] = [
             try await pool.seed(cap: 3)
             try await pool.addVMs(1...2)
             #expect(try await pool.run(.setPool, [admin, "7"]) == .array([7, 2, 0, 2, 0, 0].map { .integer($0) }))
-            #expect(try await pool.hash("pool") == ["max_vm_count": "7"])
+            #expect(try await pool.hash("pool") == ["max_vm_count": "7", "time_unit": "ms"])
             // init_pool no longer changes it
             #expect(try await pool.run(.initPool, ["100"]) == .integer(7))
         }
@@ -162,7 +162,7 @@ private let adminOnlyScripts: [Script] = [
                 try await pool.expectFailure(.setPool, [admin, bad], code: "BAD_REQUEST")
             }
             try await pool.expectFailure(.setPool, [admin], code: "BAD_REQUEST")
-            #expect(try await pool.hash("pool") == ["max_vm_count": "5"])
+            #expect(try await pool.hash("pool") == ["max_vm_count": "5", "time_unit": "ms"])
         }
     }
 }
@@ -302,7 +302,7 @@ private let adminOnlyScripts: [Script] = [
             try await pool.addVMs(1...3)
             let alice = try await pool.addUser("alice", quota: 1)
             let before = try await pool.now()
-            let record = fields(try await pool.run(.checkout, [alice, "0", ""]))
+            let record = fields(try await pool.run(.checkout, [alice, "0", ""] + gatewayLeases))
             let after = try await pool.now()
             let id = try #require(record["vm_id"])
             #expect(record["status"] == "checked-out")
@@ -323,10 +323,11 @@ private let adminOnlyScripts: [Script] = [
             try await pool.seed(cap: 5)
             try await pool.addVMs(1...1)
             let alice = try await pool.addUser("alice", quota: 1)
-            let record = fields(try await pool.run(.checkout, [alice, "0", "60"]))
+            let record = fields(try await pool.run(.checkout, [alice, "0", "60"] + gatewayLeases))
             let checkedOutAt = try #require(record["checked_out_at"].flatMap { Int($0) })
-            #expect(record["lease_expires_at"] == String(checkedOutAt + 60))
-            #expect(try await pool.command("ZSCORE", pool.key("leases"), "vm-00001").int == checkedOutAt + 60)
+            #expect(record["lease_expires_at"] == String(checkedOutAt + 60_000))
+            #expect(record["lease_seconds"] == "60")
+            #expect(try await pool.command("ZSCORE", pool.key("leases"), "vm-00001").int == checkedOutAt + 60_000)
         }
     }
 
@@ -334,11 +335,11 @@ private let adminOnlyScripts: [Script] = [
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 5)
             let alice = try await pool.addUser("alice", quota: 5)
-            try await pool.expectFailure(.checkout, [alice, "0", ""], code: "NO_VM_AVAILABLE", message: noVMAvailableMessage)
+            try await pool.expectFailure(.checkout, [alice, "0", ""] + gatewayLeases, code: "NO_VM_AVAILABLE", message: noVMAvailableMessage)
             try await pool.addVMs(1...2)
             _ = try await pool.checkout(alice)
             _ = try await pool.checkout(alice)
-            try await pool.expectFailure(.checkout, [alice, "0", ""], code: "NO_VM_AVAILABLE", message: noVMAvailableMessage)
+            try await pool.expectFailure(.checkout, [alice, "0", ""] + gatewayLeases, code: "NO_VM_AVAILABLE", message: noVMAvailableMessage)
             #expect(try await pool.members("held:alice") == ["vm-00001", "vm-00002"])
         }
     }
@@ -347,13 +348,13 @@ private let adminOnlyScripts: [Script] = [
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 5)
             let nobody = try await pool.addUser("nobody", quota: 0)
-            try await pool.expectFailure(.checkout, [nobody, "5", ""], code: "QUOTA_EXCEEDED", message: "quota of 0 VMs reached")
+            try await pool.expectFailure(.checkout, [nobody, "5", ""] + gatewayLeases, code: "QUOTA_EXCEEDED", message: "quota of 0 VMs reached")
             try await pool.addVMs(1...1)
             let alice = try await pool.addUser("alice", quota: 1)
             _ = try await pool.checkout(alice)
             // the pool is empty now; quota is checked first
-            try await pool.expectFailure(.checkout, [alice, "5", ""], code: "QUOTA_EXCEEDED", message: "quota of 1 VM reached")
-            try await pool.expectFailure(.checkout, [nobody, "5", ""], code: "QUOTA_EXCEEDED")
+            try await pool.expectFailure(.checkout, [alice, "5", ""] + gatewayLeases, code: "QUOTA_EXCEEDED", message: "quota of 1 VM reached")
+            try await pool.expectFailure(.checkout, [nobody, "5", ""] + gatewayLeases, code: "QUOTA_EXCEEDED")
         }
     }
 
@@ -364,7 +365,7 @@ private let adminOnlyScripts: [Script] = [
             let alice = try await pool.addUser("alice", quota: 2)
             _ = try await pool.checkout(alice, defaultQuota: 0)
             _ = try await pool.checkout(alice, defaultQuota: 0)
-            try await pool.expectFailure(.checkout, [alice, "100", ""], code: "QUOTA_EXCEEDED", message: "quota of 2 VMs reached")
+            try await pool.expectFailure(.checkout, [alice, "100", ""] + gatewayLeases, code: "QUOTA_EXCEEDED", message: "quota of 2 VMs reached")
         }
     }
 
@@ -372,11 +373,11 @@ private let adminOnlyScripts: [Script] = [
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 5)
             try await pool.addVMs(1...3)
-            try await pool.expectFailure(.checkout, [admin, "0", ""], code: "QUOTA_EXCEEDED")
+            try await pool.expectFailure(.checkout, [admin, "0", ""] + gatewayLeases, code: "QUOTA_EXCEEDED")
             let id = try await pool.checkout(admin, defaultQuota: 1)
             #expect(try await pool.members("held:admin") == [id])
             #expect(try await pool.hash("vm:" + id)["user"] == "admin")
-            try await pool.expectFailure(.checkout, [admin, "1", ""], code: "QUOTA_EXCEEDED", message: "quota of 1 VM reached")
+            try await pool.expectFailure(.checkout, [admin, "1", ""] + gatewayLeases, code: "QUOTA_EXCEEDED", message: "quota of 1 VM reached")
         }
     }
 
@@ -387,9 +388,9 @@ private let adminOnlyScripts: [Script] = [
             let alice = try await pool.addUser("alice", quota: 2)
             for arguments in [["", ""], ["-1", ""], ["x", ""], ["1000001", ""], ["1", "0"], ["1", "604801"],
                               ["1", "1.5"], ["1", "-3"], ["1", "soon"], []] {
-                try await pool.expectFailure(.checkout, [alice] + arguments, code: "BAD_REQUEST")
+                try await pool.expectFailure(.checkout, [alice] + arguments + gatewayLeases, code: "BAD_REQUEST")
             }
-            #expect(fields(try await pool.run(.checkout, [alice, "1", "604800"]))["status"] == "checked-out")
+            #expect(fields(try await pool.run(.checkout, [alice, "1", "604800"] + gatewayLeases))["status"] == "checked-out")
         }
     }
 
@@ -401,11 +402,11 @@ private let adminOnlyScripts: [Script] = [
             let bob = try await pool.addUser("bob", quota: 1)
             let id = try await pool.checkout(alice, lease: "60")
             // an unexpired lease stays
-            try await pool.expectFailure(.checkout, [bob, "0", ""], code: "NO_VM_AVAILABLE", message: noVMAvailableMessage)
+            try await pool.expectFailure(.checkout, [bob, "0", ""] + gatewayLeases, code: "NO_VM_AVAILABLE", message: noVMAvailableMessage)
             // expire it without waiting
             let now = try await pool.now()
             try await pool.command("ZADD", pool.key("leases"), "XX", String(now - 1), id)
-            let record = fields(try await pool.run(.checkout, [bob, "0", ""]))
+            let record = fields(try await pool.run(.checkout, [bob, "0", ""] + gatewayLeases))
             #expect(record["vm_id"] == id)
             #expect(record["user"] == "bob")
             #expect(record["lease_expires_at"] == nil)
@@ -452,7 +453,7 @@ private let adminOnlyScripts: [Script] = [
             let nobody = try await pool.addUser("nobody", quota: 0)
             let id = try await pool.checkout(alice, lease: "60")
             try await pool.command("ZADD", pool.key("leases"), "XX", "1", id)
-            try await pool.expectFailure(.checkout, [nobody, "0", ""], code: "QUOTA_EXCEEDED", changesState: true)
+            try await pool.expectFailure(.checkout, [nobody, "0", ""] + gatewayLeases, code: "QUOTA_EXCEEDED", changesState: true)
             #expect(try await pool.members("status:available") == [id])
             #expect(try await pool.members("held:alice").isEmpty)
             #expect(try await pool.hash("vm:" + id)["status"] == "available")
@@ -849,7 +850,7 @@ private let adminOnlyScripts: [Script] = [
             let after = try await pool.now()
             let created = try #require(record["created_at"].flatMap { Int($0) })
             #expect((before...after).contains(created))
-            #expect(record == ["name": "alice", "role": "user", "quota": "3", "created_at": String(created), "held": "0"])
+            #expect(record == ["name": "alice", "role": "user", "quota": "3", "created_at": String(created), "held": "0", "max_lease": ""])
             #expect(try await pool.hash("user:alice") == ["name": "alice", "role": "user", "quota": "3", "token": hash, "created_at": String(created)])
             #expect(try await pool.hash("tokens") == [hash: "alice"])
             #expect(try await pool.zmembers("users") == ["alice"])
@@ -976,10 +977,10 @@ private let adminOnlyScripts: [Script] = [
             try await pool.addVMs(1...5)
             let alice = try await pool.addUser("alice", quota: 1)
             _ = try await pool.checkout(alice)
-            try await pool.expectFailure(.checkout, [alice, "9", ""], code: "QUOTA_EXCEEDED")
+            try await pool.expectFailure(.checkout, [alice, "9", ""] + gatewayLeases, code: "QUOTA_EXCEEDED")
             _ = try await pool.run(.updateUser, [admin, "alice", "2", ""])
             _ = try await pool.checkout(alice)
-            try await pool.expectFailure(.checkout, [alice, "9", ""], code: "QUOTA_EXCEEDED", message: "quota of 2 VMs reached")
+            try await pool.expectFailure(.checkout, [alice, "9", ""] + gatewayLeases, code: "QUOTA_EXCEEDED", message: "quota of 2 VMs reached")
             // a quota below what is held is refused and changes nothing
             let before = try await pool.dump()
             try await pool.expectFailure(.updateUser, [admin, "alice", "1", ""], code: "INVALID_STATE",

@@ -4,6 +4,10 @@ import Reservations
 import Testing
 import TestSupport
 
+/// The lease settings checkout and renew get from a gateway (see `lease_arg` in
+/// lua/_prelude.lua): no default lease, a maximum of 7 days.
+let gatewayLeases = ["", "604800"]
+
 /// A pool name no other test uses (braces are not allowed: the name is the keys' hash tag).
 func uniquePoolName(_ label: String = "test") -> String {
     "\(label)-\(UUID().uuidString.prefix(8).lowercased())"
@@ -61,9 +65,10 @@ struct ScriptPool: Sendable {
         try await command("EXISTS", key(suffix)).int == 1
     }
 
-    /// Redis' clock, in whole Unix seconds (what the scripts use).
+    /// Redis' clock, in Unix milliseconds (what the scripts use).
     func now() async throws -> Int {
-        try await command("TIME").array?.first?.int ?? 0
+        let time = try await command("TIME").array?.compactMap(\.string).compactMap { Int($0) } ?? []
+        return time.count == 2 ? time[0] * 1000 + time[1] / 1000 : 0
     }
 
     /// Every key of the pool with its whole content, in a canonical text form.
@@ -162,7 +167,7 @@ struct ScriptPool: Sendable {
 
     /// Checks out a VM for `identity` and answers its id.
     func checkout(_ identity: String, defaultQuota: Int = 1, lease: String = "") async throws -> String {
-        fields(try await run(.checkout, [identity, String(defaultQuota), lease]))["vm_id"] ?? ""
+        fields(try await run(.checkout, [identity, String(defaultQuota), lease] + gatewayLeases))["vm_id"] ?? ""
     }
 }
 

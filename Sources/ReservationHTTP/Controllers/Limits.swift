@@ -1,6 +1,9 @@
+import Reservations
+
 /// The bounds the API documents for numbers and names it accepts.
 enum Limits {
-    static let leaseSeconds = 1...604_800
+    /// Any lease, default or maximum: a year at most; the caller's maximum is the scripts' to apply.
+    static let leaseSeconds = 1...LeasePolicy.limit
     static let createCount = 1...1000
     static let quota = 0...1_000_000
     static let maxVMCount = 0...1_000_000

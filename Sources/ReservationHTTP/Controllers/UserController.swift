@@ -24,7 +24,12 @@ struct UserController {
             let name = try name(context)
             let body = try await RequestDecoding.body(UpdateUserBody.self, from: request, context: context, required: true)!
             let quota = try checked(body.quota, "quota", in: Limits.quota)
-            let user = try await store.updateUser(context.caller, name: name, quota: quota, role: body.role)
+            let maxLease: MaxLeaseChange? = switch body.maxLeaseSeconds {
+            case nil: nil
+            case .some(nil): .remove
+            case .some(.some(let seconds)): .set(try checked(seconds, "max_lease_seconds", in: Limits.leaseSeconds)!)
+            }
+            let user = try await store.updateUser(context.caller, name: name, quota: quota, role: body.role, maxLease: maxLease)
             return EnvelopeResponse.success(UserRepresentation(user: user))
         }
         group.delete("users/{name}") { _, context in

@@ -1,14 +1,20 @@
 import Hummingbird
 import Reservations
 
-/// The routes of any user: check out, check in, and read the VMs one holds.
+/// The routes of any user: check out, renew a lease, check in, and read the VMs one holds.
 struct VMController {
     let store: ReservationStore
 
     func addRoutes(to group: RouterGroup<AuthenticatedRequestContext>) {
         group.post("checkouts") { request, context in
-            let body = try await RequestDecoding.body(CheckoutBody.self, from: request, context: context, required: false)
+            let body = try await RequestDecoding.body(LeaseBody.self, from: request, context: context, required: false)
             return try await checkout(context.caller, leaseSeconds: body?.leaseSeconds)
+        }
+        group.post("checkouts/{vm_id}/renew") { request, context in
+            let id = try RequestDecoding.vmID(context.parameters.require("vm_id"))
+            let body = try await RequestDecoding.body(LeaseBody.self, from: request, context: context, required: false)
+            let lease = try checked(body?.leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
+            return try EnvelopeResponse.success(await store.renew(context.caller, id: id, leaseSeconds: lease))
         }
         group.post("checkins") { request, context in
             let body = try await RequestDecoding.body(CheckinBody.self, from: request, context: context, required: true)

@@ -1,7 +1,7 @@
 import Reservations
 
-/// `POST /v1/checkouts`: `{"lease_seconds": N}`, optional.
-struct CheckoutBody: StrictDecodable {
+/// `POST /v1/checkouts` and `POST /v1/checkouts/{vm_id}/renew`: `{"lease_seconds": N}`, optional.
+struct LeaseBody: StrictDecodable {
     enum Field: String, CodingKey, CaseIterable { case lease_seconds }
     let leaseSeconds: Int?
 
@@ -58,15 +58,25 @@ struct CreateUserBody: StrictDecodable {
     }
 }
 
-/// `PATCH /v1/admin/users/{name}`: `{"quota"}`, `{"role"}` or both.
+/// `PATCH /v1/admin/users/{name}`: any of `{"quota", "role", "max_lease_seconds"}`;
+/// `"max_lease_seconds": null` removes the user's own maximum.
 struct UpdateUserBody: StrictDecodable {
-    enum Field: String, CodingKey, CaseIterable { case quota, role }
+    enum Field: String, CodingKey, CaseIterable { case quota, role, max_lease_seconds }
     let quota: Int?
     let role: Role?
+    /// nil: unchanged; `.some(nil)`: removed; `.some(n)`: set.
+    let maxLeaseSeconds: Int??
 
     init(from decoder: any Decoder) throws {
         let fields = try Self.fields(from: decoder)
         quota = try fields.decodeIfPresent(Int.self, forKey: .quota)
         role = try fields.decodeIfPresent(Role.self, forKey: .role)
+        if !fields.contains(.max_lease_seconds) {
+            maxLeaseSeconds = nil
+        } else if try fields.decodeNil(forKey: .max_lease_seconds) {
+            maxLeaseSeconds = .some(nil)
+        } else {
+            maxLeaseSeconds = .some(try fields.decode(Int.self, forKey: .max_lease_seconds))
+        }
     }
 }

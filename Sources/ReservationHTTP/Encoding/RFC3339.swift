@@ -4,13 +4,14 @@ import Glibc
 import Darwin
 #endif
 
-/// Unix seconds as RFC 3339 UTC: `2026-11-24T22:40:02Z`.
+/// Unix milliseconds as RFC 3339 UTC, to the millisecond: `2026-11-24T22:40:02.137Z`.
 enum RFC3339 {
-    static func format(_ seconds: Int) -> String {
-        var time = time_t(seconds)
+    static func format(_ milliseconds: Int) -> String {
+        let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        var time = time_t(fraction < 0 ? seconds - 1 : seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        var text = [UInt8](repeating: 0, count: 20)
+        var text = [UInt8](repeating: 0, count: 24)
         func put(_ value: Int32, at index: Int, digits: Int) {
             var value = value
             for position in stride(from: index + digits - 1, through: index, by: -1) {
@@ -24,7 +25,8 @@ enum RFC3339 {
         put(parts.tm_hour, at: 11, digits: 2)
         put(parts.tm_min, at: 14, digits: 2)
         put(parts.tm_sec, at: 17, digits: 2)
-        for (index, separator) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "Z")] as [(Int, Unicode.Scalar)] {
+        put(Int32(fraction < 0 ? fraction + 1000 : fraction), at: 20, digits: 3)
+        for (index, separator) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")] as [(Int, Unicode.Scalar)] {
             text[index] = UInt8(ascii: separator)
         }
         return String(decoding: text, as: UTF8.self)

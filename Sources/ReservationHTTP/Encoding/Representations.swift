@@ -1,6 +1,7 @@
 import Reservations
 
-/// The API's JSON for a VM: every field present, `null` when unset, times in RFC 3339 UTC.
+/// The API's JSON for a VM: every field present, `null` when unset, times in RFC 3339 UTC to the
+/// millisecond.
 extension VM: JSONValue {
     func write(to json: inout JSONWriter) {
         json.object { vm in
@@ -39,6 +40,7 @@ struct UserRepresentation: JSONValue {
             object.field("role", user.role.rawValue)
             object.field("quota", user.quota)
             object.field("held", user.held)
+            object.field("max_lease_seconds", user.maxLeaseSeconds)
             object.field("created_at", RFC3339.format(user.createdAt))
             if let token { object.field("token", token) }
             if let vms { object.field("vms", vms) }
