@@ -232,7 +232,7 @@ local function lease_arg(i, name, fallback)
     or int_arg(i + 2, 1, LEASE_LIMIT, 'maximum lease')
   local lease = requested or fallback or default
   if lease and lease > max then
-    if requested then fail(('BAD_REQUEST lease_seconds must be at most %d for you'):format(max)) end
+    if requested then fail(('BAD_REQUEST the longest lease you may ask for is %d seconds'):format(max)) end
     lease = max
   end
   return lease

@@ -51,6 +51,14 @@ import TestSupport
         (.PATCH, "/v1/admin/users/base", #"{"quota": "many"}"#),
         (.PATCH, "/v1/admin/users/base", #"{"name": "other"}"#),
         (.GET, "/v1/admin/users/bad%20name", nil),
+        (.POST, "/v1/checkouts/123/renew", nil),
+        (.POST, "/v1/checkouts/\(unknownID)/renew", #"{"lease_seconds": 0}"#),
+        (.POST, "/v1/checkouts/\(unknownID)/renew", #"{"lease_seconds": 31536001}"#),
+        (.POST, "/v1/checkouts/\(unknownID)/renew", #"{"lease": 60}"#),
+        (.POST, "/v1/checkouts", #"{"lease_seconds": 31536001}"#),
+        (.PATCH, "/v1/admin/users/base", #"{"max_lease_seconds": 0}"#),
+        (.PATCH, "/v1/admin/users/base", #"{"max_lease_seconds": 31536001}"#),
+        (.PATCH, "/v1/admin/users/base", #"{"max_lease_seconds": "long"}"#),
     ] + strictJSONViolations
 
     /// Bodies that are not RFC 8259 JSON with unique member names, on every route that takes a

@@ -21,6 +21,8 @@ import Glibc
                 "VMRESERVE_ADMIN_TOKEN": adminToken,
                 "VMRESERVE_MAX_VM_COUNT": "7",
                 "VMRESERVE_DEFAULT_QUOTA": "3",
+                "VMRESERVE_DEFAULT_LEASE": "120",
+                "VMRESERVE_MAX_LEASE": "600",
                 "VMRESERVE_POOL": "from-env",
                 "VMRESERVE_LOG_LEVEL": "info",
             ], port: port, log: directory.appending(path: "log"), processes: processes)
@@ -28,6 +30,10 @@ import Glibc
             #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 7)
             #expect(try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "u"}"#).data?["quota"] as? Int == 3)
             #expect(try await gateway.call(.GET, "/v1/admin/pool", token: nil).status == 401)
+            try await gateway.createVMs(2)
+            #expect(try LeaseTests.leaseLength(try await gateway.call(.POST, "/v1/checkouts")) == 120, "VMRESERVE_DEFAULT_LEASE")
+            let tooLong = try await gateway.call(.POST, "/v1/checkouts", body: #"{"lease_seconds": 601}"#)
+            #expect(tooLong.status == 400, "VMRESERVE_MAX_LEASE: \(tooLong.text)")
             let (keys, clients) = try await withRedisClient(.test(.init(host: "127.0.0.1", port: server.port, database: 2), connectionCount: 1)) { client in
                 let keys = try await client.send(.init("KEYS", ["*"])).array?.compactMap(\.string) ?? []
                 let clients = try await client.send(.init("CLIENT", ["LIST"])).string ?? ""
@@ -140,6 +146,10 @@ import Glibc
         (["--pool", "a{b}"], [:]),
         (["--max-vm-count", "-1"], [:]),
         (["--log-level", "loud"], [:]),
+        (["--default-lease", "0"], [:]),
+        (["--max-lease", "0"], [:]),
+        (["--default-lease", "700", "--max-lease", "600"], [:]),
+        ([], ["VMRESERVE_MAX_LEASE": "31536001"]),
     ] as [([String], [String: String])])
     func badSettingsStopTheServerAtStart(_ arguments: [String], _ environment: [String: String]) async throws {
         try await withTestProcesses { processes in
