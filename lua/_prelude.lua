@@ -1,5 +1,5 @@
 -- _prelude.lua: shared helpers. The gateway loads this file, "\n" and one script as ONE script.
--- KEYS: the pool's ten keys, see README.md (named in table K below).
+-- KEYS: the pool's eleven keys, see README.md (named in table K below).
 -- ARGV: none of its own; authenticate() reads the identity the script passes (ARGV[1]).
 -- Returns: nothing; defines locals. Every script ends with `return run(function() ... end)`.
 -- Errors: fail('CODE sentence') anywhere; run() turns it into an error reply carrying exactly
@@ -8,7 +8,7 @@
 
 local K = {
   tokens = KEYS[1], user = KEYS[2], users = KEYS[3], held = KEYS[4], vm = KEYS[5],
-  vms = KEYS[6], status = KEYS[7], ips = KEYS[8], pool = KEYS[9], leases = KEYS[10],
+  vms = KEYS[6], status = KEYS[7], ips = KEYS[8], pool = KEYS[9], leases = KEYS[10], events = KEYS[11],
 }
 local CODES = {
   UNAUTHORIZED = true, FORBIDDEN = true, QUOTA_EXCEEDED = true, NO_VM_AVAILABLE = true,
@@ -31,7 +31,7 @@ local function fail(msg) error({err = msg}) end
 -- Runs the script body; our coded failures and Redis' refusals become exact error replies,
 -- anything else (a wrong command, a bug) is re-raised as is.
 local function run(body)
-  if #KEYS ~= 10 then return redis.error_reply("BAD_REQUEST expected the pool's 10 keys") end
+  if #KEYS ~= 11 then return redis.error_reply("BAD_REQUEST expected the pool's 11 keys") end
   local ok, res = pcall(body)
   if ok then return res end
   local msg = type(res) == 'table' and res.err or res -- older Redis: pcall keeps the table
@@ -127,6 +127,26 @@ local function held_records(name)
   return out
 end
 
+-- History: every state change appends one event to the capped stream K.events in the script that
+-- makes the change, so history and state never disagree. The entry id is Redis' time in ms.
+-- Fields: action; actor (who asked: a user's or principal's name, "system" for a lease that ran
+-- out); and those of vm_id, ip, user (whom it concerns), status (the VM's status after it: the
+-- outcome) and detail (a lease length, a new quota...) that apply. The stream keeps about the
+-- last EVENTS_KEPT events.
+local EVENTS_KEPT = 100000
+
+local function event(action, actor, fields)
+  local args = {'XADD', K.events, 'MAXLEN', '~', EVENTS_KEPT, '*', 'action', action, 'actor', actor}
+  for _, name in ipairs({'vm_id', 'ip', 'user', 'status', 'detail'}) do
+    local value = fields[name]
+    if value and value ~= '' then
+      args[#args + 1] = name
+      args[#args + 1] = value
+    end
+  end
+  redis.call(unpack(args))
+end
+
 -- Moves id from status set `from` (nil: none) to `to`; sets the status field and any
 -- further field/value pairs in one HSET.
 local function set_status(id, from, to, ...)
@@ -135,19 +155,24 @@ local function set_status(id, from, to, ...)
   redis.call('HSET', K.vm .. id, 'status', to, ...)
 end
 
--- Returns a checked-out VM to the pool (checkin and lease reclamation); for a VM that is
--- not checked out it only drops a stale lease entry. vm: its field map when already read.
-local function release(id, vm)
+-- Returns a checked-out VM to the pool (checkin and lease reclamation) and records it as event
+-- `action` by `actor`; for a VM that is not checked out it only drops a stale lease entry.
+-- vm: its field map when already read.
+local function release(id, vm, action, actor)
   if not vm then
-    local v = redis.call('HMGET', K.vm .. id, 'status', 'user')
-    vm = {status = v[1], user = v[2]}
+    local v = redis.call('HMGET', K.vm .. id, 'status', 'user', 'ip')
+    vm = {status = v[1], user = v[2], ip = v[3]}
   end
   redis.call('ZREM', K.leases, id)
   if vm.status ~= 'checked-out' then return end
   set_status(id, 'checked-out', 'available')
   redis.call('HDEL', K.vm .. id, 'user', 'checked_out_at', 'lease_expires_at', 'lease_seconds')
   if vm.user then redis.call('SREM', K.held .. vm.user, id) end
+  event(action, actor, {vm_id = id, ip = vm.ip, user = vm.user, status = 'available'})
 end
+
+-- A lease that ran out: the VM returns to the pool, by no one's request.
+local function expire(id, vm) release(id, vm, 'lease_expired', 'system') end
 
 -- Expired leases return their VMs to the pool before a script reads or changes reservations,
 -- so no answer shows an expired lease as held. reclaim_expired takes the RECLAIM_BATCH that
@@ -157,13 +182,13 @@ local RECLAIM_BATCH = 100
 
 local function reclaim_expired(t)
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.leases, '-inf', t, 'LIMIT', 0, RECLAIM_BATCH)) do
-    release(id)
+    expire(id)
   end
 end
 
 local function reclaim_vm(t, id)
   local expiry = redis.call('ZSCORE', K.leases, id)
-  if expiry and tonumber(expiry) <= t then release(id) end
+  if expiry and tonumber(expiry) <= t then expire(id) end
 end
 
 local function reclaim_held(t, name)
@@ -189,7 +214,7 @@ local function locate_vm(id, ip, t)
   local vm = record_map(flat)
   local expiry = tonumber(vm.lease_expires_at)
   if expiry and expiry <= t then
-    release(id, vm)
+    expire(id, vm)
     flat = vm_record(id)
     vm = record_map(flat)
   end

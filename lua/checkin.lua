@@ -1,6 +1,6 @@
 -- checkin.lua: returns a checked-out VM to the pool.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held, vm, status, ips, leases.
+-- KEYS: the pool's eleven keys, see README.md; uses: tokens, user, held, vm, status, ips, leases, events.
 -- ARGV[1]: identity. ARGV[2]: vm id or "". ARGV[3]: ip or "" (at least one given; both given
 --   must name the same VM).
 -- Returns: the VM record (now available).
@@ -16,6 +16,6 @@ return run(function()
   if vm.status ~= 'checked-out' then
     fail('INVALID_STATE VM is ' .. vm.status .. ', not checked out')
   end
-  release(id, vm)
+  release(id, vm, 'checkin', name)
   return vm_record(id)
 end)

@@ -1,5 +1,5 @@
 -- checkout.lua: reclaims expired leases, then checks out any available VM to the caller.
--- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held, vm, status, leases.
+-- KEYS: the pool's eleven keys, see README.md; uses: tokens, user, held, vm, status, leases, events.
 -- ARGV[1]: identity. ARGV[2]: default quota 0..1000000 (for callers whose user hash has none,
 --   e.g. p: principals). ARGV[3]: lease seconds 1..31536000, or "" for the default.
 --   ARGV[4]: the gateway's default lease in seconds, or "" for none (no lease).
@@ -25,5 +25,8 @@ return run(function()
   set_status(id, nil, 'checked-out', 'user', name, 'checked_out_at', t)
   if lease then set_lease(id, t, lease) end
   redis.call('SADD', K.held .. name, id)
-  return vm_record(id)
+  local rec = vm_record(id)
+  event('checkout', name, {vm_id = id, ip = redis.call('HGET', K.vm .. id, 'ip'), user = name,
+        status = 'checked-out', detail = lease and ('lease ' .. lease .. ' s') or 'no lease'})
+  return rec
 end)

@@ -1,12 +1,12 @@
 -- create_user.lua: creates a user with a token (given as its SHA-256 hex).
--- KEYS: the pool's ten keys, see README.md; uses: tokens, user, users, held.
+-- KEYS: the pool's eleven keys, see README.md; uses: tokens, user, users, held, events.
 -- ARGV[1]: identity (admin). ARGV[2]: name (1..64 of [A-Za-z0-9._-]). ARGV[3]: role, user or
 --   admin. ARGV[4]: quota, 0..1000000. ARGV[5]: token SHA-256, 64 hex digits.
 -- Returns: the user record.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, INVALID_STATE (name exists or is one the gateway
 --   uses for its own admins, `admin` and `anonymous`; token hash in use).
 return run(function()
-  local _, role = authenticate(ARGV[1])
+  local actor, role = authenticate(ARGV[1])
   require_admin(role)
   local name = str_arg(2, 'name')
   if #name > 64 or not name:match('^[%w._-]+$') then
@@ -26,5 +26,6 @@ return run(function()
              'token', hex, 'created_at', now())
   redis.call('ZADD', K.users, 0, name)
   redis.call('HSET', K.tokens, hex, name)
+  event('user_create', actor, {user = name, detail = 'role ' .. new_role .. ', quota ' .. quota})
   return user_record(name)
 end)

@@ -1,5 +1,5 @@
 -- create_vms.lua: creates up to n available VMs under the pool's cap.
--- KEYS: the pool's ten keys, see README.md; uses: tokens, user, pool, vms, vm, ips, status.
+-- KEYS: the pool's eleven keys, see README.md; uses: tokens, user, pool, vms, vm, ips, status, events.
 -- ARGV[1]: identity (admin). ARGV[2]: n, 1..1000.
 -- ARGV[3..]: candidates id, ip, id, ip, ... (at least n pairs), used in order; one whose id
 --   or ip already exists is skipped.
@@ -7,7 +7,7 @@
 --   could not be created because candidates ran out.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, MAX_VM_COUNT.
 return run(function()
-  local _, role = authenticate(ARGV[1])
+  local actor, role = authenticate(ARGV[1])
   require_admin(role)
   local n = int_arg(2, 1, 1000, 'count')
   local pairs_given = (#ARGV - 2) / 2
@@ -31,6 +31,7 @@ return run(function()
       redis.call('ZADD', K.vms, 0, id)
       redis.call('HSET', K.ips, ip, id)
       out[#out + 1] = {'status', 'available', 'vm_id', id, 'ip', ip, 'created_at', t}
+      event('create', actor, {vm_id = id, ip = ip, status = 'available'})
     end
   end
   out[1] = want - (#out - 1)

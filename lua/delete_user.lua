@@ -1,11 +1,11 @@
 -- delete_user.lua: removes a user who holds no VMs; their token stops working.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's ten keys, see README.md; uses: tokens, user, users, held, vm, status, leases.
+-- KEYS: the pool's eleven keys, see README.md; uses: tokens, user, users, held, vm, status, leases, events.
 -- ARGV[1]: identity (admin). ARGV[2]: name.
 -- Returns: the user record as it was.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND, INVALID_STATE (holds VMs).
 return run(function()
-  local _, role = authenticate(ARGV[1])
+  local actor, role = authenticate(ARGV[1])
   require_admin(role)
   local name = str_arg(2, 'name')
   reclaim_held(now_reclaimed(), name)
@@ -18,5 +18,6 @@ return run(function()
   if hex then redis.call('HDEL', K.tokens, hex) end
   redis.call('DEL', K.user .. name, K.held .. name)
   redis.call('ZREM', K.users, name)
+  event('user_delete', actor, {user = name})
   return rec
 end)

@@ -1,6 +1,6 @@
 -- init_pool.lua: seeds the VM cap when the pool has none yet (gateway start-up), and converts
 --   the leases of a pool from before times were milliseconds.
--- KEYS: the pool's ten keys, see README.md; uses: pool, vm, leases.
+-- KEYS: the pool's eleven keys, see README.md; uses: pool, vm, leases, events.
 -- ARGV[1]: max_vm_count seed, whole number 0..1000000 (no identity).
 -- Returns: the pool's current max_vm_count (integer).
 -- Errors: BAD_REQUEST.
@@ -18,6 +18,8 @@ return run(function()
     end
     redis.call('HSET', K.pool, 'time_unit', 'ms')
   end
-  redis.call('HSETNX', K.pool, 'max_vm_count', seed)
+  if redis.call('HSETNX', K.pool, 'max_vm_count', seed) == 1 then
+    event('set_cap', 'system', {detail = 'max_vm_count ' .. seed .. ' (first start)'})
+  end
   return tonumber(redis.call('HGET', K.pool, 'max_vm_count'))
 end)

@@ -1,10 +1,10 @@
 -- rotate_token.lua: gives a user a new token; the old one stops working.
--- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held.
+-- KEYS: the pool's eleven keys, see README.md; uses: tokens, user, held, events.
 -- ARGV[1]: identity (admin). ARGV[2]: name. ARGV[3]: new token SHA-256, 64 hex digits.
 -- Returns: the user record.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND, INVALID_STATE (hash in use).
 return run(function()
-  local _, role = authenticate(ARGV[1])
+  local actor, role = authenticate(ARGV[1])
   require_admin(role)
   local name = str_arg(2, 'name')
   local hex = hex_arg(3)
@@ -14,5 +14,6 @@ return run(function()
   if old then redis.call('HDEL', K.tokens, old) end
   redis.call('HSET', K.tokens, hex, name)
   redis.call('HSET', K.user .. name, 'token', hex)
+  event('token_rotate', actor, {user = name})
   return rec
 end)

@@ -1,6 +1,6 @@
 -- update_user.lua: changes a user's quota, role and/or maximum lease.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's ten keys, see README.md; uses: tokens, user, held, vm, status, leases.
+-- KEYS: the pool's eleven keys, see README.md; uses: tokens, user, held, vm, status, leases, events.
 -- ARGV[1]: identity (admin). ARGV[2]: name. ARGV[3]: quota 0..1000000 or "" (unchanged).
 --   ARGV[4]: role, user or admin, or "" (unchanged). ARGV[5]: the user's own maximum lease in
 --   seconds 1..31536000 (over the gateway's, e.g. for a CI fleet's long jobs), "none" to drop
@@ -9,7 +9,7 @@
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND, INVALID_STATE (a quota below
 --   the number of VMs the user holds now: a user never holds more than their quota).
 return run(function()
-  local _, role = authenticate(ARGV[1])
+  local actor, role = authenticate(ARGV[1])
   require_admin(role)
   local name = str_arg(2, 'name')
   local quota = int_arg(3, 0, 1000000, 'quota', true)
@@ -30,5 +30,9 @@ return run(function()
     set[#set + 1] = 'max_lease'; set[#set + 1] = max_lease
   end
   if #set > 0 then redis.call('HSET', K.user .. name, unpack(set)) end
+  local changes = {}
+  for i = 1, #set, 2 do changes[#changes + 1] = set[i] .. ' ' .. set[i + 1] end
+  if max_lease == 'none' then changes[#changes + 1] = 'max_lease none' end
+  if #changes > 0 then event('user_update', actor, {user = name, detail = table.concat(changes, ', ')}) end
   return user_record(name)
 end)

@@ -54,6 +54,7 @@ func buildRouter(store: ReservationStore, configuration: GatewayConfiguration) -
     vms.addRoutes(to: userRoutes.group("v1"))
     admin.addRoutes(to: adminRoutes.group("v1/admin"))
     UserController(store: store).addRoutes(to: adminRoutes.group("v1/admin"))
+    HistoryController(store: store).addRoutes(user: userRoutes.group("v1"), admin: adminRoutes.group("v1/admin"))
     LegacyController(vms: vms, admin: admin).addRoutes(userRoutes: userRoutes, adminRoutes: adminRoutes)
     return router
 }

@@ -51,6 +51,15 @@ enum RecordDecoding {
         return value < 100_000_000_000 ? value * 1000 : value
     }
 
+    static func event(_ reply: RESPValue) throws(ReservationError) -> Event {
+        let record = try fields(reply)
+        guard let id = record["id"], let at = id.split(separator: "-").first.flatMap({ Int($0) }),
+              let action = record["action"], let actor = record["actor"]
+        else { throw malformed(reply) }
+        return Event(id: id, at: at, action: action, actor: actor, vmID: record["vm_id"], ip: record["ip"],
+                     user: record["user"], status: record["status"], detail: record["detail"])
+    }
+
     static func array(_ reply: RESPValue) throws(ReservationError) -> [RESPValue] {
         guard let elements = reply.array else { throw malformed(reply) }
         return elements

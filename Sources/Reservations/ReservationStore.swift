@@ -128,6 +128,25 @@ public struct ReservationStore: Sendable {
         return VMPage(items: try RecordDecoding.vms(Array(elements.dropFirst())), nextCursor: next.isEmpty ? nil : next)
     }
 
+    // MARK: History
+
+    /// One page of history, oldest first, from `since` (Unix ms) or after `cursor`, optionally
+    /// only about one VM or one user. A page may hold fewer than `limit` events (even none)
+    /// while `nextCursor` is set: keep following it.
+    public func events(
+        _ caller: Caller, scope: EventScope, vmID: String? = nil, user: String? = nil, since: Int? = nil,
+        cursor: String? = nil, limit: Int
+    ) async throws(ReservationError) -> EventPage {
+        let reply = try await run(.listEvents, caller, [
+            scope.rawValue, vmID ?? "", user ?? "", since.map(String.init) ?? "", cursor ?? "", String(limit),
+        ])
+        let elements = try RecordDecoding.array(reply)
+        guard let next = elements.first?.string else { throw RecordDecoding.malformed(reply) }
+        var events: [Event] = []
+        for element in elements.dropFirst() { events.append(try RecordDecoding.event(element)) }
+        return EventPage(items: events, nextCursor: next.isEmpty ? nil : next)
+    }
+
     // MARK: Users
 
     /// The role of the caller; `.unauthorized` for a token no user has. Trusted admins need no

@@ -22,6 +22,7 @@ public enum Script: String, CaseIterable, Sendable {
     case deleteUser = "delete_user"
     case rotateToken = "rotate_token"
     case whoami
+    case listEvents = "list_events"
 
     /// The script as Redis runs it.
     public var redisScript: RedisScript { Self.loaded[self]! }

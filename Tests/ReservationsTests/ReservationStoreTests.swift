@@ -316,7 +316,7 @@ extension IssuedToken {
                 #expect(error?.code == "INVALID_STATE")
             }
             #expect(try await store.users(admin) == [])
-            #expect(try await pool.dump().keys.sorted() == [pool.key("pool")])
+            #expect(try await pool.dump().keys.sorted() == [pool.key("events"), pool.key("pool")], "the cap and its event only")
         }
     }
 

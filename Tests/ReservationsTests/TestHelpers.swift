@@ -71,6 +71,15 @@ struct ScriptPool: Sendable {
         return time.count == 2 ? time[0] * 1000 + time[1] / 1000 : 0
     }
 
+    /// The pool's history, oldest first, each event as its fields plus `id`.
+    func events() async throws -> [[String: String]] {
+        (try await command("XRANGE", key("events"), "-", "+")).array?.map { entry in
+            var event = fields(entry.array?[1] ?? .array([]))
+            event["id"] = entry.array?[0].string
+            return event
+        } ?? []
+    }
+
     /// Every key of the pool with its whole content, in a canonical text form.
     func dump() async throws -> [String: String] {
         var result: [String: String] = [:]
@@ -90,6 +99,8 @@ struct ScriptPool: Sendable {
                     .joined(separator: ",")
             case "string":
                 content = try await command("GET", name).string ?? ""
+            case "stream":
+                content = "\(try await command("XRANGE", name, "-", "+"))"
             default:
                 content = "?"
             }

@@ -1,11 +1,22 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// Unix milliseconds as RFC 3339 UTC, to the millisecond: `2026-11-24T22:40:02.137Z`.
+/// Unix milliseconds as RFC 3339 UTC, to the millisecond: `2026-11-24T22:40:02.137Z`, and back.
 enum RFC3339 {
+    /// An RFC 3339 time with or without fractional seconds, in any offset, as Unix milliseconds.
+    static func parse(_ text: String) -> Int? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return Int((date.timeIntervalSince1970 * 1000).rounded()) }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text).map { Int($0.timeIntervalSince1970 * 1000) }
+    }
+
     static func format(_ milliseconds: Int) -> String {
         let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
         var time = time_t(fraction < 0 ? seconds - 1 : seconds)

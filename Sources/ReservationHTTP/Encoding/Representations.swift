@@ -69,6 +69,33 @@ extension PoolStats: JSONValue {
     }
 }
 
+/// An event of the history: every field present, `null` when it does not apply.
+extension Event: JSONValue {
+    func write(to json: inout JSONWriter) {
+        json.object { event in
+            event.field("id", id)
+            event.field("at", RFC3339.format(at))
+            event.field("action", action)
+            event.field("actor", actor)
+            event.field("vm_id", vmID)
+            event.field("ip", ip)
+            event.field("user", user)
+            event.field("status", status)
+            event.field("detail", detail)
+        }
+    }
+}
+
+/// `GET /v1/admin/events`, `GET /v1/vms/mine/history`: `{"items", "next_cursor"}`.
+extension EventPage: JSONValue {
+    func write(to json: inout JSONWriter) {
+        json.object { page in
+            page.field("items", items)
+            page.field("next_cursor", nextCursor)
+        }
+    }
+}
+
 /// `GET /v1/admin/vms`: `{"items", "next_cursor"}`, `next_cursor` null on the last page.
 extension VMPage: JSONValue {
     func write(to json: inout JSONWriter) {
