@@ -156,11 +156,12 @@ extension Gateway {
         return token
     }
 
-    /// Everything a client can see of the pool's state, for before/after comparisons.
+    /// Everything a client can see of the pool's state and history, for before/after comparisons.
     func snapshot() async throws -> String {
         let vms = try await call(.GET, "/v1/admin/vms?limit=1000").text
         let pool = try await call(.GET, "/v1/admin/pool").text
         let users = try await call(.GET, "/v1/admin/users").text
-        return [vms, pool, users].joined(separator: "\n")
+        let history = try await call(.GET, "/v1/admin/events?limit=1000").text
+        return [vms, pool, users, history].joined(separator: "\n")
     }
 }
