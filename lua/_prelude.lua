@@ -1,5 +1,5 @@
 -- _prelude.lua: shared helpers. The gateway loads this file, "\n" and one script as ONE script.
--- KEYS: the pool's eleven keys, see README.md (named in table K below).
+-- KEYS: the pool's fourteen keys, see README.md (named in table K below).
 -- ARGV: none of its own; authenticate() reads the identity the script passes (ARGV[1]).
 -- Returns: nothing; defines locals. Every script ends with `return run(function() ... end)`.
 -- Errors: fail('CODE sentence') anywhere; run() turns it into an error reply carrying exactly
@@ -9,6 +9,7 @@
 local K = {
   tokens = KEYS[1], user = KEYS[2], users = KEYS[3], held = KEYS[4], vm = KEYS[5],
   vms = KEYS[6], status = KEYS[7], ips = KEYS[8], pool = KEYS[9], leases = KEYS[10], events = KEYS[11],
+  waiters = KEYS[12], waiting = KEYS[13], handoff = KEYS[14],
 }
 local CODES = {
   UNAUTHORIZED = true, FORBIDDEN = true, QUOTA_EXCEEDED = true, NO_VM_AVAILABLE = true,
@@ -31,7 +32,7 @@ local function fail(msg) error({err = msg}) end
 -- Runs the script body; our coded failures and Redis' refusals become exact error replies,
 -- anything else (a wrong command, a bug) is re-raised as is.
 local function run(body)
-  if #KEYS ~= 11 then return redis.error_reply("BAD_REQUEST expected the pool's 11 keys") end
+  if #KEYS ~= 14 then return redis.error_reply("BAD_REQUEST expected the pool's 14 keys") end
   local ok, res = pcall(body)
   if ok then return res end
   local msg = type(res) == 'table' and res.err or res -- older Redis: pcall keeps the table
@@ -155,6 +156,10 @@ local function set_status(id, from, to, ...)
   redis.call('HSET', K.vm .. id, 'status', to, ...)
 end
 
+-- Hands available VMs to waiting checkouts, first come first served; defined at the end.
+-- Every script that makes a VM available calls it (through release() or directly).
+local serve_waiters
+
 -- Returns a checked-out VM to the pool (checkin and lease reclamation) and records it as event
 -- `action` by `actor`; for a VM that is not checked out it only drops a stale lease entry.
 -- vm: its field map when already read.
@@ -166,9 +171,10 @@ local function release(id, vm, action, actor)
   redis.call('ZREM', K.leases, id)
   if vm.status ~= 'checked-out' then return end
   set_status(id, 'checked-out', 'available')
-  redis.call('HDEL', K.vm .. id, 'user', 'checked_out_at', 'lease_expires_at', 'lease_seconds')
+  redis.call('HDEL', K.vm .. id, 'user', 'checked_out_at', 'lease_expires_at', 'lease_seconds', 'claim_ticket')
   if vm.user then redis.call('SREM', K.held .. vm.user, id) end
   event(action, actor, {vm_id = id, ip = vm.ip, user = vm.user, status = 'available'})
+  serve_waiters()
 end
 
 -- A lease that ran out: the VM returns to the pool, by no one's request.
@@ -269,4 +275,83 @@ local function set_lease(id, t, lease)
   local expiry = t + lease * 1000
   redis.call('HSET', K.vm .. id, 'lease_expires_at', expiry, 'lease_seconds', lease)
   redis.call('ZADD', K.leases, expiry, id)
+end
+
+-- Checks a VM out to `name` at time t if they have room in their quota (user field quota, else
+-- `default_quota`; their own leases that ran out do not count) with a lease of `lease` seconds
+-- (nil: none). Returns the VM's id, or nil when none is available.
+-- Errors: QUOTA_EXCEEDED (checked first).
+local function take_vm(name, default_quota, lease, t, detail)
+  local quota = tonumber(redis.call('HGET', K.user .. name, 'quota')) or default_quota
+  local function at_quota() return redis.call('SCARD', K.held .. name) >= quota end
+  if at_quota() then
+    reclaim_held(t, name) -- the caller's own leases that ran out do not count
+    if at_quota() then
+      fail('QUOTA_EXCEEDED quota of ' .. quota .. (quota == 1 and ' VM' or ' VMs') .. ' reached')
+    end
+  end
+  local id = redis.call('SPOP', K.status .. 'available')
+  if not id then return nil end
+  set_status(id, nil, 'checked-out', 'user', name, 'checked_out_at', t)
+  if lease then set_lease(id, t, lease) end
+  redis.call('SADD', K.held .. name, id)
+  event('checkout', name, {vm_id = id, ip = redis.call('HGET', K.vm .. id, 'ip'), user = name,
+        status = 'checked-out', detail = detail or (lease and ('lease ' .. lease .. ' s') or 'no lease')})
+  return id
+end
+
+-- Waiting checkouts. A checkout that may wait and finds no VM becomes a waiter: its ticket in
+-- K.waiters (a zset scored by arrival, from the pool's waiter_seq counter) and
+-- K.waiting[ticket] = "user gateway deadline_ms default_quota". When a VM becomes available,
+-- serve_waiters gives it to the first waiter whose deadline has not passed, in the same script,
+-- so no other checkout can take it first: the VM is checked out to the waiter's user with a
+-- claim lease of CLAIM_SECONDS, K.waiting[ticket] becomes "handed <vm id>", and
+-- "<ticket> <vm id>" is pushed to the list K.handoff .. gateway that the waiting request's
+-- gateway blocks on. That gateway then claims it (claim.lua: the lease the request asked for
+-- replaces the claim lease). If the gateway died meanwhile, the claim lease runs out and the VM
+-- returns to the pool (and to the next waiter). A waiter at its quota by then is answered
+-- "<ticket> QUOTA" instead.
+local CLAIM_SECONDS = 30
+
+local function waiter_info(ticket)
+  local info = redis.call('HGET', K.waiting, ticket)
+  if not info then return nil end
+  local user, gateway, deadline, default_quota = info:match('^(%S+) (%S+) (%d+) (%d+)$')
+  return {user = user, gateway = gateway, deadline = tonumber(deadline), default_quota = tonumber(default_quota), raw = info}
+end
+
+local serving = false -- take_vm may release a VM, whose release() must not serve again meanwhile
+
+serve_waiters = function()
+  if serving or redis.call('ZCARD', K.waiters) == 0 then return end
+  serving = true
+  local t = now()
+  while redis.call('SCARD', K.status .. 'available') > 0 do
+    local head = redis.call('ZRANGE', K.waiters, 0, 0, 'WITHSCORES')
+    local ticket = head[1]
+    if not ticket then break end
+    redis.call('ZREM', K.waiters, ticket)
+    local w = waiter_info(ticket)
+    if not w or not w.user or w.deadline <= t then
+      redis.call('HDEL', K.waiting, ticket) -- gone or past its deadline: its gateway answers 503
+    else
+      local ok, id = pcall(take_vm, w.user, w.default_quota, CLAIM_SECONDS, t, 'handed to a waiting checkout')
+      if ok and not id then -- cannot happen while VMs are available; keep its place regardless
+        redis.call('ZADD', K.waiters, head[2], ticket)
+        break
+      end
+      local answer
+      if ok then
+        redis.call('HSET', K.vm .. id, 'claim_ticket', ticket)
+        redis.call('HSET', K.waiting, ticket, 'handed ' .. id)
+        answer = ticket .. ' ' .. id
+      else
+        redis.call('HDEL', K.waiting, ticket)
+        answer = ticket .. ' QUOTA'
+      end
+      redis.call('RPUSH', K.handoff .. w.gateway, answer)
+      redis.call('EXPIRE', K.handoff .. w.gateway, 300) -- a gateway that died leaves nothing forever
+    end
+  end
+  serving = false
 end

@@ -1,5 +1,5 @@
 -- create_vms.lua: creates up to n available VMs under the pool's cap.
--- KEYS: the pool's eleven keys, see README.md; uses: tokens, user, pool, vms, vm, ips, status, events.
+-- KEYS: the pool's fourteen keys, see README.md; uses: tokens, user, pool, vms, vm, ips, status, events.
 -- ARGV[1]: identity (admin). ARGV[2]: n, 1..1000.
 -- ARGV[3..]: candidates id, ip, id, ip, ... (at least n pairs), used in order; one whose id
 --   or ip already exists is skipped.
@@ -35,5 +35,6 @@ return run(function()
     end
   end
   out[1] = want - (#out - 1)
+  serve_waiters()
   return out
 end)

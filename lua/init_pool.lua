@@ -1,6 +1,6 @@
 -- init_pool.lua: seeds the VM cap when the pool has none yet (gateway start-up), and converts
 --   the leases of a pool from before times were milliseconds.
--- KEYS: the pool's eleven keys, see README.md; uses: pool, vm, leases, events.
+-- KEYS: the pool's fourteen keys, see README.md; uses: pool, vm, leases, events.
 -- ARGV[1]: max_vm_count seed, whole number 0..1000000 (no identity).
 -- Returns: the pool's current max_vm_count (integer).
 -- Errors: BAD_REQUEST.

@@ -1,6 +1,6 @@
 -- set_pool.lua: sets the VM cap (below the current count it only refuses new creates).
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's eleven keys, see README.md; uses: tokens, user, held, vm, vms, status, pool, leases, events.
+-- KEYS: the pool's fourteen keys, see README.md; uses: tokens, user, held, vm, vms, status, pool, leases, events.
 -- ARGV[1]: identity (admin). ARGV[2]: max_vm_count, 0..1000000.
 -- Returns: {max_vm_count, total, provisioning, available, checked-out, error} (integers).
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST.

@@ -4,8 +4,9 @@ import Logging
 import RedisClient
 import Reservations
 
-/// Builds the gateway: a Redis client, the lease reaper and the HTTP server, as services that
-/// start in that order and stop in reverse (the server drains in-flight requests before Redis closes).
+/// Builds the gateway: a Redis client (and one for the blocking wait of waiting checkouts), the
+/// lease reaper, the handoff listener and the HTTP server, as services that start in that order
+/// and stop in reverse (the server drains in-flight requests before Redis closes).
 /// - Parameter onServerRunning: called once the server listens, with its channel (tests read the
 ///   port from it when they ask for port 0).
 public func buildApplication(
@@ -22,18 +23,27 @@ public func buildApplication(
         logger: logger
     )
     let store = ReservationStore(redis: redis, keys: keys, defaultQuota: configuration.defaultQuota, leases: configuration.leases)
-    let router = buildRouter(store: store, configuration: configuration)
+    // waiting checkouts: a connection of their own blocks on this gateway's handoff list
+    var blockingConfiguration = configuration.redis
+    blockingConfiguration.connectionCount = 1
+    blockingConfiguration.commandTimeout = .seconds(HandoffListener.block) + configuration.redis.commandTimeout
+    let blockingRedis = RedisClient(configuration: blockingConfiguration, logger: logger)
+    let room = WaitingRoom()
+    let router = buildRouter(store: store, room: room, configuration: configuration)
     return Application(
         router: router,
         server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vmreserve"),
-        services: [redis, LeaseReaper(store: store, logger: logger)],
+        services: [
+            redis, blockingRedis, LeaseReaper(store: store, logger: logger),
+            HandoffListener(room: room, redis: blockingRedis, keys: keys, logger: logger),
+        ],
         onServerRunning: onServerRunning,
         logger: logger
     )
 }
 
-func buildRouter(store: ReservationStore, configuration: GatewayConfiguration) -> Router<GatewayRequestContext> {
+func buildRouter(store: ReservationStore, room: WaitingRoom, configuration: GatewayConfiguration) -> Router<GatewayRequestContext> {
     let metrics = GatewayMetrics()
     let router = Router(context: GatewayRequestContext.self)
     router.addMiddleware {
@@ -49,7 +59,7 @@ func buildRouter(store: ReservationStore, configuration: GatewayConfiguration) -
     let authenticated = router.group(context: AuthenticatedRequestContext.self)
     let userRoutes = authenticated.group().add(middleware: CallerFirstMiddleware(store: store, requiredRole: .user))
     let adminRoutes = authenticated.group().add(middleware: CallerFirstMiddleware(store: store, requiredRole: .admin))
-    let vms = VMController(store: store)
+    let vms = VMController(store: store, room: room, maxWait: configuration.maxWait)
     let admin = AdminVMController(store: store)
     vms.addRoutes(to: userRoutes.group("v1"))
     admin.addRoutes(to: adminRoutes.group("v1/admin"))

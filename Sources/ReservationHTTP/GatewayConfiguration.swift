@@ -14,6 +14,8 @@ public struct GatewayConfiguration: Sendable {
     public var defaultQuota: Int
     /// The default and maximum lease of checkouts.
     public var leases = LeasePolicy()
+    /// The longest a checkout may wait for a VM (`?wait=`); longer asks wait this long.
+    public var maxWait: Duration = .seconds(30)
     /// Requests without a token act as the `anonymous` admin. Only on a loopback address.
     public var devMode: Bool
     /// The pool's name: the hash tag of its Redis keys.

@@ -82,6 +82,56 @@ public struct ReservationStore: Sendable {
         try RecordDecoding.vm(try await run(.checkout, caller, [String(defaultQuota)] + leaseArguments(leaseSeconds)))
     }
 
+    /// How a waiting checkout began: with a VM at once, or queued behind earlier waiters.
+    public enum WaitStart: Sendable, Equatable {
+        case vm(VM)
+        case queued
+    }
+
+    /// Checks out any available VM, or queues the caller (ticket `ticket`, for at most `wait`)
+    /// as a waiter whose VM, when one frees up, is handed to gateway `gateway`'s `WaitingRoom`.
+    public func waitCheckout(
+        _ caller: Caller, leaseSeconds: Int?, wait: Duration, gateway: String, ticket: String
+    ) async throws(ReservationError) -> WaitStart {
+        let milliseconds = Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
+        let reply = try await run(.waitCheckout, caller,
+                                  [String(defaultQuota)] + leaseArguments(leaseSeconds) + [String(milliseconds), gateway, ticket])
+        let elements = try RecordDecoding.array(reply)
+        switch elements.first?.string {
+        case "vm" where elements.count == 2: return .vm(try RecordDecoding.vm(elements[1]))
+        case "queued": return .queued
+        default: throw RecordDecoding.malformed(reply)
+        }
+    }
+
+    /// Takes the VM handed to `ticket`, with the lease the waiting request asked for.
+    public func claim(_ caller: Caller, ticket: String, leaseSeconds: Int?) async throws(ReservationError) -> VM {
+        try RecordDecoding.vm(try await run(.claim, caller, [ticket] + leaseArguments(leaseSeconds)))
+    }
+
+    /// What became of a waiter that stopped waiting.
+    public enum LeaveResult: Sendable, Equatable {
+        /// It was still waiting (or nothing is known of it).
+        case left
+        /// A VM had been handed to it already: `claim` it.
+        case handed(String)
+        /// A VM had been handed to it and went back to the pool.
+        case returned(String)
+    }
+
+    /// Takes `ticket` out of the queue. A VM already handed to it is returned to the pool when
+    /// `giveBack` (the client is gone), else left for `claim`.
+    public func leaveQueue(_ caller: Caller, ticket: String, giveBack: Bool) async throws(ReservationError) -> LeaveResult {
+        let reply = try await run(.leaveQueue, caller, [ticket, giveBack ? "give back" : "keep"])
+        let words = try RecordDecoding.array(reply).compactMap(\.string)
+        switch (words.first, words.count) {
+        case ("left", 1): return .left
+        case ("handed", 2): return .handed(words[1])
+        case ("returned", 2): return .returned(words[1])
+        default: throw RecordDecoding.malformed(reply)
+        }
+    }
+
     /// Extends the lease of a VM the caller holds to `leaseSeconds` from now (nil: its current
     /// length, or else the default). Anyone but the holder gets `.vmNotFound` (admins `.forbidden`).
     public func renew(_ caller: Caller, id: String, leaseSeconds: Int?) async throws(ReservationError) -> VM {

@@ -23,6 +23,9 @@ public enum Script: String, CaseIterable, Sendable {
     case rotateToken = "rotate_token"
     case whoami
     case listEvents = "list_events"
+    case waitCheckout = "wait_checkout"
+    case claim
+    case leaveQueue = "leave_queue"
 
     /// The script as Redis runs it.
     public var redisScript: RedisScript { Self.loaded[self]! }

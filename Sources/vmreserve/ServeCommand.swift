@@ -17,7 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Every option also reads an environment variable: VMRESERVE_HOST, VMRESERVE_PORT, VMRESERVE_REDIS_URL, \
             VMRESERVE_ADMIN_TOKEN, VMRESERVE_MAX_VM_COUNT, VMRESERVE_DEFAULT_QUOTA, VMRESERVE_DEV (1 or true), \
-            VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
+            VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
             VMRESERVE_LOG_LEVEL. A flag wins over its variable.
             """
     )
@@ -36,6 +36,8 @@ struct ServeCommand: AsyncParsableCommand {
     var defaultLease: Int?
     @Option(name: .customLong("max-lease"), help: "Longest lease in seconds a checkout or renewal may ask for, unless an admin gives a user a maximum of their own. (default: 604800, 7 days)")
     var maxLease: Int?
+    @Option(name: .customLong("max-wait"), help: "Longest a checkout may wait for a VM with ?wait=, in seconds. (default: 30)")
+    var maxWait: Int?
     @Flag(help: "Development mode: loopback only; requests without a token act as the 'anonymous' admin; starts a local redis-server if none answers.")
     var dev = false
     @Option(name: .customLong("data-dir"), help: "Where dev mode's redis-server keeps its files. (default: .vmreserve-data)")
@@ -65,6 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--default-lease: must be from 1 to the maximum lease, \(maxLeaseSeconds)")
         }
         configuration.leases = LeasePolicy(defaultSeconds: defaultLeaseSeconds, maxSeconds: maxLeaseSeconds)
+        configuration.maxWait = .seconds(try settings.value(maxWait, "VMRESERVE_MAX_WAIT", default: 30, in: 0...3600))
         let url: RedisURL
         do {
             url = try RedisURL(try settings.value(redisURL, "VMRESERVE_REDIS_URL", default: "redis://127.0.0.1:6379/0"))

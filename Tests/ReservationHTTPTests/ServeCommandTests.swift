@@ -40,7 +40,7 @@ import Glibc
                 return (keys, clients.split(separator: "\n").count - 1)  // less this client's own
             }
             #expect(keys.contains("vmreserve:{from-env}:pool"))
-            #expect(clients == 3, "VMRESERVE_REDIS_CONNECTIONS")
+            #expect(clients == 3 + 1, "VMRESERVE_REDIS_CONNECTIONS, and the one the handoff listener blocks on")
             #expect(await process.terminate(with: SIGTERM) == 0)
             let log = try String(contentsOf: directory.appending(path: "log"), encoding: .utf8)
             let lines = log.split(separator: "\n").filter { $0.contains("route=/v1/admin/pool") }

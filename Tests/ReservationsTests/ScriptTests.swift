@@ -63,7 +63,7 @@ private let adminOnlyScripts: [Script] = [
                     try await pool.client.evaluate(script.redisScript, keys: keys, arguments: [admin, "1"])
                 }
                 #expect(error?.prefix == "BAD_REQUEST")
-                #expect(error?.message == "expected the pool's 11 keys")
+                #expect(error?.message == "expected the pool's 14 keys")
                 #expect(try await pool.dump() == before)
             }
         }

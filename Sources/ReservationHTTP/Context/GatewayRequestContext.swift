@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import Reservations
 
 /// The context of every request: Hummingbird's core storage plus the caller, once the
@@ -7,9 +8,12 @@ public struct GatewayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Nil until identified, and for requests that carry no token outside dev mode.
     var caller: Caller?
+    /// The client's connection: a waiting checkout watches it close.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     public var maxUploadSize: Int { RequestDecoding.maxBodySize }
@@ -20,11 +24,13 @@ public struct GatewayRequestContext: RequestContext {
 struct AuthenticatedRequestContext: ChildRequestContext {
     var coreContext: CoreRequestContextStorage
     let caller: Caller
+    let channel: any Channel
 
     init(context: GatewayRequestContext) throws {
         guard let caller = context.caller else { throw APIError.unauthorized }
         coreContext = context.coreContext
         self.caller = caller
+        channel = context.channel
     }
 
     var maxUploadSize: Int { RequestDecoding.maxBodySize }

@@ -1,14 +1,23 @@
+import Foundation
 import Hummingbird
+import NIOCore
 import Reservations
 
 /// The routes of any user: check out, renew a lease, check in, and read the VMs one holds.
 struct VMController {
     let store: ReservationStore
+    let room: WaitingRoom
+    /// The longest `?wait=` honoured.
+    let maxWait: Duration
 
     func addRoutes(to group: RouterGroup<AuthenticatedRequestContext>) {
         group.post("checkouts") { request, context in
+            let query = try RequestDecoding.query(request, allowed: ["wait"])
+            let wait = try RequestDecoding.integer(query["wait"], "wait", in: 0...3600)
             let body = try await RequestDecoding.body(LeaseBody.self, from: request, context: context, required: false)
-            return try await checkout(context.caller, leaseSeconds: body?.leaseSeconds)
+            guard let wait, wait > 0 else { return try await checkout(context.caller, leaseSeconds: body?.leaseSeconds) }
+            return try await waitingCheckout(context.caller, leaseSeconds: body?.leaseSeconds,
+                                             wait: min(.seconds(wait), maxWait), channel: context.channel)
         }
         group.post("checkouts/{vm_id}/renew") { request, context in
             let id = try RequestDecoding.vmID(context.parameters.require("vm_id"))
@@ -35,6 +44,39 @@ struct VMController {
     func checkout(_ caller: Caller, leaseSeconds: Int?) async throws -> Response {
         let lease = try checked(leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
         return EnvelopeResponse.success(try await store.checkout(caller, leaseSeconds: lease), status: .created)
+    }
+
+    /// `POST /v1/checkouts?wait=N`: a VM at once if one is free; else waits in the queue that all
+    /// gateways share, first come first served, for at most N seconds (at most `maxWait`), then
+    /// answers as a checkout without waiting would: 503 with Retry-After. A client that goes away
+    /// leaves the queue, and a VM already handed to it goes back to the pool.
+    func waitingCheckout(_ caller: Caller, leaseSeconds: Int?, wait: Duration, channel: any Channel) async throws -> Response {
+        let lease = try checked(leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
+        let ticket = UUID().uuidString.lowercased()
+        let deadline = ContinuousClock.now + wait
+        switch try await store.waitCheckout(caller, leaseSeconds: lease, wait: wait, gateway: room.gatewayID, ticket: ticket) {
+        case .vm(let vm):
+            return EnvelopeResponse.success(vm, status: .created)
+        case .queued:
+            let outcome = await room.wait(for: ticket, until: deadline) { gone in
+                channel.closeFuture.whenComplete { _ in gone() }
+            }
+            switch outcome {
+            case .handed:
+                break
+            case .quotaReached:
+                throw ReservationError.quotaExceeded("quota reached while waiting")
+            case .timedOut:
+                // a VM may have been handed over just now: then it is this request's
+                guard case .handed = try await store.leaveQueue(caller, ticket: ticket, giveBack: false) else {
+                    throw ReservationError.noVMAvailable
+                }
+            case .disconnected:
+                _ = try await store.leaveQueue(caller, ticket: ticket, giveBack: true)
+                throw ReservationError.noVMAvailable  // nobody is left to read it
+            }
+            return EnvelopeResponse.success(try await store.claim(caller, ticket: ticket, leaseSeconds: lease), status: .created)
+        }
     }
 
     /// `POST /v1/checkins`: by ip, vm_id or both; 403 for a VM the caller does not hold.

@@ -1,0 +1,30 @@
+-- claim.lua: a waiting checkout takes the VM that serve_waiters handed to it (see _prelude.lua):
+--   the lease the request asked for (or the default, or none) replaces the claim lease.
+-- KEYS: the pool's fourteen keys, see README.md; uses: tokens, user, held, vm, status, leases,
+--   events, waiting.
+-- ARGV[1]: identity. ARGV[2]: ticket. ARGV[3..5]: lease asked, default lease, maximum lease.
+-- Returns: the VM record.
+-- Errors: UNAUTHORIZED, BAD_REQUEST, NO_VM_AVAILABLE (nothing handed to this ticket, or the
+--   claim lease ran out first and the VM went back to the pool).
+return run(function()
+  local name = authenticate(ARGV[1])
+  local ticket = str_arg(2, 'ticket')
+  local lease = lease_arg(3, name)
+  local t = now_reclaimed()
+  local state = redis.call('HGET', K.waiting, ticket)
+  local id = state and state:match('^handed (%S+)$')
+  redis.call('HDEL', K.waiting, ticket)
+  if not id then fail('NO_VM_AVAILABLE No VMs currently available, please try after some time') end
+  local _, vm = locate_vm(id, '', t)
+  if vm.user ~= name or vm.claim_ticket ~= ticket then
+    fail('NO_VM_AVAILABLE No VMs currently available, please try after some time')
+  end
+  redis.call('HDEL', K.vm .. id, 'claim_ticket')
+  if lease then
+    set_lease(id, t, lease)
+  else
+    redis.call('ZREM', K.leases, id)
+    redis.call('HDEL', K.vm .. id, 'lease_expires_at', 'lease_seconds')
+  end
+  return vm_record(id)
+end)

@@ -1,0 +1,27 @@
+-- wait_checkout.lua: checks out any available VM, or, when none is available, queues the caller
+--   as a waiter (see serve_waiters in _prelude.lua) behind those already waiting.
+-- KEYS: the pool's fourteen keys, see README.md; uses: tokens, user, held, vm, status, pool,
+--   leases, events, waiters, waiting.
+-- ARGV[1]: identity. ARGV[2]: default quota 0..1000000. ARGV[3..5]: lease asked, default lease,
+--   maximum lease, as for checkout.lua. ARGV[6]: how long to wait, 1..3600000 ms.
+--   ARGV[7]: the id of the gateway that waits (its handoff list). ARGV[8]: a new ticket (a UUID).
+-- Returns: {'vm', VM record} when one was available, or {'queued', ticket}.
+-- Errors: UNAUTHORIZED, BAD_REQUEST, QUOTA_EXCEEDED (checked first: a waiter at quota is not queued).
+return run(function()
+  local name = authenticate(ARGV[1])
+  local default_quota = int_arg(2, 0, 1000000, 'default quota')
+  local lease = lease_arg(3, name)
+  local wait = int_arg(6, 1, 3600000, 'wait')
+  local gateway, ticket = str_arg(7, 'gateway'), str_arg(8, 'ticket')
+  if not gateway:match('^[%w-]+$') or not ticket:match('^[%w-]+$') then
+    fail('BAD_REQUEST gateway and ticket must be letters, digits and dashes')
+  end
+  local t = now_reclaimed()
+  local id = take_vm(name, default_quota, lease, t)
+  if id then return {'vm', vm_record(id)} end
+  if redis.call('HEXISTS', K.waiting, ticket) == 1 then fail('BAD_REQUEST this ticket is in use') end
+  local seq = redis.call('HINCRBY', K.pool, 'waiter_seq', 1)
+  redis.call('ZADD', K.waiters, seq, ticket)
+  redis.call('HSET', K.waiting, ticket, ('%s %s %d %d'):format(name, gateway, t + wait, default_quota))
+  return {'queued', ticket}
+end)
