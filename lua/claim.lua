@@ -1,5 +1,6 @@
 -- claim.lua: a waiting checkout takes the VM that serve_waiters handed to it (see _prelude.lua):
---   the lease the request asked for (or the default, or none) replaces the claim lease.
+--   the lease the request asked for (or the default, or none) replaces the claim lease, and
+--   both the checkout time and the lease count from now.
 -- KEYS: the pool's fourteen keys, see README.md; uses: tokens, user, held, vm, status, leases,
 --   events, waiting.
 -- ARGV[1]: identity. ARGV[2]: ticket. ARGV[3..5]: lease asked, default lease, maximum lease.
@@ -19,7 +20,9 @@ return run(function()
   if vm.user ~= name or vm.claim_ticket ~= ticket then
     fail('NO_VM_AVAILABLE No VMs currently available, please try after some time')
   end
+  -- the client has it from now: its checkout time and lease count from the claim
   redis.call('HDEL', K.vm .. id, 'claim_ticket')
+  redis.call('HSET', K.vm .. id, 'checked_out_at', t)
   if lease then
     set_lease(id, t, lease)
   else

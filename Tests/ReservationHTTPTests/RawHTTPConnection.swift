@@ -23,12 +23,17 @@ final class RawHTTPConnection: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else {
-            close(fd)
+            Glibc.close(fd)
             throw TestSupportError("connect() failed")
         }
     }
 
-    deinit { close(fd) }
+    deinit { Glibc.close(fd) }
+
+    /// Ends the connection from this side (FIN), as a client that gives up does.
+    func close() {
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
 
     func send(_ text: String) throws {
         let bytes = Array(text.utf8)
