@@ -1,5 +1,5 @@
 -- _prelude.lua: shared helpers. The gateway loads this file, "\n" and one script as ONE script.
--- KEYS: the pool's fourteen keys, see README.md (named in table K below).
+-- KEYS: the pool's fifteen keys, see README.md (named in table K below).
 -- ARGV: none of its own; authenticate() reads the identity the script passes (ARGV[1]).
 -- Returns: nothing; defines locals. Every script ends with `return run(function() ... end)`.
 -- Errors: fail('CODE sentence') anywhere; run() turns it into an error reply carrying exactly
@@ -9,12 +9,12 @@
 local K = {
   tokens = KEYS[1], user = KEYS[2], users = KEYS[3], held = KEYS[4], vm = KEYS[5],
   vms = KEYS[6], status = KEYS[7], ips = KEYS[8], pool = KEYS[9], leases = KEYS[10], events = KEYS[11],
-  waiters = KEYS[12], waiting = KEYS[13], handoff = KEYS[14],
+  waiters = KEYS[12], waiting = KEYS[13], handoff = KEYS[14], ipbits = KEYS[15],
 }
 local CODES = {
   UNAUTHORIZED = true, FORBIDDEN = true, QUOTA_EXCEEDED = true, NO_VM_AVAILABLE = true,
   MAX_VM_COUNT = true, VM_NOT_FOUND = true, USER_NOT_FOUND = true, INVALID_STATE = true,
-  BAD_REQUEST = true,
+  BAD_REQUEST = true, IP_POOL_EXHAUSTED = true,
 }
 -- Redis' own refusals of a command inside a script (out of memory, a replica, ...): they leave
 -- the script with their code word intact, so the gateway answers "unavailable", not "bug".
@@ -32,7 +32,7 @@ local function fail(msg) error({err = msg}) end
 -- Runs the script body; our coded failures and Redis' refusals become exact error replies,
 -- anything else (a wrong command, a bug) is re-raised as is.
 local function run(body)
-  if #KEYS ~= 14 then return redis.error_reply("BAD_REQUEST expected the pool's 14 keys") end
+  if #KEYS ~= 15 then return redis.error_reply("BAD_REQUEST expected the pool's 15 keys") end
   local ok, res = pcall(body)
   if ok then return res end
   local msg = type(res) == 'table' and res.err or res -- older Redis: pcall keeps the table
@@ -240,11 +240,85 @@ local function existing_user(name)
   return user_record(name) or fail('USER_NOT_FOUND no user named ' .. name)
 end
 
--- {max_vm_count, total, then one count per status in STATUSES order}.
+-- IP pools. Without one, VMs get the random public addresses the gateway proposes. With one
+-- (pool field ip_pool, a CIDR block), create_vms takes addresses from it: bit i of the bitmap
+-- K.ipbits is set while base + i is in use (or reserved: a block's network and broadcast
+-- addresses, for blocks of 4 addresses or more), so BITPOS finds the lowest free address at
+-- once, a delete frees it for reuse, and a full block is known at once, not searched for.
+local function ip_number(ip)
+  local a, b, c, d = ip:match('^(%d+)%.(%d+)%.(%d+)%.(%d+)$')
+  if not a then return nil end
+  return ((tonumber(a) * 256 + tonumber(b)) * 256 + tonumber(c)) * 256 + tonumber(d)
+end
+
+local function ip_text(n)
+  return ('%d.%d.%d.%d'):format(math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256,
+                                math.floor(n / 256) % 256, n % 256)
+end
+
+-- A CIDR block as {cidr, base, size, first, last} (first..last: the usable offsets), or nil.
+local function parse_block(cidr)
+  local ip, bits = (cidr or ''):match('^([%d.]+)/(%d+)$')
+  local base, prefix = ip and ip_number(ip), tonumber(bits)
+  if not base or not prefix or prefix < 12 or prefix > 32 then return nil end
+  local size = 2 ^ (32 - prefix)
+  if base % size ~= 0 then return nil end
+  local reserved = size >= 4 and 1 or 0
+  return {cidr = cidr, base = base, size = size, first = reserved, last = size - 1 - reserved}
+end
+
+local function ip_block() return parse_block(redis.call('HGET', K.pool, 'ip_pool')) end
+
+-- Makes `cidr` ("" for none) the pool's block and rebuilds the bitmap from the VMs that exist.
+local function configure_ip_pool(cidr)
+  redis.call('DEL', K.ipbits)
+  if cidr == '' then
+    redis.call('HDEL', K.pool, 'ip_pool')
+    return
+  end
+  local block = parse_block(cidr)
+  if not block then
+    fail('BAD_REQUEST ip_pool must be an IPv4 network address with a prefix from /12 to /32, e.g. 203.0.113.0/26')
+  end
+  redis.call('HSET', K.pool, 'ip_pool', cidr)
+  if block.first > 0 then
+    redis.call('SETBIT', K.ipbits, 0, 1)
+    redis.call('SETBIT', K.ipbits, block.size - 1, 1)
+  end
+  for _, ip in ipairs(redis.call('HKEYS', K.ips)) do
+    local offset = ip_number(ip) - block.base
+    if offset >= 0 and offset < block.size then redis.call('SETBIT', K.ipbits, offset, 1) end
+  end
+end
+
+-- The lowest free address of the block, now taken; nil when the block is full.
+local function take_block_ip(block)
+  while true do
+    local offset = redis.call('BITPOS', K.ipbits, 0)
+    if offset < 0 or offset > block.last then return nil end
+    redis.call('SETBIT', K.ipbits, offset, 1)
+    local ip = ip_text(block.base + offset)
+    if redis.call('HEXISTS', K.ips, ip) == 0 then return ip end
+  end
+end
+
+-- A deleted VM's address becomes free again if it is the block's.
+local function free_block_ip(ip)
+  local block = ip_block()
+  local offset = block and ip_number(ip) - block.base
+  if offset and offset >= block.first and offset <= block.last then redis.call('SETBIT', K.ipbits, offset, 0) end
+end
+
+-- {max_vm_count, total, then one count per status in STATUSES order, then the IP pool's CIDR
+-- ("" for none) and its free addresses (-1 for none)}.
 local function pool_stats()
   local out = {tonumber(redis.call('HGET', K.pool, 'max_vm_count')) or 0,
                redis.call('ZCARD', K.vms)}
   for _, s in ipairs(STATUSES) do out[#out + 1] = redis.call('SCARD', K.status .. s) end
+  local block = ip_block()
+  out[#out + 1] = block and block.cidr or ''
+  out[#out + 1] = block and (block.last - block.first + 1) - redis.call('BITCOUNT', K.ipbits)
+    + (block.first > 0 and 2 or 0) or -1
   return out
 end
 

@@ -1,7 +1,8 @@
--- init_pool.lua: seeds the VM cap when the pool has none yet (gateway start-up), and converts
+-- init_pool.lua: seeds the VM cap and the IP pool when the pool has none yet (gateway start-up), and converts
 --   the leases of a pool from before times were milliseconds.
--- KEYS: the pool's fourteen keys, see README.md; uses: pool, vm, leases, events.
--- ARGV[1]: max_vm_count seed, whole number 0..1000000 (no identity).
+-- KEYS: the pool's fifteen keys, see README.md; uses: pool, vm, leases, events.
+-- ARGV[1]: max_vm_count seed, whole number 0..1000000 (no identity). ARGV[2]: IP pool seed, a
+--   CIDR block, used only when the pool has none yet, or "" (none).
 -- Returns: the pool's current max_vm_count (integer).
 -- Errors: BAD_REQUEST.
 return run(function()
@@ -20,6 +21,11 @@ return run(function()
   end
   if redis.call('HSETNX', K.pool, 'max_vm_count', seed) == 1 then
     event('set_cap', 'system', {detail = 'max_vm_count ' .. seed .. ' (first start)'})
+  end
+  local cidr = ARGV[2] or ''
+  if cidr ~= '' and not redis.call('HGET', K.pool, 'ip_pool') then
+    configure_ip_pool(cidr)
+    event('set_ip_pool', 'system', {detail = 'ip_pool ' .. cidr .. ' (first start)'})
   end
   return tonumber(redis.call('HGET', K.pool, 'max_vm_count'))
 end)

@@ -1,8 +1,8 @@
--- pool_stats.lua: the cap and the VM counts.
+-- pool_stats.lua: the cap, the VM counts and the IP pool.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's fourteen keys, see README.md; uses: tokens, user, held, vm, vms, status, pool, leases, events.
+-- KEYS: the pool's fifteen keys, see README.md; uses: tokens, user, held, vm, vms, status, pool, leases, events.
 -- ARGV[1]: identity (admin).
--- Returns: {max_vm_count, total, provisioning, available, checked-out, error} (integers).
+-- Returns: pool_stats() of _prelude.lua.
 -- Errors: UNAUTHORIZED, FORBIDDEN.
 return run(function()
   local _, role = authenticate(ARGV[1])

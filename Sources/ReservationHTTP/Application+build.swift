@@ -19,7 +19,9 @@ public func buildApplication(
     let redis = RedisClient(
         configuration: configuration.redis,
         scripts: Script.all,
-        setupCommands: [ReservationStore.initializePoolCommand(keys: keys, maxVMCount: configuration.maxVMCount)],
+        setupCommands: [
+            ReservationStore.initializePoolCommand(keys: keys, maxVMCount: configuration.maxVMCount, ipPool: configuration.ipPool),
+        ],
         logger: logger
     )
     let store = ReservationStore(redis: redis, keys: keys, defaultQuota: configuration.defaultQuota, leases: configuration.leases)

@@ -16,6 +16,14 @@ public struct GatewayConfiguration: Sendable {
     public var leases = LeasePolicy()
     /// The longest a checkout may wait for a VM (`?wait=`); longer asks wait this long.
     public var maxWait: Duration = .seconds(30)
+    /// Seeds the IP pool (a CIDR block new VMs take their addresses from) only when Redis has
+    /// none yet; nil: random public addresses, until an admin sets one.
+    public var ipPool: String?
+
+    /// Whether `text` is an IP pool `ipPool` accepts: an IPv4 network address and a prefix from /12 to /32.
+    public static func isValidIPPool(_ text: String) -> Bool {
+        (try? Limits.checkIPBlock(text)) != nil
+    }
     /// Requests without a token act as the `anonymous` admin. Only on a loopback address.
     public var devMode: Bool
     /// The pool's name: the hash tag of its Redis keys.

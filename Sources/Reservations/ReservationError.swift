@@ -8,6 +8,8 @@ public enum ReservationError: Error, Sendable, Equatable {
     case quotaExceeded(String)
     case noVMAvailable
     case maxVMCountReached
+    /// Every address of the pool's IP block is taken.
+    case ipPoolExhausted(String)
     case vmNotFound
     case userNotFound(String)
     case invalidState(String)
@@ -38,6 +40,7 @@ public enum ReservationError: Error, Sendable, Equatable {
         case "QUOTA_EXCEEDED": self = .quotaExceeded(message)
         case "NO_VM_AVAILABLE": self = .noVMAvailable
         case "MAX_VM_COUNT": self = .maxVMCountReached
+        case "IP_POOL_EXHAUSTED": self = .ipPoolExhausted(message)
         case "VM_NOT_FOUND": self = .vmNotFound
         case "USER_NOT_FOUND": self = .userNotFound(message)
         case "INVALID_STATE": self = .invalidState(message)

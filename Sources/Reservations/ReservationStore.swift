@@ -20,9 +20,10 @@ public struct ReservationStore: Sendable {
 
     // MARK: Pool
 
-    /// Sets the cap to `maxVMCount` unless the pool already has one; returns the cap in force.
-    public func initializePool(maxVMCount: Int) async throws(ReservationError) -> Int {
-        let reply = try await run(.initPool, [String(maxVMCount)])
+    /// Sets the cap to `maxVMCount` (and the IP pool to `ipPool`) unless the pool already has
+    /// one; returns the cap in force.
+    public func initializePool(maxVMCount: Int, ipPool: String? = nil) async throws(ReservationError) -> Int {
+        let reply = try await run(.initPool, [String(maxVMCount), ipPool ?? ""])
         guard let cap = reply.int else { throw RecordDecoding.malformed(reply) }
         return cap
     }
@@ -30,17 +31,23 @@ public struct ReservationStore: Sendable {
     /// The command that sets the cap to `maxVMCount` unless the pool already has one. The
     /// gateway's Redis client sends it on every new connection, so a Redis that lost its data is
     /// seeded again before it serves a request.
-    public static func initializePoolCommand(keys: PoolKeys, maxVMCount: Int) -> RedisCommand {
-        .evalsha(Script.initPool.redisScript.sha1, keys: keys.all, arguments: [String(maxVMCount)])
+    public static func initializePoolCommand(keys: PoolKeys, maxVMCount: Int, ipPool: String? = nil) -> RedisCommand {
+        .evalsha(Script.initPool.redisScript.sha1, keys: keys.all, arguments: [String(maxVMCount), ipPool ?? ""])
     }
 
     public func poolStats(_ caller: Caller) async throws(ReservationError) -> PoolStats {
         try Self.stats(try await run(.poolStats, caller, []))
     }
 
-    /// Changes the cap. Lowering it below the current count only refuses new creates.
-    public func setMaxVMCount(_ caller: Caller, to maxVMCount: Int) async throws(ReservationError) -> PoolStats {
-        try Self.stats(try await run(.setPool, caller, [String(maxVMCount)]))
+    /// Changes the cap (lowering it below the current count only refuses new creates) and/or
+    /// where new VMs take their addresses from (VMs that exist keep theirs).
+    public func setPool(_ caller: Caller, maxVMCount: Int?, ipPool: IPPoolChange? = nil) async throws(ReservationError) -> PoolStats {
+        let block = switch ipPool {
+        case nil: ""
+        case .randomPublic: "none"
+        case .block(let cidr): cidr
+        }
+        return try Self.stats(try await run(.setPool, caller, [maxVMCount.map(String.init) ?? "", block]))
     }
 
     // MARK: VMs
@@ -278,13 +285,17 @@ public struct ReservationStore: Sendable {
     }
 
     private static func stats(_ reply: RESPValue) throws(ReservationError) -> PoolStats {
-        guard let numbers = reply.array?.compactMap(\.int), numbers.count == 2 + VMStatus.allCases.count else {
+        let statuses = VMStatus.allCases.count
+        guard let values = reply.array, values.count == 4 + statuses else { throw RecordDecoding.malformed(reply) }
+        let numbers = values.prefix(2 + statuses).compactMap(\.int)
+        guard numbers.count == 2 + statuses, let block = values[2 + statuses].string, let free = values[3 + statuses].int else {
             throw RecordDecoding.malformed(reply)
         }
         var counts: [VMStatus: Int] = [:]
         for (index, status) in VMStatus.allCases.enumerated() {
             counts[status] = numbers[2 + index]
         }
-        return PoolStats(maxVMCount: numbers[0], total: numbers[1], counts: counts)
+        return PoolStats(maxVMCount: numbers[0], total: numbers[1], counts: counts,
+                         ipPool: block.isEmpty ? nil : block, ipPoolFree: block.isEmpty ? nil : free)
     }
 }

@@ -17,7 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Every option also reads an environment variable: VMRESERVE_HOST, VMRESERVE_PORT, VMRESERVE_REDIS_URL, \
             VMRESERVE_ADMIN_TOKEN, VMRESERVE_MAX_VM_COUNT, VMRESERVE_DEFAULT_QUOTA, VMRESERVE_DEV (1 or true), \
-            VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
+            VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_IP_POOL, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
             VMRESERVE_LOG_LEVEL. A flag wins over its variable.
             """
     )
@@ -38,6 +38,8 @@ struct ServeCommand: AsyncParsableCommand {
     var maxLease: Int?
     @Option(name: .customLong("max-wait"), help: "Longest a checkout may wait for a VM with ?wait=, in seconds. (default: 30)")
     var maxWait: Int?
+    @Option(name: .customLong("ip-pool"), help: "A CIDR block (e.g. 203.0.113.0/26) new VMs take their addresses from, used only when Redis has none yet; admins change it with PUT /v1/admin/pool. (default: random public addresses)")
+    var ipPool: String?
     @Flag(help: "Development mode: loopback only; requests without a token act as the 'anonymous' admin; starts a local redis-server if none answers.")
     var dev = false
     @Option(name: .customLong("data-dir"), help: "Where dev mode's redis-server keeps its files. (default: .vmreserve-data)")
@@ -68,6 +70,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         configuration.leases = LeasePolicy(defaultSeconds: defaultLeaseSeconds, maxSeconds: maxLeaseSeconds)
         configuration.maxWait = .seconds(try settings.value(maxWait, "VMRESERVE_MAX_WAIT", default: 30, in: 0...3600))
+        configuration.ipPool = try settings.value(ipPool, "VMRESERVE_IP_POOL")
+        if let block = configuration.ipPool, !GatewayConfiguration.isValidIPPool(block) {
+            throw ValidationError("--ip-pool: an IPv4 network address with a prefix from /12 to /32, e.g. 203.0.113.0/26")
+        }
         let url: RedisURL
         do {
             url = try RedisURL(try settings.value(redisURL, "VMRESERVE_REDIS_URL", default: "redis://127.0.0.1:6379/0"))

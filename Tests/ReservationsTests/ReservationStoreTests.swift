@@ -66,9 +66,9 @@ extension IssuedToken {
             await #expect(throws: ReservationError.maxVMCountReached) { try await store.createVMs(admin, count: 1000) }
             #expect(try await store.poolStats(admin).total == 5)
             // raising the cap makes room again; lowering it refuses creates but keeps the VMs
-            #expect(try await store.setMaxVMCount(admin, to: 6).maxVMCount == 6)
+            #expect(try await store.setPool(admin, maxVMCount: 6).maxVMCount == 6)
             #expect(try await store.createVMs(admin, count: 4).count == 1)
-            let lowered = try await store.setMaxVMCount(admin, to: 2)
+            let lowered = try await store.setPool(admin, maxVMCount: 2)
             #expect(lowered.maxVMCount == 2 && lowered.total == 6)
             await #expect(throws: ReservationError.maxVMCountReached) { try await store.createVMs(admin, count: 1) }
         }
@@ -89,7 +89,7 @@ extension IssuedToken {
             let boss = try await store.createUser(admin, name: "boss", role: .admin, quota: 1)
             #expect(await errorCode { try await store.createVMs(alice.caller, count: 1) } == "FORBIDDEN")
             #expect(await errorCode { try await store.poolStats(alice.caller) } == "FORBIDDEN")
-            #expect(await errorCode { try await store.setMaxVMCount(alice.caller, to: 100) } == "FORBIDDEN")
+            #expect(await errorCode { try await store.setPool(alice.caller, maxVMCount: 100) } == "FORBIDDEN")
             #expect(await errorCode { try await store.users(alice.caller) } == "FORBIDDEN")
             let stranger = Caller.token(TokenDigest(of: Token.generate()))
             #expect(await errorCode { try await store.createVMs(stranger, count: 1) } == "UNAUTHORIZED")

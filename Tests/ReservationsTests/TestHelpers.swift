@@ -8,6 +8,12 @@ import TestSupport
 /// lua/_prelude.lua): no default lease, a maximum of 7 days.
 let gatewayLeases = ["", "604800"]
 
+/// pool_stats() of lua/_prelude.lua: the cap, the total, the counts by status, then the IP pool
+/// ("" for none) and its free addresses (-1 for none).
+func poolStatsReply(_ numbers: [Int], ipPool: String = "", free: Int = -1) -> RESPValue {
+    .array(numbers.map { .integer(Int64($0)) } + [.bulkString(Array(ipPool.utf8)), .integer(Int64(free))])
+}
+
 /// A pool name no other test uses (braces are not allowed: the name is the keys' hash tag).
 func uniquePoolName(_ label: String = "test") -> String {
     "\(label)-\(UUID().uuidString.prefix(8).lowercased())"
@@ -211,6 +217,7 @@ extension ReservationError {
         case .quotaExceeded: "QUOTA_EXCEEDED"
         case .noVMAvailable: "NO_VM_AVAILABLE"
         case .maxVMCountReached: "MAX_VM_COUNT"
+        case .ipPoolExhausted: "IP_POOL_EXHAUSTED"
         case .vmNotFound: "VM_NOT_FOUND"
         case .userNotFound: "USER_NOT_FOUND"
         case .invalidState: "INVALID_STATE"

@@ -31,9 +31,15 @@ struct AdminVMController {
             try EnvelopeResponse.success(await store.poolStats(context.caller))
         }
         group.put("pool") { request, context in
-            let body = try await RequestDecoding.body(SetPoolBody.self, from: request, context: context, required: true)
-            let cap = try checked(body?.maxVMCount, "max_vm_count", in: Limits.maxVMCount) ?? 0
-            return EnvelopeResponse.success(try await store.setMaxVMCount(context.caller, to: cap))
+            let body = try await RequestDecoding.body(SetPoolBody.self, from: request, context: context, required: true)!
+            let cap = try checked(body.maxVMCount, "max_vm_count", in: Limits.maxVMCount)
+            let ipPool: IPPoolChange? = switch body.ipPool {
+            case nil: nil
+            case .some(nil): .randomPublic
+            case .some(.some(let cidr)): .block(try Limits.checkIPBlock(cidr))
+            }
+            guard cap != nil || ipPool != nil else { throw APIError.badRequest("Give max_vm_count, ip_pool or both") }
+            return EnvelopeResponse.success(try await store.setPool(context.caller, maxVMCount: cap, ipPool: ipPool))
         }
     }
 

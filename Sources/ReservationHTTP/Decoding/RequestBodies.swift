@@ -33,13 +33,28 @@ struct CreateVMsBody: StrictDecodable {
     }
 }
 
-/// `PUT /v1/admin/pool`: `{"max_vm_count": n}`.
+/// `PUT /v1/admin/pool`: `{"max_vm_count": n}`, `{"ip_pool": "203.0.113.0/26"}` (`null`: random
+/// public addresses again) or both.
 struct SetPoolBody: StrictDecodable {
-    enum Field: String, CodingKey, CaseIterable { case max_vm_count }
-    let maxVMCount: Int
+    enum Field: String, CodingKey, CaseIterable { case max_vm_count, ip_pool }
+    let maxVMCount: Int?
+    /// nil: unchanged; `.some(nil)`: none; `.some(cidr)`: that block.
+    let ipPool: String??
 
     init(from decoder: any Decoder) throws {
-        maxVMCount = try Self.fields(from: decoder).decode(Int.self, forKey: .max_vm_count)
+        let fields = try Self.fields(from: decoder)
+        if fields.contains(.max_vm_count) {
+            maxVMCount = try fields.decode(Int.self, forKey: .max_vm_count)  // null is not a cap
+        } else {
+            maxVMCount = nil
+        }
+        if !fields.contains(.ip_pool) {
+            ipPool = nil
+        } else if try fields.decodeNil(forKey: .ip_pool) {
+            ipPool = .some(nil)
+        } else {
+            ipPool = .some(try fields.decode(String.self, forKey: .ip_pool))
+        }
     }
 }
 

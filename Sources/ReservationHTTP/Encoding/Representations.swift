@@ -48,13 +48,15 @@ struct UserRepresentation: JSONValue {
     }
 }
 
-/// `GET/PUT /v1/admin/pool`: `{"max_vm_count", "total", "counts": {status: n}}`.
+/// `GET/PUT /v1/admin/pool`: `{"max_vm_count", "total", "counts": {status: n}, "ip_pool", "ip_pool_free"}`.
 extension PoolStats: JSONValue {
     func write(to json: inout JSONWriter) {
         json.object { pool in
             pool.field("max_vm_count", maxVMCount)
             pool.field("total", total)
             pool.field("counts", StatusCounts(counts: counts))
+            pool.field("ip_pool", ipPool)
+            pool.field("ip_pool_free", ipPoolFree)
         }
     }
 
