@@ -23,11 +23,13 @@ import Glibc
                 "VMRESERVE_DEFAULT_QUOTA": "3",
                 "VMRESERVE_DEFAULT_LEASE": "120",
                 "VMRESERVE_MAX_LEASE": "600",
+                "VMRESERVE_IP_POOL": "192.0.2.0/28",
                 "VMRESERVE_POOL": "from-env",
                 "VMRESERVE_LOG_LEVEL": "info",
             ], port: port, log: directory.appending(path: "log"), processes: processes)
             let gateway = Gateway(port: port)
             #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["max_vm_count"] as? Int == 7)
+            #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["ip_pool"] as? String == "192.0.2.0/28", "VMRESERVE_IP_POOL")
             #expect(try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "u"}"#).data?["quota"] as? Int == 3)
             #expect(try await gateway.call(.GET, "/v1/admin/pool", token: nil).status == 401)
             try await gateway.createVMs(2)
@@ -44,7 +46,7 @@ import Glibc
             #expect(await process.terminate(with: SIGTERM) == 0)
             let log = try String(contentsOf: directory.appending(path: "log"), encoding: .utf8)
             let lines = log.split(separator: "\n").filter { $0.contains("route=/v1/admin/pool") }
-            #expect(lines.count == 2, "one line per request")
+            #expect(lines.count == 3, "one line per request")
             #expect(lines.contains { $0.contains("status=200") && $0.contains("method=GET") && $0.contains("duration_ms=") })
             #expect(lines.contains { $0.contains("status=401") })
             #expect(!log.contains(adminToken))
@@ -148,6 +150,9 @@ import Glibc
         (["--log-level", "loud"], [:]),
         (["--default-lease", "0"], [:]),
         (["--max-lease", "0"], [:]),
+        (["--ip-pool", "10.0.0.1/24"], [:]),
+        ([], ["VMRESERVE_IP_POOL": "10.0.0.0/8"]),
+        (["--max-wait", "-1"], [:]),
         (["--default-lease", "700", "--max-lease", "600"], [:]),
         ([], ["VMRESERVE_MAX_LEASE": "31536001"]),
     ] as [([String], [String: String])])

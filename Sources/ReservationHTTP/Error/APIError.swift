@@ -41,7 +41,7 @@ struct APIError: Error, Sendable {
         case .maxVMCountReached:
             self.init(status: .conflict, code: "max_vm_count_reached", message: "Error: Maximum VM Count reached")
         case .ipPoolExhausted(let message):
-            self.init(status: .conflict, code: "ip_pool_exhausted", message: message)
+            self.init(status: .conflict, code: "ip_pool_exhausted", message: Self.sentence(message))
         case .vmNotFound:
             self.init(status: .notFound, code: "vm_not_found", message: "Could not find a vm with given details")
         case .userNotFound(let message):
