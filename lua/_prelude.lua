@@ -1,5 +1,5 @@
 -- _prelude.lua: shared helpers. The gateway loads this file, "\n" and one script as ONE script.
--- KEYS: the pool's fifteen keys, see README.md (named in table K below).
+-- KEYS: the pool's sixteen keys, see README.md (named in table K below).
 -- ARGV: none of its own; authenticate() reads the identity the script passes (ARGV[1]).
 -- Returns: nothing; defines locals. Every script ends with `return run(function() ... end)`.
 -- Errors: fail('CODE sentence') anywhere; run() turns it into an error reply carrying exactly
@@ -9,7 +9,7 @@
 local K = {
   tokens = KEYS[1], user = KEYS[2], users = KEYS[3], held = KEYS[4], vm = KEYS[5],
   vms = KEYS[6], status = KEYS[7], ips = KEYS[8], pool = KEYS[9], leases = KEYS[10], events = KEYS[11],
-  waiters = KEYS[12], waiting = KEYS[13], handoff = KEYS[14], ipbits = KEYS[15],
+  waiters = KEYS[12], waiting = KEYS[13], handoff = KEYS[14], ipbits = KEYS[15], idle = KEYS[16],
 }
 local CODES = {
   UNAUTHORIZED = true, FORBIDDEN = true, QUOTA_EXCEEDED = true, NO_VM_AVAILABLE = true,
@@ -32,7 +32,7 @@ local function fail(msg) error({err = msg}) end
 -- Runs the script body; our coded failures and Redis' refusals become exact error replies,
 -- anything else (a wrong command, a bug) is re-raised as is.
 local function run(body)
-  if #KEYS ~= 15 then return redis.error_reply("BAD_REQUEST expected the pool's 15 keys") end
+  if #KEYS ~= 16 then return redis.error_reply("BAD_REQUEST expected the pool's 16 keys") end
   local ok, res = pcall(body)
   if ok then return res end
   local msg = type(res) == 'table' and res.err or res -- older Redis: pcall keeps the table
@@ -149,11 +149,14 @@ local function event(action, actor, fields)
 end
 
 -- Moves id from status set `from` (nil: none) to `to`; sets the status field and any
--- further field/value pairs in one HSET.
+-- further field/value pairs in one HSET. K.idle scores every available VM by when it became
+-- available (for idle cleanup); whatever takes a VM out of the available set also takes it
+-- out of K.idle.
 local function set_status(id, from, to, ...)
   if from then redis.call('SREM', K.status .. from, id) end
   redis.call('SADD', K.status .. to, id)
   redis.call('HSET', K.vm .. id, 'status', to, ...)
+  if to == 'available' then redis.call('ZADD', K.idle, now(), id) end
 end
 
 -- Hands available VMs to waiting checkouts, first come first served; defined at the end.
@@ -366,6 +369,7 @@ local function take_vm(name, default_quota, lease, t, detail)
   end
   local id = redis.call('SPOP', K.status .. 'available')
   if not id then return nil end
+  redis.call('ZREM', K.idle, id)
   set_status(id, nil, 'checked-out', 'user', name, 'checked_out_at', t)
   if lease then set_lease(id, t, lease) end
   redis.call('SADD', K.held .. name, id)
@@ -428,4 +432,49 @@ serve_waiters = function()
     end
   end
   serving = false
+end
+
+-- Creates up to `want` available VMs from the candidate id, ip pairs ARGV[first], ARGV[first + 1],
+-- ... (in order; a candidate whose id or ip exists is skipped; with an IP pool the block's
+-- address replaces the candidate's), records them as created by `actor`, hands them to waiters.
+-- Returns {shortfall, vm record, ...}: shortfall = how many of `want` could not be created
+-- because candidates ran out (a full IP pool ends the creation without one).
+-- Errors: IP_POOL_EXHAUSTED (the block was full before the first).
+local function create_from_candidates(actor, want, first)
+  local t = tostring(now())
+  local block = ip_block()
+  local out = {0}
+  for i = first, #ARGV - 1, 2 do
+    if #out > want then break end
+    local id, ip = ARGV[i], ARGV[i + 1]
+    if block and redis.call('EXISTS', K.vm .. id) == 0 then
+      ip = take_block_ip(block)
+      if not ip then
+        if #out == 1 then fail('IP_POOL_EXHAUSTED no free address is left in the IP pool ' .. block.cidr) end
+        want = #out - 1 -- as many as the block had room for
+        break
+      end
+    end
+    if redis.call('HEXISTS', K.ips, ip) == 0 and redis.call('EXISTS', K.vm .. id) == 0 then
+      set_status(id, nil, 'available', 'vm_id', id, 'ip', ip, 'created_at', t)
+      redis.call('ZADD', K.vms, 0, id)
+      redis.call('HSET', K.ips, ip, id)
+      out[#out + 1] = {'status', 'available', 'vm_id', id, 'ip', ip, 'created_at', t}
+      event('create', actor, {vm_id = id, ip = ip, status = 'available'})
+    end
+  end
+  out[1] = want - (#out - 1)
+  serve_waiters()
+  return out
+end
+
+-- Removes an available or failed VM and everything that points at it, as `actor`.
+local function remove_vm(id, vm, actor, detail)
+  redis.call('DEL', K.vm .. id)
+  redis.call('ZREM', K.vms, id)
+  redis.call('SREM', K.status .. vm.status, id)
+  redis.call('ZREM', K.idle, id)
+  redis.call('HDEL', K.ips, vm.ip)
+  free_block_ip(vm.ip)
+  event('delete', actor, {vm_id = id, ip = vm.ip, status = 'deleted', detail = detail})
 end

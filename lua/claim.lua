@@ -1,7 +1,7 @@
 -- claim.lua: a waiting checkout takes the VM that serve_waiters handed to it (see _prelude.lua):
 --   the lease the request asked for (or the default, or none) replaces the claim lease, and
 --   both the checkout time and the lease count from now.
--- KEYS: the pool's fifteen keys, see README.md; uses: tokens, user, held, vm, status, leases,
+-- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, held, vm, status, leases,
 --   events, waiting.
 -- ARGV[1]: identity. ARGV[2]: ticket. ARGV[3..5]: lease asked, default lease, maximum lease.
 -- Returns: the VM record.

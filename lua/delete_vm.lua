@@ -1,6 +1,6 @@
 -- delete_vm.lua: deletes an available or error VM.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's fifteen keys, see README.md; uses: tokens, user, held, vm, vms, status, ips, leases, events.
+-- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, held, vm, vms, status, ips, leases, events.
 -- ARGV[1]: identity (admin). ARGV[2]: vm id. ARGV[3]: ip or "" (if given, must be the VM's).
 -- Returns: the VM record as it was before deletion.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, VM_NOT_FOUND, INVALID_STATE.
@@ -11,11 +11,6 @@ return run(function()
   if vm.status ~= 'available' and vm.status ~= 'error' then
     fail('INVALID_STATE only available or error VMs can be deleted; this one is ' .. vm.status)
   end
-  redis.call('DEL', K.vm .. id)
-  redis.call('ZREM', K.vms, id)
-  redis.call('SREM', K.status .. vm.status, id)
-  redis.call('HDEL', K.ips, vm.ip)
-  free_block_ip(vm.ip)
-  event('delete', actor, {vm_id = id, ip = vm.ip, status = 'deleted'})
+  remove_vm(id, vm, actor)
   return rec
 end)

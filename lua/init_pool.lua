@@ -1,6 +1,6 @@
 -- init_pool.lua: seeds the VM cap and the IP pool when the pool has none yet (gateway start-up), and converts
 --   the leases of a pool from before times were milliseconds.
--- KEYS: the pool's fifteen keys, see README.md; uses: pool, vm, leases, events.
+-- KEYS: the pool's sixteen keys, see README.md; uses: pool, vm, leases, events.
 -- ARGV[1]: max_vm_count seed, whole number 0..1000000 (no identity). ARGV[2]: IP pool seed, a
 --   CIDR block, used only when the pool has none yet, or "" (none).
 -- Returns: the pool's current max_vm_count (integer).

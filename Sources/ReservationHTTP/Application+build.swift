@@ -3,9 +3,10 @@ import NIOCore
 import Logging
 import RedisClient
 import Reservations
+import ServiceLifecycle
 
 /// Builds the gateway: a Redis client (and one for the blocking wait of waiting checkouts), the
-/// lease reaper, the handoff listener and the HTTP server, as services that start in that order
+/// lease reaper, the handoff listener, the pool keeper when configured, and the HTTP server, as services that start in that order
 /// and stop in reverse (the server drains in-flight requests before Redis closes).
 /// - Parameter onServerRunning: called once the server listens, with its channel (tests read the
 ///   port from it when they ask for port 0).
@@ -32,14 +33,19 @@ public func buildApplication(
     let blockingRedis = RedisClient(configuration: blockingConfiguration, logger: logger)
     let room = WaitingRoom()
     let router = buildRouter(store: store, room: room, configuration: configuration)
+    var services: [any Service] = [
+        redis, blockingRedis, LeaseReaper(store: store, logger: logger),
+        HandoffListener(room: room, redis: blockingRedis, keys: keys, logger: logger),
+    ]
+    if configuration.idleDeleteAfter != nil || configuration.minReady > 0 {
+        services.append(PoolKeeper(store: store, idleSeconds: configuration.idleDeleteAfter, minReady: configuration.minReady,
+                                   interval: configuration.poolUpkeepInterval, logger: logger))
+    }
     return Application(
         router: router,
         server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vmreserve"),
-        services: [
-            redis, blockingRedis, LeaseReaper(store: store, logger: logger),
-            HandoffListener(room: room, redis: blockingRedis, keys: keys, logger: logger),
-        ],
+        services: services,
         onServerRunning: onServerRunning,
         logger: logger
     )

@@ -16,6 +16,13 @@ public struct GatewayConfiguration: Sendable {
     public var leases = LeasePolicy()
     /// The longest a checkout may wait for a VM (`?wait=`); longer asks wait this long.
     public var maxWait: Duration = .seconds(30)
+    /// Available VMs nobody has checked out for this many seconds are deleted (never below
+    /// `minReady`); nil: never.
+    public var idleDeleteAfter: Int?
+    /// VMs to keep available: created (within the cap) when fewer are, kept by idle cleanup.
+    public var minReady = 0
+    /// How often the pool upkeep (idle cleanup, warm pool) runs, when either is configured.
+    public var poolUpkeepInterval: Duration = .seconds(5)
     /// Seeds the IP pool (a CIDR block new VMs take their addresses from) only when Redis has
     /// none yet; nil: random public addresses, until an admin sets one.
     public var ipPool: String?

@@ -111,6 +111,20 @@ public struct ReservationStore: Sendable {
         }
     }
 
+    /// Idle cleanup and the warm pool (see maintain_pool.lua): deletes available VMs idle for
+    /// `idleSeconds` (nil: none) beyond `minReady`, then creates VMs, within the cap, until
+    /// `minReady` are available. Answers how many were deleted and created.
+    public func maintainPool(idleSeconds: Int?, minReady: Int) async throws(ReservationError) -> (deleted: Int, created: Int) {
+        var arguments = [idleSeconds.map(String.init) ?? "", String(minReady)]
+        for _ in 0..<(min(minReady, 100) + 4) {
+            arguments.append(UUID().uuidString.lowercased())
+            arguments.append(IPAddressGenerator.random().description)
+        }
+        let reply = try await run(.maintainPool, arguments)
+        guard let numbers = reply.array?.compactMap(\.int), numbers.count == 2 else { throw RecordDecoding.malformed(reply) }
+        return (numbers[0], numbers[1])
+    }
+
     /// Takes the VM handed to `ticket`, with the lease the waiting request asked for.
     public func claim(_ caller: Caller, ticket: String, leaseSeconds: Int?) async throws(ReservationError) -> VM {
         try RecordDecoding.vm(try await run(.claim, caller, [ticket] + leaseArguments(leaseSeconds)))

@@ -26,6 +26,7 @@ public enum Script: String, CaseIterable, Sendable {
     case waitCheckout = "wait_checkout"
     case claim
     case leaveQueue = "leave_queue"
+    case maintainPool = "maintain_pool"
 
     /// The script as Redis runs it.
     public var redisScript: RedisScript { Self.loaded[self]! }

@@ -17,7 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Every option also reads an environment variable: VMRESERVE_HOST, VMRESERVE_PORT, VMRESERVE_REDIS_URL, \
             VMRESERVE_ADMIN_TOKEN, VMRESERVE_MAX_VM_COUNT, VMRESERVE_DEFAULT_QUOTA, VMRESERVE_DEV (1 or true), \
-            VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_IP_POOL, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
+            VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_IP_POOL, VMRESERVE_IDLE_DELETE_AFTER, VMRESERVE_MIN_READY, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
             VMRESERVE_LOG_LEVEL. A flag wins over its variable.
             """
     )
@@ -40,6 +40,10 @@ struct ServeCommand: AsyncParsableCommand {
     var maxWait: Int?
     @Option(name: .customLong("ip-pool"), help: "A CIDR block (e.g. 203.0.113.0/26) new VMs take their addresses from, used only when Redis has none yet; admins change it with PUT /v1/admin/pool. (default: random public addresses)")
     var ipPool: String?
+    @Option(name: .customLong("idle-delete-after"), help: "Delete available VMs nobody has checked out for this many seconds, never below --min-ready. (default: never)")
+    var idleDeleteAfter: Int?
+    @Option(name: .customLong("min-ready"), help: "Keep this many VMs available: create them, within the cap, when fewer are. (default: 0)")
+    var minReady: Int?
     @Flag(help: "Development mode: loopback only; requests without a token act as the 'anonymous' admin; starts a local redis-server if none answers.")
     var dev = false
     @Option(name: .customLong("data-dir"), help: "Where dev mode's redis-server keeps its files. (default: .vmreserve-data)")
@@ -71,6 +75,11 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.leases = LeasePolicy(defaultSeconds: defaultLeaseSeconds, maxSeconds: maxLeaseSeconds)
         configuration.maxWait = .seconds(try settings.value(maxWait, "VMRESERVE_MAX_WAIT", default: 30, in: 0...3600))
         configuration.ipPool = try settings.value(ipPool, "VMRESERVE_IP_POOL")
+        configuration.minReady = try settings.value(minReady, "VMRESERVE_MIN_READY", default: 0, in: 0...1_000_000)
+        if let idle: Int = try settings.value(idleDeleteAfter, "VMRESERVE_IDLE_DELETE_AFTER") {
+            guard (1...LeasePolicy.limit).contains(idle) else { throw ValidationError("--idle-delete-after: from 1 to \(LeasePolicy.limit) seconds") }
+            configuration.idleDeleteAfter = idle
+        }
         if let block = configuration.ipPool, !GatewayConfiguration.isValidIPPool(block) {
             throw ValidationError("--ip-pool: an IPv4 network address with a prefix from /12 to /32, e.g. 203.0.113.0/26")
         }

@@ -153,6 +153,8 @@ import Glibc
         (["--ip-pool", "10.0.0.1/24"], [:]),
         ([], ["VMRESERVE_IP_POOL": "10.0.0.0/8"]),
         (["--max-wait", "-1"], [:]),
+        (["--idle-delete-after", "0"], [:]),
+        (["--min-ready", "-1"], [:]),
         (["--default-lease", "700", "--max-lease", "600"], [:]),
         ([], ["VMRESERVE_MAX_LEASE": "31536001"]),
     ] as [([String], [String: String])])
