@@ -152,11 +152,25 @@ end
 -- further field/value pairs in one HSET. K.idle scores every available VM by when it became
 -- available (for idle cleanup); whatever takes a VM out of the available set also takes it
 -- out of K.idle.
+-- A VM with a size is also in K.status .. 'available:' .. size while available: a checkout for
+-- one size SPOPs that set.
 local function set_status(id, from, to, ...)
   if from then redis.call('SREM', K.status .. from, id) end
   redis.call('SADD', K.status .. to, id)
   redis.call('HSET', K.vm .. id, 'status', to, ...)
-  if to == 'available' then redis.call('ZADD', K.idle, now(), id) end
+  if to == 'available' then
+    redis.call('ZADD', K.idle, now(), id)
+    local size = redis.call('HGET', K.vm .. id, 'size')
+    if size then redis.call('SADD', K.status .. 'available:' .. size, id) end
+  end
+end
+
+-- Takes `id` out of the available sets that SPOP did not (the general one or its size's).
+local function unlist_available(id)
+  redis.call('SREM', K.status .. 'available', id)
+  local size = redis.call('HGET', K.vm .. id, 'size')
+  if size then redis.call('SREM', K.status .. 'available:' .. size, id) end
+  redis.call('ZREM', K.idle, id)
 end
 
 -- Hands available VMs to waiting checkouts, first come first served; defined at the end.
@@ -230,13 +244,13 @@ local function locate_vm(id, ip, t)
   return id, vm, flat
 end
 
--- User record {name, role, quota, created_at, held, max_lease} as a flat array ("held" at index
--- 10; max_lease "" when the user has none of their own), nil when missing.
+-- User record {name, role, quota, created_at, held, max_lease, size_quotas} as a flat array
+-- ("held" at index 10; max_lease and size_quotas "" when the user has none), nil when missing.
 local function user_record(name)
-  local u = redis.call('HMGET', K.user .. name, 'name', 'role', 'quota', 'created_at', 'max_lease')
+  local u = redis.call('HMGET', K.user .. name, 'name', 'role', 'quota', 'created_at', 'max_lease', 'size_quotas')
   if not u[1] then return nil end
   return {'name', u[1], 'role', u[2], 'quota', u[3], 'created_at', u[4],
-          'held', redis.call('SCARD', K.held .. name), 'max_lease', u[5] or ''}
+          'held', redis.call('SCARD', K.held .. name), 'max_lease', u[5] or '', 'size_quotas', u[6] or ''}
 end
 
 local function existing_user(name)
@@ -354,11 +368,42 @@ local function set_lease(id, t, lease)
   redis.call('ZADD', K.leases, expiry, id)
 end
 
+-- Sizes. The pool's catalog (pool field sizes, "name=cpu:memory_mb,...", seeded by the gateway)
+-- lists the sizes a VM may have; a VM carries its size, cpu and memory_mb. A user may have quotas
+-- per size (user field size_quotas, "name=n,..."), besides their quota in total.
+local function parse_pairs(text, pattern)
+  local out, order = {}, {}
+  for name, value in (text or ''):gmatch(pattern) do
+    out[name] = value
+    order[#order + 1] = name
+  end
+  return out, order
+end
+
+local function size_catalog() return parse_pairs(redis.call('HGET', K.pool, 'sizes'), '([%w_-]+)=(%d+:%d+)') end
+
+local function size_quotas(name)
+  local quotas = parse_pairs(redis.call('HGET', K.user .. name, 'size_quotas'), '([%w_-]+)=(%d+)')
+  for size, n in pairs(quotas) do quotas[size] = tonumber(n) end
+  return quotas
+end
+
+-- A size named by a request ("" for any), checked against the catalog.
+local function size_arg(i)
+  local size = ARGV[i] or ''
+  if size == '' then return '' end
+  local catalog, order = size_catalog()
+  if not catalog[size] then fail('BAD_REQUEST size must be one of ' .. table.concat(order, ', ')) end
+  return size
+end
+
 -- Checks a VM out to `name` at time t if they have room in their quota (user field quota, else
--- `default_quota`; their own leases that ran out do not count) with a lease of `lease` seconds
--- (nil: none). Returns the VM's id, or nil when none is available.
+-- `default_quota`; their own leases that ran out do not count) and, for a VM of a size they have
+-- a quota for, in that one, with a lease of `lease` seconds (nil: none). `size` "" (or nil) takes
+-- a VM of any size they have room for. Returns the VM's id, or nil when none is available.
 -- Errors: QUOTA_EXCEEDED (checked first).
-local function take_vm(name, default_quota, lease, t, detail)
+local function take_vm(name, default_quota, lease, t, detail, size)
+  size = size or ''
   local quota = tonumber(redis.call('HGET', K.user .. name, 'quota')) or default_quota
   local function at_quota() return redis.call('SCARD', K.held .. name) >= quota end
   if at_quota() then
@@ -367,9 +412,33 @@ local function take_vm(name, default_quota, lease, t, detail)
       fail('QUOTA_EXCEEDED quota of ' .. quota .. (quota == 1 and ' VM' or ' VMs') .. ' reached')
     end
   end
-  local id = redis.call('SPOP', K.status .. 'available')
+  local limits = size_quotas(name)
+  local id
+  if next(limits) == nil and size == '' then
+    id = redis.call('SPOP', K.status .. 'available') -- the common case: no sizes to mind
+  else
+    reclaim_held(t, name)
+    local held = {}
+    for _, vm in ipairs(redis.call('SMEMBERS', K.held .. name)) do
+      local s = redis.call('HGET', K.vm .. vm, 'size') or ''
+      held[s] = (held[s] or 0) + 1
+    end
+    local function room(s) return not limits[s] or (held[s] or 0) < limits[s] end
+    if size ~= '' then
+      if not room(size) then
+        fail(('QUOTA_EXCEEDED quota of %d %s %s reached'):format(limits[size], size, limits[size] == 1 and 'VM' or 'VMs'))
+      end
+      id = redis.call('SPOP', K.status .. 'available:' .. size)
+    else
+      local _, order = size_catalog()
+      for _, s in ipairs(order) do
+        if room(s) then id = redis.call('SPOP', K.status .. 'available:' .. s) end
+        if id then break end
+      end
+    end
+  end
   if not id then return nil end
-  redis.call('ZREM', K.idle, id)
+  unlist_available(id)
   set_status(id, nil, 'checked-out', 'user', name, 'checked_out_at', t)
   if lease then set_lease(id, t, lease) end
   redis.call('SADD', K.held .. name, id)
@@ -380,8 +449,9 @@ end
 
 -- Waiting checkouts. A checkout that may wait and finds no VM becomes a waiter: its ticket in
 -- K.waiters (a zset scored by arrival, from the pool's waiter_seq counter) and
--- K.waiting[ticket] = "user gateway deadline_ms default_quota". When a VM becomes available,
--- serve_waiters gives it to the first waiter whose deadline has not passed, in the same script,
+-- K.waiting[ticket] = "user gateway deadline_ms default_quota size" (size "*" for any). When VMs
+-- become available, serve_waiters gives each to the first waiter whose deadline has not passed
+-- and whose size it is (a waiter for a size none is free of keeps its place), in the same script,
 -- so no other checkout can take it first: the VM is checked out to the waiter's user with a
 -- claim lease of CLAIM_SECONDS, K.waiting[ticket] becomes "handed <vm id>", and
 -- "<ticket> <vm id>" is pushed to the list K.handoff .. gateway that the waiting request's
@@ -394,8 +464,9 @@ local CLAIM_SECONDS = 30
 local function waiter_info(ticket)
   local info = redis.call('HGET', K.waiting, ticket)
   if not info then return nil end
-  local user, gateway, deadline, default_quota = info:match('^(%S+) (%S+) (%d+) (%d+)$')
-  return {user = user, gateway = gateway, deadline = tonumber(deadline), default_quota = tonumber(default_quota), raw = info}
+  local user, gateway, deadline, default_quota, size = info:match('^(%S+) (%S+) (%d+) (%d+) (%S+)$')
+  return {user = user, gateway = gateway, deadline = tonumber(deadline), default_quota = tonumber(default_quota),
+          size = size == '*' and '' or size}
 end
 
 local serving = false -- take_vm may release a VM, whose release() must not serve again meanwhile
@@ -404,20 +475,19 @@ serve_waiters = function()
   if serving or redis.call('ZCARD', K.waiters) == 0 then return end
   serving = true
   local t = now()
-  while redis.call('SCARD', K.status .. 'available') > 0 do
-    local head = redis.call('ZRANGE', K.waiters, 0, 0, 'WITHSCORES')
-    local ticket = head[1]
-    if not ticket then break end
-    redis.call('ZREM', K.waiters, ticket)
+  -- in arrival order, as long as VMs are free (at most 1000 waiters looked at per call)
+  for _, ticket in ipairs(redis.call('ZRANGE', K.waiters, 0, 999)) do
+    if redis.call('SCARD', K.status .. 'available') == 0 then break end
     local w = waiter_info(ticket)
+    local ok, id = true, nil
     if not w or not w.user or w.deadline <= t then
+      redis.call('ZREM', K.waiters, ticket)
       redis.call('HDEL', K.waiting, ticket) -- gone or past its deadline: its gateway answers 503
     else
-      local ok, id = pcall(take_vm, w.user, w.default_quota, CLAIM_SECONDS, t, 'handed to a waiting checkout')
-      if ok and not id then -- cannot happen while VMs are available; keep its place regardless
-        redis.call('ZADD', K.waiters, head[2], ticket)
-        break
-      end
+      ok, id = pcall(take_vm, w.user, w.default_quota, CLAIM_SECONDS, t, 'handed to a waiting checkout', w.size)
+    end
+    if w and w.user and w.deadline > t and (id or not ok) then -- served, or at its quota
+      redis.call('ZREM', K.waiters, ticket)
       local answer
       if ok then
         redis.call('HSET', K.vm .. id, 'claim_ticket', ticket)
@@ -440,9 +510,12 @@ end
 -- Returns {shortfall, vm record, ...}: shortfall = how many of `want` could not be created
 -- because candidates ran out (a full IP pool ends the creation without one).
 -- Errors: IP_POOL_EXHAUSTED (the block was full before the first).
-local function create_from_candidates(actor, want, first)
+local function create_from_candidates(actor, want, first, size)
   local t = tostring(now())
   local block = ip_block()
+  local catalog, order = size_catalog()
+  size = (size ~= nil and size ~= '') and size or order[1]
+  local cpu, memory = (catalog[size or ''] or ''):match('^(%d+):(%d+)$')
   local out = {0}
   for i = first, #ARGV - 1, 2 do
     if #out > want then break end
@@ -456,11 +529,18 @@ local function create_from_candidates(actor, want, first)
       end
     end
     if redis.call('HEXISTS', K.ips, ip) == 0 and redis.call('EXISTS', K.vm .. id) == 0 then
-      set_status(id, nil, 'available', 'vm_id', id, 'ip', ip, 'created_at', t)
+      if size then
+        redis.call('HSET', K.vm .. id, 'size', size, 'cpu', cpu, 'memory_mb', memory)
+        set_status(id, nil, 'available', 'vm_id', id, 'ip', ip, 'created_at', t)
+        out[#out + 1] = {'status', 'available', 'vm_id', id, 'ip', ip, 'created_at', t, 'size', size, 'cpu', cpu,
+                         'memory_mb', memory}
+      else -- a pool without a catalog (written by an older gateway)
+        set_status(id, nil, 'available', 'vm_id', id, 'ip', ip, 'created_at', t)
+        out[#out + 1] = {'status', 'available', 'vm_id', id, 'ip', ip, 'created_at', t}
+      end
       redis.call('ZADD', K.vms, 0, id)
       redis.call('HSET', K.ips, ip, id)
-      out[#out + 1] = {'status', 'available', 'vm_id', id, 'ip', ip, 'created_at', t}
-      event('create', actor, {vm_id = id, ip = ip, status = 'available'})
+      event('create', actor, {vm_id = id, ip = ip, status = 'available', detail = size})
     end
   end
   out[1] = want - (#out - 1)
@@ -473,6 +553,7 @@ local function remove_vm(id, vm, actor, detail)
   redis.call('DEL', K.vm .. id)
   redis.call('ZREM', K.vms, id)
   redis.call('SREM', K.status .. vm.status, id)
+  if vm.size then redis.call('SREM', K.status .. 'available:' .. vm.size, id) end
   redis.call('ZREM', K.idle, id)
   redis.call('HDEL', K.ips, vm.ip)
   free_block_ip(vm.ip)

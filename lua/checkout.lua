@@ -4,6 +4,7 @@
 --   e.g. p: principals). ARGV[3]: lease seconds 1..31536000, or "" for the default.
 --   ARGV[4]: the gateway's default lease in seconds, or "" for none (no lease).
 --   ARGV[5]: the gateway's maximum lease in seconds (a user's own max_lease wins), see lease_arg.
+--   ARGV[6]: a size from the pool's catalog, or "" for any (see take_vm).
 -- Returns: the VM record (checked-out).
 -- Errors: UNAUTHORIZED, BAD_REQUEST (also a lease over the caller's maximum), QUOTA_EXCEEDED
 --   (checked first), NO_VM_AVAILABLE.
@@ -11,7 +12,8 @@ return run(function()
   local name = authenticate(ARGV[1])
   local default_quota = int_arg(2, 0, 1000000, 'default quota')
   local lease = lease_arg(3, name)
-  local id = take_vm(name, default_quota, lease, now_reclaimed())
+  local size = size_arg(6)
+  local id = take_vm(name, default_quota, lease, now_reclaimed(), nil, size)
   if not id then fail('NO_VM_AVAILABLE No VMs currently available, please try after some time') end
   return vm_record(id)
 end)

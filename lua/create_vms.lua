@@ -1,7 +1,8 @@
 -- create_vms.lua: creates up to n available VMs under the pool's cap.
 -- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, pool, vms, vm, ips, status, events.
--- ARGV[1]: identity (admin). ARGV[2]: n, 1..1000.
--- ARGV[3..]: candidates id, ip, id, ip, ... (at least n pairs), used in order; one whose id
+-- ARGV[1]: identity (admin). ARGV[2]: n, 1..1000. ARGV[3]: size, one of the pool's catalog, or
+--   "" for its first.
+-- ARGV[4..]: candidates id, ip, id, ip, ... (at least n pairs), used in order; one whose id
 --   or ip already exists is skipped.
 -- Returns: {shortfall, vm record, ...}: shortfall = how many of min(n, room under the cap)
 --   could not be created because candidates ran out.
@@ -10,15 +11,16 @@ return run(function()
   local actor, role = authenticate(ARGV[1])
   require_admin(role)
   local n = int_arg(2, 1, 1000, 'count')
-  local pairs_given = (#ARGV - 2) / 2
+  local size = size_arg(3)
+  local pairs_given = (#ARGV - 3) / 2
   if pairs_given < n or pairs_given % 1 ~= 0 then
     fail('BAD_REQUEST expected at least ' .. n .. ' candidate id, ip pairs')
   end
-  for i = 3, #ARGV do
+  for i = 4, #ARGV do
     if ARGV[i] == '' then fail('BAD_REQUEST candidate ids and ips must not be empty') end
   end
   local cap = tonumber(redis.call('HGET', K.pool, 'max_vm_count')) or 0
   local room = cap - redis.call('ZCARD', K.vms)
   if room <= 0 then fail('MAX_VM_COUNT Error: Maximum VM Count reached') end
-  return create_from_candidates(actor, math.min(n, room), 3)
+  return create_from_candidates(actor, math.min(n, room), 4, size)
 end)

@@ -2,7 +2,8 @@
 --   the leases of a pool from before times were milliseconds.
 -- KEYS: the pool's sixteen keys, see README.md; uses: pool, vm, leases, events.
 -- ARGV[1]: max_vm_count seed, whole number 0..1000000 (no identity). ARGV[2]: IP pool seed, a
---   CIDR block, used only when the pool has none yet, or "" (none).
+--   CIDR block, used only when the pool has none yet, or "" (none). ARGV[3]: the size catalog
+--   "name=cpu:memory_mb,...", used only when the pool has none yet, or "".
 -- Returns: the pool's current max_vm_count (integer).
 -- Errors: BAD_REQUEST.
 return run(function()
@@ -21,6 +22,13 @@ return run(function()
   end
   if redis.call('HSETNX', K.pool, 'max_vm_count', seed) == 1 then
     event('set_cap', 'system', {detail = 'max_vm_count ' .. seed .. ' (first start)'})
+  end
+  local sizes = ARGV[3] or ''
+  if sizes ~= '' then
+    for entry in (sizes .. ','):gmatch('([^,]*),') do
+      if not entry:match('^[%w_-]+=%d+:%d+$') then fail('BAD_REQUEST sizes must be name=cpu:memory_mb,...') end
+    end
+    redis.call('HSETNX', K.pool, 'sizes', sizes)
   end
   local cidr = ARGV[2] or ''
   if cidr ~= '' and not redis.call('HGET', K.pool, 'ip_pool') then

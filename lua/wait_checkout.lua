@@ -5,6 +5,7 @@
 -- ARGV[1]: identity. ARGV[2]: default quota 0..1000000. ARGV[3..5]: lease asked, default lease,
 --   maximum lease, as for checkout.lua. ARGV[6]: how long to wait, 1..3600000 ms.
 --   ARGV[7]: the id of the gateway that waits (its handoff list). ARGV[8]: a new ticket (a UUID).
+--   ARGV[9]: a size from the pool's catalog, or "" for any.
 -- Returns: {'vm', VM record} when one was available, or {'queued', ticket}.
 -- Errors: UNAUTHORIZED, BAD_REQUEST, QUOTA_EXCEEDED (checked first: a waiter at quota is not queued).
 return run(function()
@@ -16,12 +17,14 @@ return run(function()
   if not gateway:match('^[%w-]+$') or not ticket:match('^[%w-]+$') then
     fail('BAD_REQUEST gateway and ticket must be letters, digits and dashes')
   end
+  local size = size_arg(9)
   local t = now_reclaimed()
-  local id = take_vm(name, default_quota, lease, t)
+  local id = take_vm(name, default_quota, lease, t, nil, size)
   if id then return {'vm', vm_record(id)} end
   if redis.call('HEXISTS', K.waiting, ticket) == 1 then fail('BAD_REQUEST this ticket is in use') end
   local seq = redis.call('HINCRBY', K.pool, 'waiter_seq', 1)
   redis.call('ZADD', K.waiters, seq, ticket)
-  redis.call('HSET', K.waiting, ticket, ('%s %s %d %d'):format(name, gateway, t + wait, default_quota))
+  redis.call('HSET', K.waiting, ticket, ('%s %s %d %d %s'):format(name, gateway, t + wait, default_quota,
+                                                                 size == '' and '*' or size))
   return {'queued', ticket}
 end)

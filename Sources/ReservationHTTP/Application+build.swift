@@ -21,7 +21,8 @@ public func buildApplication(
         configuration: configuration.redis,
         scripts: Script.all,
         setupCommands: [
-            ReservationStore.initializePoolCommand(keys: keys, maxVMCount: configuration.maxVMCount, ipPool: configuration.ipPool),
+            ReservationStore.initializePoolCommand(keys: keys, maxVMCount: configuration.maxVMCount, ipPool: configuration.ipPool,
+                                                   sizes: configuration.sizes),
         ],
         logger: logger
     )

@@ -23,6 +23,8 @@ public struct GatewayConfiguration: Sendable {
     public var minReady = 0
     /// How often the pool upkeep (idle cleanup, warm pool) runs, when either is configured.
     public var poolUpkeepInterval: Duration = .seconds(5)
+    /// Seeds the pool's size catalog only when Redis has none yet; the first size is the default.
+    public var sizes = VMSize.defaultCatalog
     /// Seeds the IP pool (a CIDR block new VMs take their addresses from) only when Redis has
     /// none yet; nil: random public addresses, until an admin sets one.
     public var ipPool: String?

@@ -23,7 +23,8 @@ enum RecordDecoding {
             id: id, ip: ip, status: status, user: record["user"],
             checkedOutAt: time(record["checked_out_at"]),
             leaseExpiresAt: time(record["lease_expires_at"]),
-            createdAt: createdAt
+            createdAt: createdAt,
+            size: record["size"], cpu: record["cpu"].flatMap { Int($0) }, memoryMB: record["memory_mb"].flatMap { Int($0) }
         )
     }
 
@@ -40,8 +41,13 @@ enum RecordDecoding {
               let quota = record["quota"].flatMap({ Int($0) }), let createdAt = time(record["created_at"]),
               let held = record["held"].flatMap({ Int($0) })
         else { throw malformed(reply) }
+        var sizeQuotas: [String: Int] = [:]
+        for entry in (record["size_quotas"] ?? "").split(separator: ",") {
+            let parts = entry.split(separator: "=")
+            if parts.count == 2, let quota = Int(parts[1]) { sizeQuotas[String(parts[0])] = quota }
+        }
         return User(name: name, role: role, quota: quota, createdAt: createdAt, held: held,
-                    maxLeaseSeconds: record["max_lease"].flatMap { Int($0) })
+                    maxLeaseSeconds: record["max_lease"].flatMap { Int($0) }, sizeQuotas: sizeQuotas)
     }
 
     /// A stored time in Unix milliseconds. Records written before times were milliseconds hold

@@ -22,8 +22,10 @@ public struct ReservationStore: Sendable {
 
     /// Sets the cap to `maxVMCount` (and the IP pool to `ipPool`) unless the pool already has
     /// one; returns the cap in force.
-    public func initializePool(maxVMCount: Int, ipPool: String? = nil) async throws(ReservationError) -> Int {
-        let reply = try await run(.initPool, [String(maxVMCount), ipPool ?? ""])
+    public func initializePool(maxVMCount: Int, ipPool: String? = nil, sizes: [VMSize] = VMSize.defaultCatalog)
+        async throws(ReservationError) -> Int
+    {
+        let reply = try await run(.initPool, [String(maxVMCount), ipPool ?? "", VMSize.catalogText(sizes)])
         guard let cap = reply.int else { throw RecordDecoding.malformed(reply) }
         return cap
     }
@@ -31,8 +33,10 @@ public struct ReservationStore: Sendable {
     /// The command that sets the cap to `maxVMCount` unless the pool already has one. The
     /// gateway's Redis client sends it on every new connection, so a Redis that lost its data is
     /// seeded again before it serves a request.
-    public static func initializePoolCommand(keys: PoolKeys, maxVMCount: Int, ipPool: String? = nil) -> RedisCommand {
-        .evalsha(Script.initPool.redisScript.sha1, keys: keys.all, arguments: [String(maxVMCount), ipPool ?? ""])
+    public static func initializePoolCommand(
+        keys: PoolKeys, maxVMCount: Int, ipPool: String? = nil, sizes: [VMSize] = VMSize.defaultCatalog
+    ) -> RedisCommand {
+        .evalsha(Script.initPool.redisScript.sha1, keys: keys.all, arguments: [String(maxVMCount), ipPool ?? "", VMSize.catalogText(sizes)])
     }
 
     public func poolStats(_ caller: Caller) async throws(ReservationError) -> PoolStats {
@@ -54,7 +58,7 @@ public struct ReservationStore: Sendable {
 
     /// Creates up to `count` VMs with fresh ids and random public IPs, as many as the cap allows.
     /// - Throws: `.maxVMCountReached` when the pool is already full.
-    public func createVMs(_ caller: Caller, count: Int) async throws(ReservationError) -> [VM] {
+    public func createVMs(_ caller: Caller, count: Int, size: String? = nil) async throws(ReservationError) -> [VM] {
         // The script checks this too, but `count + 4` candidates are built first: a count below -4
         // would trap on the range below (Int.max on the addition), a huge one waste CPU and memory.
         guard (1...1000).contains(count) else { throw .badRequest("count must be a whole number from 1 to 1000") }
@@ -63,7 +67,7 @@ public struct ReservationStore: Sendable {
         // A retry happens only when random IPs collide with existing ones more often than the
         // spare candidates cover: practically never, but handled.
         for attempt in 0..<5 {
-            var arguments = [String(wanted)]
+            var arguments = [String(wanted), size ?? ""]
             for _ in 0..<(wanted + 4) {
                 arguments.append(UUID().uuidString.lowercased())
                 arguments.append(IPAddressGenerator.random().description)
@@ -85,8 +89,8 @@ public struct ReservationStore: Sendable {
 
     /// Checks out any available VM to the caller, within their quota, with a lease of
     /// `leaseSeconds` (nil: the default lease, if any), at most the caller's maximum.
-    public func checkout(_ caller: Caller, leaseSeconds: Int?) async throws(ReservationError) -> VM {
-        try RecordDecoding.vm(try await run(.checkout, caller, [String(defaultQuota)] + leaseArguments(leaseSeconds)))
+    public func checkout(_ caller: Caller, leaseSeconds: Int?, size: String? = nil) async throws(ReservationError) -> VM {
+        try RecordDecoding.vm(try await run(.checkout, caller, [String(defaultQuota)] + leaseArguments(leaseSeconds) + [size ?? ""]))
     }
 
     /// How a waiting checkout began: with a VM at once, or queued behind earlier waiters.
@@ -98,11 +102,11 @@ public struct ReservationStore: Sendable {
     /// Checks out any available VM, or queues the caller (ticket `ticket`, for at most `wait`)
     /// as a waiter whose VM, when one frees up, is handed to gateway `gateway`'s `WaitingRoom`.
     public func waitCheckout(
-        _ caller: Caller, leaseSeconds: Int?, wait: Duration, gateway: String, ticket: String
+        _ caller: Caller, leaseSeconds: Int?, wait: Duration, gateway: String, ticket: String, size: String? = nil
     ) async throws(ReservationError) -> WaitStart {
         let milliseconds = Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
         let reply = try await run(.waitCheckout, caller,
-                                  [String(defaultQuota)] + leaseArguments(leaseSeconds) + [String(milliseconds), gateway, ticket])
+                                  [String(defaultQuota)] + leaseArguments(leaseSeconds) + [String(milliseconds), gateway, ticket, size ?? ""])
         let elements = try RecordDecoding.array(reply)
         switch elements.first?.string {
         case "vm" where elements.count == 2: return .vm(try RecordDecoding.vm(elements[1]))
@@ -256,15 +260,22 @@ public struct ReservationStore: Sendable {
     /// Changes quota, role and/or the user's own maximum lease; a change applies from the
     /// user's next request (leases already given keep their end).
     public func updateUser(
-        _ caller: Caller, name: String, quota: Int?, role: Role?, maxLease: MaxLeaseChange? = nil
+        _ caller: Caller, name: String, quota: Int?, role: Role?, maxLease: MaxLeaseChange? = nil,
+        sizeQuotas: SizeQuotasChange? = nil
     ) async throws(ReservationError) -> User {
         let maxLeaseArgument = switch maxLease {
         case nil: ""
         case .remove: "none"
         case .set(let seconds): String(seconds)
         }
-        return try RecordDecoding.user(try await run(.updateUser, caller,
-                                                     [name, quota.map(String.init) ?? "", role?.rawValue ?? "", maxLeaseArgument]))
+        let sizeQuotasArgument = switch sizeQuotas {
+        case nil: ""
+        case .remove: "none"
+        case .set(let quotas): quotas.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        }
+        return try RecordDecoding.user(try await run(.updateUser, caller, [
+            name, quota.map(String.init) ?? "", role?.rawValue ?? "", maxLeaseArgument, sizeQuotasArgument,
+        ]))
     }
 
     /// Removes a user who holds no VMs, and their token.

@@ -17,7 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Every option also reads an environment variable: VMRESERVE_HOST, VMRESERVE_PORT, VMRESERVE_REDIS_URL, \
             VMRESERVE_ADMIN_TOKEN, VMRESERVE_MAX_VM_COUNT, VMRESERVE_DEFAULT_QUOTA, VMRESERVE_DEV (1 or true), \
-            VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_IP_POOL, VMRESERVE_IDLE_DELETE_AFTER, VMRESERVE_MIN_READY, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
+            VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_IP_POOL, VMRESERVE_IDLE_DELETE_AFTER, VMRESERVE_MIN_READY, VMRESERVE_SIZES, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
             VMRESERVE_LOG_LEVEL. A flag wins over its variable.
             """
     )
@@ -44,6 +44,8 @@ struct ServeCommand: AsyncParsableCommand {
     var idleDeleteAfter: Int?
     @Option(name: .customLong("min-ready"), help: "Keep this many VMs available: create them, within the cap, when fewer are. (default: 0)")
     var minReady: Int?
+    @Option(help: "The sizes VMs come in, name=cpu:memory_mb,... (the first is the default size), used only when Redis has none yet. (default: small=1:2048,medium=2:4096,large=4:8192)")
+    var sizes: String?
     @Flag(help: "Development mode: loopback only; requests without a token act as the 'anonymous' admin; starts a local redis-server if none answers.")
     var dev = false
     @Option(name: .customLong("data-dir"), help: "Where dev mode's redis-server keeps its files. (default: .vmreserve-data)")
@@ -76,6 +78,12 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxWait = .seconds(try settings.value(maxWait, "VMRESERVE_MAX_WAIT", default: 30, in: 0...3600))
         configuration.ipPool = try settings.value(ipPool, "VMRESERVE_IP_POOL")
         configuration.minReady = try settings.value(minReady, "VMRESERVE_MIN_READY", default: 0, in: 0...1_000_000)
+        if let text: String = try settings.value(sizes, "VMRESERVE_SIZES") {
+            guard let catalog = VMSize.parseCatalog(text) else {
+                throw ValidationError("--sizes: name=cpu:memory_mb,... e.g. small=1:2048,large=4:8192")
+            }
+            configuration.sizes = catalog
+        }
         if let idle: Int = try settings.value(idleDeleteAfter, "VMRESERVE_IDLE_DELETE_AFTER") {
             guard (1...LeasePolicy.limit).contains(idle) else { throw ValidationError("--idle-delete-after: from 1 to \(LeasePolicy.limit) seconds") }
             configuration.idleDeleteAfter = idle

@@ -168,7 +168,7 @@ struct ScriptPool: Sendable {
         }
         for start in stride(from: 0, to: candidates.count, by: 1000) {
             let batch = candidates[start..<min(start + 1000, candidates.count)]
-            let reply = try await run(.createVMs, [Self.admin, String(batch.count)] + batch.flatMap { [$0.id, $0.ip] })
+            let reply = try await run(.createVMs, [Self.admin, String(batch.count), ""] + batch.flatMap { [$0.id, $0.ip] })
             #expect(reply.array?.first == .integer(0))
             #expect(reply.array?.count == batch.count + 1)
         }

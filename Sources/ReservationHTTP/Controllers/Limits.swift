@@ -23,6 +23,12 @@ enum Limits {
         return text
     }
 
+    /// A size's name as a request gives it (whether the catalog has it is the scripts' to say).
+    static func checkSize(_ name: String) throws(APIError) -> String {
+        guard VMSize.isValidName(name) else { throw .badRequest("size must be 1 to 32 letters, digits, '-' or '_'") }
+        return name
+    }
+
     /// 1 to 64 characters of `[A-Za-z0-9._-]`.
     static func checkUserName(_ name: String) throws(APIError) -> String {
         let allowed = name.utf8.allSatisfy { byte in

@@ -29,7 +29,19 @@ struct UserController {
             case .some(nil): .remove
             case .some(.some(let seconds)): .set(try checked(seconds, "max_lease_seconds", in: Limits.leaseSeconds)!)
             }
-            let user = try await store.updateUser(context.caller, name: name, quota: quota, role: body.role, maxLease: maxLease)
+            var sizeQuotas: SizeQuotasChange?
+            switch body.sizeQuotas {
+            case nil:
+                sizeQuotas = nil
+            case .some(let quotas):
+                var checkedQuotas: [String: Int] = [:]
+                for (size, quota) in quotas ?? [:] {
+                    checkedQuotas[try Limits.checkSize(size)] = try checked(quota, "size_quotas.\(size)", in: Limits.quota)
+                }
+                sizeQuotas = checkedQuotas.isEmpty ? .remove : .set(checkedQuotas)
+            }
+            let user = try await store.updateUser(context.caller, name: name, quota: quota, role: body.role, maxLease: maxLease,
+                                                  sizeQuotas: sizeQuotas)
             return EnvelopeResponse.success(UserRepresentation(user: user))
         }
         group.delete("users/{name}") { _, context in

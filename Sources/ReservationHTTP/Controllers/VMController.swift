@@ -14,9 +14,10 @@ struct VMController {
         group.post("checkouts") { request, context in
             let query = try RequestDecoding.query(request, allowed: ["wait"])
             let wait = try RequestDecoding.integer(query["wait"], "wait", in: 0...3600)
-            let body = try await RequestDecoding.body(LeaseBody.self, from: request, context: context, required: false)
-            guard let wait, wait > 0 else { return try await checkout(context.caller, leaseSeconds: body?.leaseSeconds) }
-            return try await waitingCheckout(context.caller, leaseSeconds: body?.leaseSeconds,
+            let body = try await RequestDecoding.body(CheckoutBody.self, from: request, context: context, required: false)
+            let size = try body?.size.map(Limits.checkSize)
+            guard let wait, wait > 0 else { return try await checkout(context.caller, leaseSeconds: body?.leaseSeconds, size: size) }
+            return try await waitingCheckout(context.caller, leaseSeconds: body?.leaseSeconds, size: size,
                                              wait: min(.seconds(wait), maxWait), channel: context.channel)
         }
         group.post("checkouts/{vm_id}/renew") { request, context in
@@ -41,20 +42,21 @@ struct VMController {
     }
 
     /// `POST /v1/checkouts`: 201 with the VM, 429 at quota (checked first), 503 when none is free.
-    func checkout(_ caller: Caller, leaseSeconds: Int?) async throws -> Response {
+    func checkout(_ caller: Caller, leaseSeconds: Int?, size: String? = nil) async throws -> Response {
         let lease = try checked(leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
-        return EnvelopeResponse.success(try await store.checkout(caller, leaseSeconds: lease), status: .created)
+        return EnvelopeResponse.success(try await store.checkout(caller, leaseSeconds: lease, size: size), status: .created)
     }
 
     /// `POST /v1/checkouts?wait=N`: a VM at once if one is free; else waits in the queue that all
     /// gateways share, first come first served, for at most N seconds (at most `maxWait`), then
     /// answers as a checkout without waiting would: 503 with Retry-After. A client that goes away
     /// leaves the queue, and a VM already handed to it goes back to the pool.
-    func waitingCheckout(_ caller: Caller, leaseSeconds: Int?, wait: Duration, channel: any Channel) async throws -> Response {
+    func waitingCheckout(_ caller: Caller, leaseSeconds: Int?, size: String?, wait: Duration, channel: any Channel) async throws -> Response {
         let lease = try checked(leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
         let ticket = UUID().uuidString.lowercased()
         let deadline = ContinuousClock.now + wait
-        switch try await store.waitCheckout(caller, leaseSeconds: lease, wait: wait, gateway: room.gatewayID, ticket: ticket) {
+        switch try await store.waitCheckout(caller, leaseSeconds: lease, wait: wait, gateway: room.gatewayID, ticket: ticket,
+                                             size: size) {
         case .vm(let vm):
             return EnvelopeResponse.success(vm, status: .created)
         case .queued:

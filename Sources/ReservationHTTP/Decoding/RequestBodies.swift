@@ -1,6 +1,19 @@
 import Reservations
 
-/// `POST /v1/checkouts` and `POST /v1/checkouts/{vm_id}/renew`: `{"lease_seconds": N}`, optional.
+/// `POST /v1/checkouts`: `{"lease_seconds": N, "size": "large"}`, both optional.
+struct CheckoutBody: StrictDecodable {
+    enum Field: String, CodingKey, CaseIterable { case lease_seconds, size }
+    let leaseSeconds: Int?
+    let size: String?
+
+    init(from decoder: any Decoder) throws {
+        let fields = try Self.fields(from: decoder)
+        leaseSeconds = try fields.decodeIfPresent(Int.self, forKey: .lease_seconds)
+        size = try fields.decodeIfPresent(String.self, forKey: .size)
+    }
+}
+
+/// `POST /v1/checkouts/{vm_id}/renew`: `{"lease_seconds": N}`, optional.
 struct LeaseBody: StrictDecodable {
     enum Field: String, CodingKey, CaseIterable { case lease_seconds }
     let leaseSeconds: Int?
@@ -23,13 +36,16 @@ struct CheckinBody: StrictDecodable {
     }
 }
 
-/// `POST /v1/admin/vms`: `{"count": n}`, optional.
+/// `POST /v1/admin/vms`: `{"count": n, "size": "medium"}`, both optional.
 struct CreateVMsBody: StrictDecodable {
-    enum Field: String, CodingKey, CaseIterable { case count }
+    enum Field: String, CodingKey, CaseIterable { case count, size }
     let count: Int?
+    let size: String?
 
     init(from decoder: any Decoder) throws {
-        count = try Self.fields(from: decoder).decodeIfPresent(Int.self, forKey: .count)
+        let fields = try Self.fields(from: decoder)
+        count = try fields.decodeIfPresent(Int.self, forKey: .count)
+        size = try fields.decodeIfPresent(String.self, forKey: .size)
     }
 }
 
@@ -73,14 +89,17 @@ struct CreateUserBody: StrictDecodable {
     }
 }
 
-/// `PATCH /v1/admin/users/{name}`: any of `{"quota", "role", "max_lease_seconds"}`;
-/// `"max_lease_seconds": null` removes the user's own maximum.
+/// `PATCH /v1/admin/users/{name}`: any of `{"quota", "role", "max_lease_seconds", "size_quotas"}`;
+/// `"max_lease_seconds": null` removes the user's own maximum, `"size_quotas": null` (or `{}`)
+/// their quotas per size.
 struct UpdateUserBody: StrictDecodable {
-    enum Field: String, CodingKey, CaseIterable { case quota, role, max_lease_seconds }
+    enum Field: String, CodingKey, CaseIterable { case quota, role, max_lease_seconds, size_quotas }
     let quota: Int?
     let role: Role?
     /// nil: unchanged; `.some(nil)`: removed; `.some(n)`: set.
     let maxLeaseSeconds: Int??
+    /// nil: unchanged; `.some(nil)` or `{}`: removed; else the quotas per size, all of them.
+    let sizeQuotas: [String: Int]??
 
     init(from decoder: any Decoder) throws {
         let fields = try Self.fields(from: decoder)
@@ -92,6 +111,13 @@ struct UpdateUserBody: StrictDecodable {
             maxLeaseSeconds = .some(nil)
         } else {
             maxLeaseSeconds = .some(try fields.decode(Int.self, forKey: .max_lease_seconds))
+        }
+        if !fields.contains(.size_quotas) {
+            sizeQuotas = nil
+        } else if try fields.decodeNil(forKey: .size_quotas) {
+            sizeQuotas = .some(nil)
+        } else {
+            sizeQuotas = .some(try fields.decode([String: Int].self, forKey: .size_quotas))
         }
     }
 }

@@ -12,6 +12,20 @@ extension VM: JSONValue {
             vm.field("checked_out_at", checkedOutAt.map(RFC3339.format))
             vm.field("lease_expires_at", leaseExpiresAt.map(RFC3339.format))
             vm.field("created_at", RFC3339.format(createdAt))
+            vm.field("size", size)
+            vm.field("cpu", cpu)
+            vm.field("memory_mb", memoryMB)
+        }
+    }
+}
+
+/// A user's quotas per size: `{"large": 1}`, `{}` when none.
+struct SizeQuotas: JSONValue {
+    let quotas: [String: Int]
+
+    func write(to json: inout JSONWriter) {
+        json.object { object in
+            for (size, quota) in quotas.sorted(by: { $0.key < $1.key }) { object.field(size, quota) }
         }
     }
 }
@@ -41,6 +55,7 @@ struct UserRepresentation: JSONValue {
             object.field("quota", user.quota)
             object.field("held", user.held)
             object.field("max_lease_seconds", user.maxLeaseSeconds)
+            object.field("size_quotas", SizeQuotas(quotas: user.sizeQuotas))
             object.field("created_at", RFC3339.format(user.createdAt))
             if let token { object.field("token", token) }
             if let vms { object.field("vms", vms) }
