@@ -24,6 +24,7 @@ import Glibc
                 "VMRESERVE_DEFAULT_LEASE": "120",
                 "VMRESERVE_MAX_LEASE": "600",
                 "VMRESERVE_IP_POOL": "192.0.2.0/28",
+                "VMRESERVE_SIZES": "tiny=1:512,huge=64:262144",
                 "VMRESERVE_POOL": "from-env",
                 "VMRESERVE_LOG_LEVEL": "info",
             ], port: port, log: directory.appending(path: "log"), processes: processes)
@@ -32,7 +33,8 @@ import Glibc
             #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["ip_pool"] as? String == "192.0.2.0/28", "VMRESERVE_IP_POOL")
             #expect(try await gateway.call(.POST, "/v1/admin/users", body: #"{"name": "u"}"#).data?["quota"] as? Int == 3)
             #expect(try await gateway.call(.GET, "/v1/admin/pool", token: nil).status == 401)
-            try await gateway.createVMs(2)
+            let sized = try await gateway.createVMs(2)
+            #expect(sized.allSatisfy { $0["size"] as? String == "tiny" && $0["memory_mb"] as? Int == 512 }, "VMRESERVE_SIZES")
             #expect(try LeaseTests.leaseLength(try await gateway.call(.POST, "/v1/checkouts")) == 120, "VMRESERVE_DEFAULT_LEASE")
             let tooLong = try await gateway.call(.POST, "/v1/checkouts", body: #"{"lease_seconds": 601}"#)
             #expect(tooLong.status == 400, "VMRESERVE_MAX_LEASE: \(tooLong.text)")
@@ -155,6 +157,9 @@ import Glibc
         (["--max-wait", "-1"], [:]),
         (["--idle-delete-after", "0"], [:]),
         (["--min-ready", "-1"], [:]),
+        (["--sizes", "small=1"], [:]),
+        (["--sizes", "a=1:2,a=2:4"], [:]),
+        ([], ["VMRESERVE_SIZES": "big one=1:2"]),
         (["--default-lease", "700", "--max-lease", "600"], [:]),
         ([], ["VMRESERVE_MAX_LEASE": "31536001"]),
     ] as [([String], [String: String])])
