@@ -64,13 +64,7 @@ struct SetPoolBody: StrictDecodable {
         } else {
             maxVMCount = nil
         }
-        if !fields.contains(.ip_pool) {
-            ipPool = nil
-        } else if try fields.decodeNil(forKey: .ip_pool) {
-            ipPool = .some(nil)
-        } else {
-            ipPool = .some(try fields.decode(String.self, forKey: .ip_pool))
-        }
+        ipPool = try fields.decodeChange(String.self, forKey: .ip_pool)
     }
 }
 
@@ -105,19 +99,16 @@ struct UpdateUserBody: StrictDecodable {
         let fields = try Self.fields(from: decoder)
         quota = try fields.decodeIfPresent(Int.self, forKey: .quota)
         role = try fields.decodeIfPresent(Role.self, forKey: .role)
-        if !fields.contains(.max_lease_seconds) {
-            maxLeaseSeconds = nil
-        } else if try fields.decodeNil(forKey: .max_lease_seconds) {
-            maxLeaseSeconds = .some(nil)
-        } else {
-            maxLeaseSeconds = .some(try fields.decode(Int.self, forKey: .max_lease_seconds))
-        }
-        if !fields.contains(.size_quotas) {
-            sizeQuotas = nil
-        } else if try fields.decodeNil(forKey: .size_quotas) {
-            sizeQuotas = .some(nil)
-        } else {
-            sizeQuotas = .some(try fields.decode([String: Int].self, forKey: .size_quotas))
-        }
+        maxLeaseSeconds = try fields.decodeChange(Int.self, forKey: .max_lease_seconds)
+        sizeQuotas = try fields.decodeChange([String: Int].self, forKey: .size_quotas)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A field that changes a setting: absent is nil (unchanged), `null` is `.some(nil)` (removed),
+    /// anything else `.some(value)`.
+    func decodeChange<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T?? {
+        guard contains(key) else { return nil }
+        return try decodeNil(forKey: key) ? .some(nil) : .some(try decode(type, forKey: key))
     }
 }
