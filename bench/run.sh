@@ -104,7 +104,12 @@ print("ceiling vs /healthz if the gateway's Redis path cost nothing: %.2f" % cei
 PY
 echo
 echo "## 4. the same scripts through redis-benchmark EVALSHA (-c 64, no HTTP)"
-KEYS="vmreserve:{default}:tokens vmreserve:{default}:user: vmreserve:{default}:users vmreserve:{default}:held: vmreserve:{default}:vm: vmreserve:{default}:vms vmreserve:{default}:status: vmreserve:{default}:ips vmreserve:{default}:pool vmreserve:{default}:leases"
+# the pool's keys, in the order of Sources/Reservations/PoolKeys.swift
+KEYS=""
+for key in tokens user: users held: vm: vms status: ips pool leases events waiters waiting handoff: ipbits idle; do
+  KEYS="$KEYS vmreserve:{default}:$key"
+done
+KEY_COUNT=$(wc -w <<< "$KEYS")
 sha() { redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$(cat lua/_prelude.lua; echo; cat "lua/$1.lua")"; }
 CHECKOUT=$(sha checkout)
 CHECKIN=$(sha checkin)
@@ -114,7 +119,9 @@ N=100000
 for _ in $(seq $((N / 1000))); do curl -fs "${auth[@]}" -X POST "$B/v1/admin/vms" -d '{"count": 1000}' >/dev/null; done
 echo "checkout.lua:"
 # shellcheck disable=SC2086
-redis-benchmark -p "$REDIS_PORT" -c 64 -n "$N" -r 1000000 -q EVALSHA "$CHECKOUT" 10 $KEYS "p:__rand_int__" 1000000 "" | tr '\r' '\n' | tail -1
+# arguments: identity, default quota, no lease asked, no default lease, the maximum lease, any size
+redis-benchmark -p "$REDIS_PORT" -c 64 -n "$N" -r 1000000 -q EVALSHA "$CHECKOUT" "$KEY_COUNT" $KEYS "p:__rand_int__" 1000000 "" "" 604800 "" \
+  | tr '\r' '\n' | tail -1
 # Check every held VM in again, by id, as the admin (the full success path of checkin.lua),
 # streamed through one connection with redis-cli --pipe.
 redis-cli -p "$REDIS_PORT" SMEMBERS "vmreserve:{default}:status:checked-out" > "$WORK/held.txt"
@@ -123,7 +130,7 @@ import sys
 sha, keys, held = sys.argv[1], sys.argv[2].split(), open(sys.argv[3]).read().split()
 out = sys.stdout
 for vm in held:
-    args = ["EVALSHA", sha, "10", *keys, "p:admin", vm, ""]
+    args = ["EVALSHA", sha, str(len(keys)), *keys, "p:admin", vm, ""]
     out.write("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args))
 PY
 COUNT=$(wc -l < "$WORK/held.txt")
