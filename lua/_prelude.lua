@@ -165,11 +165,15 @@ local function set_status(id, from, to, ...)
   end
 end
 
--- Takes `id` out of the available sets that SPOP did not (the general one or its size's).
-local function unlist_available(id)
-  redis.call('SREM', K.status .. 'available', id)
-  local size = redis.call('HGET', K.vm .. id, 'size')
-  if size then redis.call('SREM', K.status .. 'available:' .. size, id) end
+-- Takes `id`, just SPOPped from the general available set (size nil) or from its size's set,
+-- out of the other one and of the idle index.
+local function unlist_available(id, size)
+  if size then
+    redis.call('SREM', K.status .. 'available', id)
+  else
+    size = redis.call('HGET', K.vm .. id, 'size')
+    if size then redis.call('SREM', K.status .. 'available:' .. size, id) end
+  end
   redis.call('ZREM', K.idle, id)
 end
 
@@ -406,18 +410,20 @@ local function take_vm(name, default_quota, lease, t, detail, size)
   size = size or ''
   local quota = tonumber(redis.call('HGET', K.user .. name, 'quota')) or default_quota
   local function at_quota() return redis.call('SCARD', K.held .. name) >= quota end
+  local reclaimed = false
   if at_quota() then
     reclaim_held(t, name) -- the caller's own leases that ran out do not count
+    reclaimed = true
     if at_quota() then
       fail('QUOTA_EXCEEDED quota of ' .. quota .. (quota == 1 and ' VM' or ' VMs') .. ' reached')
     end
   end
   local limits = size_quotas(name)
-  local id
+  local id, popped_size
   if next(limits) == nil and size == '' then
     id = redis.call('SPOP', K.status .. 'available') -- the common case: no sizes to mind
   else
-    reclaim_held(t, name)
+    if not reclaimed then reclaim_held(t, name) end
     local held = {}
     for _, vm in ipairs(redis.call('SMEMBERS', K.held .. name)) do
       local s = redis.call('HGET', K.vm .. vm, 'size') or ''
@@ -428,17 +434,17 @@ local function take_vm(name, default_quota, lease, t, detail, size)
       if not room(size) then
         fail(('QUOTA_EXCEEDED quota of %d %s %s reached'):format(limits[size], size, limits[size] == 1 and 'VM' or 'VMs'))
       end
-      id = redis.call('SPOP', K.status .. 'available:' .. size)
+      id, popped_size = redis.call('SPOP', K.status .. 'available:' .. size), size
     else
       local _, order = size_catalog()
       for _, s in ipairs(order) do
-        if room(s) then id = redis.call('SPOP', K.status .. 'available:' .. s) end
+        if room(s) then id, popped_size = redis.call('SPOP', K.status .. 'available:' .. s), s end
         if id then break end
       end
     end
   end
   if not id then return nil end
-  unlist_available(id)
+  unlist_available(id, popped_size)
   set_status(id, nil, 'checked-out', 'user', name, 'checked_out_at', t)
   if lease then set_lease(id, t, lease) end
   redis.call('SADD', K.held .. name, id)
