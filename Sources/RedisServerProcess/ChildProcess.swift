@@ -17,8 +17,6 @@ public final class ChildProcess: Sendable {
     public enum Output: Sendable {
         /// /dev/null.
         case discard
-        /// This process' own standard output and error.
-        case inherit
         /// Appended to this file, created if missing.
         case file(URL)
         /// This open descriptor of this process (a pipe's write end, say).
@@ -164,8 +162,6 @@ public final class ChildProcess: Sendable {
         case .descriptor(let descriptor):
             posix_spawn_file_actions_adddup2(&actions, descriptor, 1)
             posix_spawn_file_actions_adddup2(&actions, descriptor, 2)
-        case .inherit:
-            break
         }
         guard closeFrom(&actions, 3) == 0 else { throw RedisServerError("cannot arrange the child's descriptors") }
 
