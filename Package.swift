@@ -44,6 +44,7 @@ let package = Package(
             name: "Reservations",
             dependencies: [
                 "RedisClient",
+                "RedisServerProcess",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 BATCH = 100  # LeaseReaper.batch
 PREFIX = "vmreserve:{reaperbench}"
-KEYS = [f"{PREFIX}:{k}" for k in ["tokens", "user:", "users", "held:", "vm:", "vms", "status:", "ips", "pool", "leases"]]
+KEYS = [f"{PREFIX}:{k}" for k in "tokens user: users held: vm: vms status: ips pool leases events waiters waiting handoff: ipbits idle jobs".split()]
 
 
 def script(name):
@@ -56,17 +56,17 @@ def main():
             except redis.ConnectionError:
                 time.sleep(0.05)
         sha = {name: r.script_load(script(name)) for name in ["init_pool", "create_vms", "checkout", "reap_leases"]}
-        r.evalsha(sha["init_pool"], 10, *KEYS, N)
+        r.evalsha(sha["init_pool"], len(KEYS), *KEYS, N)
         admin = "p:bench"
         for start in range(0, N, 1000):
             count = min(1000, N - start)
             args = [admin, count]
             for i in range(start, start + count + 4):
                 args += [f"vm-{i:07d}", f"11.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"]
-            r.evalsha(sha["create_vms"], 10, *KEYS, *args)
+            r.evalsha(sha["create_vms"], len(KEYS), *KEYS, *args)
         pipe = r.pipeline(transaction=False)
         for i in range(N):
-            pipe.evalsha(sha["checkout"], 10, *KEYS, admin, N, 86400, "", 604800)
+            pipe.evalsha(sha["checkout"], len(KEYS), *KEYS, admin, N, 86400, "", 604800)
             if i % 5000 == 4999:
                 pipe.execute()
         pipe.execute()
@@ -76,7 +76,7 @@ def main():
 
         r.config_resetstat()
         for _ in range(2000):
-            r.evalsha(sha["reap_leases"], 10, *KEYS, BATCH)
+            r.evalsha(sha["reap_leases"], len(KEYS), *KEYS, BATCH)
         idle, calls = evalsha_usec(r)
         print(f"idle reap (nothing expired): {idle:.2f} us of Redis per call over {calls} calls")
 
@@ -91,7 +91,7 @@ def main():
         r.config_resetstat()
         released = 0
         while True:
-            out = r.evalsha(sha["reap_leases"], 10, *KEYS, BATCH)
+            out = r.evalsha(sha["reap_leases"], len(KEYS), *KEYS, BATCH)
             released += out[0]
             if out[0] < BATCH:
                 break

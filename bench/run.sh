@@ -106,7 +106,7 @@ echo
 echo "## 4. the same scripts through redis-benchmark EVALSHA (-c 64, no HTTP)"
 # the pool's keys, in the order of Sources/Reservations/PoolKeys.swift
 KEYS=""
-for key in tokens user: users held: vm: vms status: ips pool leases events waiters waiting handoff: ipbits idle; do
+for key in tokens user: users held: vm: vms status: ips pool leases events waiters waiting handoff: ipbits idle jobs; do
   KEYS="$KEYS vmreserve:{default}:$key"
 done
 KEY_COUNT=$(wc -w <<< "$KEYS")

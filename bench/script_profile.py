@@ -7,18 +7,18 @@ subprocess.run(["redis-server","--port","6397","--daemonize","yes","--save",""],
 time.sleep(0.3)
 r=redis.Redis(port=6397)
 P="vmreserve:{b}"
-KEYS=[f"{P}:{k}" for k in "tokens user: users held: vm: vms status: ips pool leases events waiters waiting handoff: ipbits idle".split()]
+KEYS=[f"{P}:{k}" for k in "tokens user: users held: vm: vms status: ips pool leases events waiters waiting handoff: ipbits idle jobs".split()]
 def load(n): return r.script_load(open("lua/_prelude.lua").read()+"\n"+open(f"lua/{n}.lua").read())
 s={n:load(n) for n in ["init_pool","create_vms","checkout","checkin"]}
-r.evalsha(s["init_pool"],16,*KEYS,1000000,"","small=1:2048,medium=2:4096,large=4:8192")
+r.evalsha(s["init_pool"],len(KEYS),*KEYS,1000000,"","small=1:2048,medium=2:4096,large=4:8192")
 N=20000
 for start in range(0,N,1000):
     args=["p:admin",1000,""]
     for i in range(start,start+1004): args+=[f"vm-{i}",f"11.{i>>16&255}.{i>>8&255}.{i&255}"]
-    r.evalsha(s["create_vms"],16,*KEYS,*args)
+    r.evalsha(s["create_vms"],len(KEYS),*KEYS,*args)
 r.config_resetstat()
 p=r.pipeline(transaction=False)
-for i in range(N): p.evalsha(s["checkout"],16,*KEYS,f"p:u{i}",1000000,"","","604800","")
+for i in range(N): p.evalsha(s["checkout"],len(KEYS),*KEYS,f"p:u{i}",1000000,"","","604800","")
 p.execute()
 st=r.info("commandstats")
 tot=sum(v["usec"] for v in st.values())

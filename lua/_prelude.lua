@@ -1,5 +1,5 @@
 -- _prelude.lua: shared helpers. The gateway loads this file, "\n" and one script as ONE script.
--- KEYS: the pool's sixteen keys, see README.md (named in table K below).
+-- KEYS: the pool's seventeen keys, see README.md (named in table K below).
 -- ARGV: none of its own; authenticate() reads the identity the script passes (ARGV[1]).
 -- Returns: nothing; defines locals. Every script ends with `return run(function() ... end)`.
 -- Errors: fail('CODE sentence') anywhere; run() turns it into an error reply carrying exactly
@@ -10,6 +10,7 @@ local K = {
   tokens = KEYS[1], user = KEYS[2], users = KEYS[3], held = KEYS[4], vm = KEYS[5],
   vms = KEYS[6], status = KEYS[7], ips = KEYS[8], pool = KEYS[9], leases = KEYS[10], events = KEYS[11],
   waiters = KEYS[12], waiting = KEYS[13], handoff = KEYS[14], ipbits = KEYS[15], idle = KEYS[16],
+  jobs = KEYS[17],
 }
 local CODES = {
   UNAUTHORIZED = true, FORBIDDEN = true, QUOTA_EXCEEDED = true, NO_VM_AVAILABLE = true,
@@ -23,7 +24,7 @@ local REFUSALS = {
   OOM = true, READONLY = true, MASTERDOWN = true, LOADING = true, BUSY = true, MISCONF = true,
   NOREPLICAS = true, TRYAGAIN = true, CLUSTERDOWN = true,
 }
-local STATUSES = {'provisioning', 'available', 'checked-out', 'error'}
+local STATUSES = {'provisioning', 'available', 'checked-out', 'error', 'deprovisioning'}
 local IS_STATUS = {}
 for _, s in ipairs(STATUSES) do IS_STATUS[s] = true end
 
@@ -32,7 +33,7 @@ local function fail(msg) error({err = msg}) end
 -- Runs the script body; our coded failures and Redis' refusals become exact error replies,
 -- anything else (a wrong command, a bug) is re-raised as is.
 local function run(body)
-  if #KEYS ~= 16 then return redis.error_reply("BAD_REQUEST expected the pool's 16 keys") end
+  if #KEYS ~= 17 then return redis.error_reply("BAD_REQUEST expected the pool's 17 keys") end
   local ok, res = pcall(body)
   if ok then return res end
   local msg = type(res) == 'table' and res.err or res -- older Redis: pcall keeps the table
@@ -181,8 +182,40 @@ end
 -- Every script that makes a VM available calls it (through release() or directly).
 local serve_waiters
 
--- Returns a checked-out VM to the pool (checkin and lease reclamation) and records it as event
--- `action` by `actor`; for a VM that is not checked out it only drops a stale lease entry.
+-- Provisioning. A provider outside Redis makes, resets and destroys the machines (a script cannot
+-- wait on the outside world), driven from here. A VM with work for the provider has its job in
+-- field `job` (provision, reset, deprovision, or replace: deprovision, then a fresh VM in its
+-- place) and its id in K.jobs, scored by when a worker may take it: at once for new work, the end
+-- of the claim of the worker that has it, or a later try. Every gateway runs a worker
+-- (Sources/Reservations/ProvisioningWorker.swift) that takes the first due job (take_job.lua,
+-- which sets `job_claim`), renews its claim while the provider works (extend_job.lua) and
+-- reports the outcome (finish_job.lua), which counts only with the claim that is current. A
+-- worker that died lets its claim run out and another takes the job again; the VM's id is the
+-- provider's idempotency key, so the provider finds a machine made by the first try rather than
+-- making a second, and a machine is destroyed before the record that knows of it goes.
+-- Pool fields the gateways write at start (init_pool.lua): `provisioning`, 'jobs' when VMs need
+-- the provider's work or 'instant' (a provider with nothing to wait for: VMs are available, and
+-- deleted, at once); `on_return`, what happens to a VM that comes back: 'reuse' (available
+-- again), 'reset' (provisioning until the provider has reset it) or 'replace'.
+local function provisioning_jobs() return redis.call('HGET', K.pool, 'provisioning') == 'jobs' end
+
+local function queue_job(id, job, at)
+  redis.call('HSET', K.vm .. id, 'job', job)
+  redis.call('HDEL', K.vm .. id, 'job_claim', 'error')
+  redis.call('ZADD', K.jobs, at or now(), id)
+end
+
+local function end_job(id)
+  redis.call('HDEL', K.vm .. id, 'job', 'job_claim', 'job_worker', 'failures')
+  redis.call('ZREM', K.jobs, id)
+end
+
+-- What a VM coming back becomes, by the pool's on_return: status and job (nil: none).
+local RETURN_TO = {reuse = {'available'}, reset = {'provisioning', 'reset'}, replace = {'deprovisioning', 'replace'}}
+
+-- Returns a checked-out VM to the pool (checkin and lease reclamation), as the pool's on_return
+-- says, and records it as event `action` by `actor`; for a VM that is not checked out it only
+-- drops a stale lease entry.
 -- vm: its field map when already read.
 local function release(id, vm, action, actor)
   if not vm then
@@ -191,11 +224,13 @@ local function release(id, vm, action, actor)
   end
   redis.call('ZREM', K.leases, id)
   if vm.status ~= 'checked-out' then return end
-  set_status(id, 'checked-out', 'available')
+  local to = RETURN_TO[redis.call('HGET', K.pool, 'on_return') or 'reuse'] or RETURN_TO.reuse
+  set_status(id, 'checked-out', to[1])
   redis.call('HDEL', K.vm .. id, 'user', 'checked_out_at', 'lease_expires_at', 'lease_seconds', 'claim_ticket')
   if vm.user then redis.call('SREM', K.held .. vm.user, id) end
-  event(action, actor, {vm_id = id, ip = vm.ip, user = vm.user, status = 'available'})
-  serve_waiters()
+  if to[2] then queue_job(id, to[2]) end
+  event(action, actor, {vm_id = id, ip = vm.ip, user = vm.user, status = to[1]})
+  if not to[2] then serve_waiters() end
 end
 
 -- A lease that ran out: the VM returns to the pool, by no one's request.
@@ -510,9 +545,11 @@ serve_waiters = function()
   serving = false
 end
 
--- Creates up to `want` available VMs from the candidate id, ip pairs ARGV[first], ARGV[first + 1],
--- ... (in order; a candidate whose id or ip exists is skipped; with an IP pool the block's
--- address replaces the candidate's), records them as created by `actor`, hands them to waiters.
+-- Creates up to `want` VMs from the candidate id, ip pairs ARGV[first], ARGV[first + 1], ... (in
+-- order; a candidate whose id or ip exists is skipped; with an IP pool the block's address
+-- replaces the candidate's; an ip "" leaves the address to the provider), of `size` (nil or "":
+-- the catalog's first), records them as created by `actor`. They are available at once, and
+-- handed to waiters, or with provisioning jobs they are `provisioning` until the provider is done.
 -- Returns {shortfall, vm record, ...}: shortfall = how many of `want` could not be created
 -- because candidates ran out (a full IP pool ends the creation without one).
 -- Errors: IP_POOL_EXHAUSTED (the block was full before the first).
@@ -522,11 +559,13 @@ local function create_from_candidates(actor, want, first, size)
   local catalog, order = size_catalog()
   size = (size ~= nil and size ~= '') and size or order[1]
   local cpu, memory = (catalog[size or ''] or ''):match('^(%d+):(%d+)$')
+  local jobs = provisioning_jobs()
+  local status = jobs and 'provisioning' or 'available'
   local out = {0}
   for i = first, #ARGV - 1, 2 do
     if #out > want then break end
     local id, ip = ARGV[i], ARGV[i + 1]
-    if block and redis.call('EXISTS', K.vm .. id) == 0 then
+    if block and ip ~= '' and redis.call('EXISTS', K.vm .. id) == 0 then
       ip = take_block_ip(block)
       if not ip then
         if #out == 1 then fail('IP_POOL_EXHAUSTED no free address is left in the IP pool ' .. block.cidr) end
@@ -534,19 +573,19 @@ local function create_from_candidates(actor, want, first, size)
         break
       end
     end
-    if redis.call('HEXISTS', K.ips, ip) == 0 and redis.call('EXISTS', K.vm .. id) == 0 then
-      if size then
-        redis.call('HSET', K.vm .. id, 'size', size, 'cpu', cpu, 'memory_mb', memory)
-        set_status(id, nil, 'available', 'vm_id', id, 'ip', ip, 'created_at', t)
-        out[#out + 1] = {'status', 'available', 'vm_id', id, 'ip', ip, 'created_at', t, 'size', size, 'cpu', cpu,
-                         'memory_mb', memory}
-      else -- a pool without a catalog (written by an older gateway)
-        set_status(id, nil, 'available', 'vm_id', id, 'ip', ip, 'created_at', t)
-        out[#out + 1] = {'status', 'available', 'vm_id', id, 'ip', ip, 'created_at', t}
+    if (ip == '' or redis.call('HEXISTS', K.ips, ip) == 0) and redis.call('EXISTS', K.vm .. id) == 0 then
+      if size then redis.call('HSET', K.vm .. id, 'size', size, 'cpu', cpu, 'memory_mb', memory) end
+      -- (no size: a pool without a catalog, written by an older gateway)
+      if ip ~= '' then
+        redis.call('HSET', K.ips, ip, id)
+        set_status(id, nil, status, 'vm_id', id, 'created_at', t, 'ip', ip)
+      else
+        set_status(id, nil, status, 'vm_id', id, 'created_at', t)
       end
+      if jobs then queue_job(id, 'provision') end
       redis.call('ZADD', K.vms, 0, id)
-      redis.call('HSET', K.ips, ip, id)
-      event('create', actor, {vm_id = id, ip = ip, status = 'available', detail = size})
+      event('create', actor, {vm_id = id, ip = ip, status = status, detail = size})
+      out[#out + 1] = vm_record(id)
     end
   end
   out[1] = want - (#out - 1)
@@ -554,14 +593,28 @@ local function create_from_candidates(actor, want, first, size)
   return out
 end
 
--- Removes an available or failed VM and everything that points at it, as `actor`.
-local function remove_vm(id, vm, actor, detail)
+-- Removes a VM that nobody holds and everything that points at it, recorded as event `action`
+-- (default 'delete') by `actor`.
+local function remove_vm(id, vm, actor, detail, action)
   redis.call('DEL', K.vm .. id)
   redis.call('ZREM', K.vms, id)
   redis.call('SREM', K.status .. vm.status, id)
   if vm.size then redis.call('SREM', K.status .. 'available:' .. vm.size, id) end
   redis.call('ZREM', K.idle, id)
-  redis.call('HDEL', K.ips, vm.ip)
-  free_block_ip(vm.ip)
-  event('delete', actor, {vm_id = id, ip = vm.ip, status = 'deleted', detail = detail})
+  redis.call('ZREM', K.jobs, id)
+  if vm.ip then
+    redis.call('HDEL', K.ips, vm.ip)
+    free_block_ip(vm.ip)
+  end
+  event(action or 'delete', actor, {vm_id = id, ip = vm.ip, status = 'deleted', detail = detail})
+end
+
+-- Deletes an available or failed VM, as `actor`: at once, or with provisioning jobs it is
+-- `deprovisioning` until the provider has destroyed its machine (finish_job.lua removes it then).
+local function retire_vm(id, vm, actor, detail)
+  if not provisioning_jobs() then return remove_vm(id, vm, actor, detail) end
+  set_status(id, vm.status, 'deprovisioning')
+  if vm.status == 'available' then unlist_available(id) end
+  queue_job(id, 'deprovision')
+  event('delete', actor, {vm_id = id, ip = vm.ip, status = 'deprovisioning', detail = detail})
 end

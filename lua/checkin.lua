@@ -1,6 +1,6 @@
 -- checkin.lua: returns a checked-out VM to the pool.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, held, vm, status, ips, leases, events.
+-- KEYS: the pool's seventeen keys, see README.md; uses: tokens, user, held, vm, status, ips, leases, events, pool, jobs.
 -- ARGV[1]: identity. ARGV[2]: vm id or "". ARGV[3]: ip or "" (at least one given; both given
 --   must name the same VM).
 -- Returns: the VM record (now available).

@@ -1,5 +1,5 @@
 -- checkout.lua: reclaims expired leases, then checks out any available VM to the caller.
--- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, held, vm, status, leases, events.
+-- KEYS: the pool's seventeen keys, see README.md; uses: tokens, user, held, vm, status, leases, events, pool, jobs.
 -- ARGV[1]: identity. ARGV[2]: default quota 0..1000000 (for callers whose user hash has none,
 --   e.g. p: principals). ARGV[3]: lease seconds 1..31536000, or "" for the default.
 --   ARGV[4]: the gateway's default lease in seconds, or "" for none (no lease).

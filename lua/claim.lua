@@ -1,8 +1,8 @@
 -- claim.lua: a waiting checkout takes the VM that serve_waiters handed to it (see _prelude.lua):
 --   the lease the request asked for (or the default, or none) replaces the claim lease, and
 --   both the checkout time and the lease count from now.
--- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, held, vm, status, leases,
---   events, waiting.
+-- KEYS: the pool's seventeen keys, see README.md; uses: tokens, user, held, vm, status, leases,
+--   events, waiting, pool, jobs.
 -- ARGV[1]: identity. ARGV[2]: ticket. ARGV[3..5]: lease asked, default lease, maximum lease.
 -- Returns: the VM record.
 -- Errors: UNAUTHORIZED, BAD_REQUEST, NO_VM_AVAILABLE (nothing handed to this ticket, or the

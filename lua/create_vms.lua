@@ -1,9 +1,10 @@
--- create_vms.lua: creates up to n available VMs under the pool's cap.
--- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, pool, vms, vm, ips, status, events.
+-- create_vms.lua: creates up to n VMs under the pool's cap (every VM counts, whatever its status):
+--   available at once, or provisioning when the provider has work to do (_prelude.lua).
+-- KEYS: the pool's seventeen keys, see README.md; uses: tokens, user, pool, vms, vm, ips, status, events, ipbits, idle, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: n, 1..1000. ARGV[3]: size, one of the pool's catalog, or
 --   "" for its first.
 -- ARGV[4..]: candidates id, ip, id, ip, ... (at least n pairs), used in order; one whose id
---   or ip already exists is skipped.
+--   or ip already exists is skipped; an ip "" leaves the address to the provider.
 -- Returns: {shortfall, vm record, ...}: shortfall = how many of min(n, room under the cap)
 --   could not be created because candidates ran out.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, MAX_VM_COUNT.
@@ -16,8 +17,8 @@ return run(function()
   if pairs_given < n or pairs_given % 1 ~= 0 then
     fail('BAD_REQUEST expected at least ' .. n .. ' candidate id, ip pairs')
   end
-  for i = 4, #ARGV do
-    if ARGV[i] == '' then fail('BAD_REQUEST candidate ids and ips must not be empty') end
+  for i = 4, #ARGV, 2 do
+    if ARGV[i] == '' then fail('BAD_REQUEST candidate ids must not be empty') end
   end
   local cap = tonumber(redis.call('HGET', K.pool, 'max_vm_count')) or 0
   local room = cap - redis.call('ZCARD', K.vms)

@@ -1,8 +1,9 @@
--- delete_vm.lua: deletes an available or error VM.
+-- delete_vm.lua: deletes an available or error VM: at once, or with provisioning jobs it is
+--   `deprovisioning` until the provider has destroyed its machine (retire_vm in _prelude.lua).
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, held, vm, vms, status, ips, leases, events.
+-- KEYS: the pool's seventeen keys, see README.md; uses: tokens, user, held, vm, vms, status, ips, leases, events, idle, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: vm id. ARGV[3]: ip or "" (if given, must be the VM's).
--- Returns: the VM record as it was before deletion.
+-- Returns: the VM record as it was before deletion, or, while deprovisioning, as it is now.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, VM_NOT_FOUND, INVALID_STATE.
 return run(function()
   local actor, role = authenticate(ARGV[1])
@@ -11,6 +12,7 @@ return run(function()
   if vm.status ~= 'available' and vm.status ~= 'error' then
     fail('INVALID_STATE only available or error VMs can be deleted; this one is ' .. vm.status)
   end
-  remove_vm(id, vm, actor)
-  return rec
+  retire_vm(id, vm, actor)
+  local now_rec = vm_record(id)
+  return #now_rec > 0 and now_rec or rec
 end)

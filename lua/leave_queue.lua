@@ -1,6 +1,6 @@
 -- leave_queue.lua: a waiting checkout stops waiting (its wait ended, or its client went away).
--- KEYS: the pool's sixteen keys, see README.md; uses: held, vm, status, leases, events,
---   waiters, waiting, handoff.
+-- KEYS: the pool's seventeen keys, see README.md; uses: held, vm, status, leases, events,
+--   waiters, waiting, handoff, pool, jobs.
 -- ARGV[1]: identity. ARGV[2]: ticket. ARGV[3]: "give back" when a VM already handed to the
 --   ticket must go back to the pool (the client is gone: it is never handed a VM), or "keep"
 --   (the gateway claims it instead).

@@ -1,6 +1,6 @@
 -- list_vms.lua: one page of all VMs in vm_id order, optionally of one status.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, held, vm, vms, status, leases, events.
+-- KEYS: the pool's seventeen keys, see README.md; uses: tokens, user, held, vm, vms, status, leases, events, pool, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: status filter or "". ARGV[3]: cursor or "" (page holds
 --   ids > cursor). ARGV[4]: limit, 1..1000.
 -- Returns: {next_cursor, vm record, ...}; next_cursor is "" on the last page. At most

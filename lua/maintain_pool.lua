@@ -1,10 +1,11 @@
 -- maintain_pool.lua: idle cleanup and the warm pool, run by every gateway that is configured for
 --   them (Sources/Reservations/PoolKeeper.swift). Atomic, so any number of gateways may run it.
 --   1. Deletes available VMs nobody has checked out for `idle` seconds, the longest idle first,
---      never leaving fewer than `min_ready` available.
---   2. Creates VMs (within the cap, from the candidates) until `min_ready` are available.
--- KEYS: the pool's sixteen keys, see README.md; uses: pool, vms, vm, status, ips, ipbits, idle,
---   events, waiters, waiting, handoff.
+--      never leaving fewer than `min_ready` available (with provisioning jobs: deprovisions them).
+--   2. Creates VMs (within the cap, from the candidates) until `min_ready` are available or
+--      being provisioned.
+-- KEYS: the pool's seventeen keys, see README.md; uses: pool, vms, vm, status, ips, ipbits, idle,
+--   events, waiters, waiting, handoff, jobs.
 -- ARGV[1]: idle seconds 1..31536000, or "" for no idle cleanup. ARGV[2]: min_ready 0..1000000.
 --   ARGV[3..]: candidate id, ip pairs for new VMs, as for create_vms.lua (as many as may be needed).
 -- Returns: {VMs deleted, VMs created}.
@@ -19,7 +20,7 @@ return run(function()
     for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.idle, '-inf', t - idle * 1000, 'LIMIT', 0, math.min(spare, 1000))) do
       local vm = record_map(vm_record(id))
       if vm.status == 'available' then
-        remove_vm(id, vm, 'system', 'idle for ' .. idle .. ' s or more')
+        retire_vm(id, vm, 'system', 'idle for ' .. idle .. ' s or more')
         deleted = deleted + 1
       else
         redis.call('ZREM', K.idle, id) -- not available: no longer idle
@@ -27,7 +28,7 @@ return run(function()
     end
   end
   local created = 0
-  local missing = min_ready - redis.call('SCARD', K.status .. 'available')
+  local missing = min_ready - redis.call('SCARD', K.status .. 'available') - redis.call('SCARD', K.status .. 'provisioning')
   local room = (tonumber(redis.call('HGET', K.pool, 'max_vm_count')) or 0) - redis.call('ZCARD', K.vms)
   local want = math.min(missing, room, math.floor((#ARGV - 2) / 2))
   if want > 0 then

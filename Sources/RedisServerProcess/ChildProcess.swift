@@ -8,9 +8,9 @@ import Glibc
 /// A program started with `posix_spawnp`, with no blocked signals and default signal handlers
 /// whatever this process blocks or ignores (so SIGTERM reaches it), reaped by `isRunning`.
 ///
-/// The child gets nothing of this process but what is asked for: standard input is /dev/null,
-/// standard output and error go where `output` says (nowhere by default), and every other
-/// descriptor is closed, so that a child that outlives its purpose cannot hold this process'
+/// The child gets nothing of this process but what is asked for: standard input is /dev/null
+/// (or `input`), standard output and error go where `output` and `errors` say (nowhere by
+/// default), and every other descriptor is closed, so that a child that outlives its purpose cannot hold this process'
 /// output, sockets or pipes open.
 public final class ChildProcess: Sendable {
     /// Where the child's standard output and standard error go.
@@ -39,17 +39,22 @@ public final class ChildProcess: Sendable {
     ///     of this process' (a token in a variable, say) reaches it.
     ///   - ownProcessGroup: true puts the child in a process group of its own, so that a Ctrl-C
     ///     at the terminal reaches this process only, which then stops the child in its own time.
-    ///   - output: where the child's standard output and error go.
+    ///   - input: a descriptor of this process (a pipe's read end, say) for the child's standard
+    ///     input; nil: /dev/null.
+    ///   - output: where the child's standard output goes, and its standard error too unless
+    ///     `errors` says otherwise.
     ///   - stopsWithThisProcess: true starts a watchdog (a small `sh`) that stops the child
     ///     (SIGTERM, then SIGKILL 10 s later) if this process ends first in any way, a crash or a
     ///     SIGKILL included, before it has seen the child exit.
     public init(
         _ arguments: [String], environment: [String: String] = [:], inheritEnvironment: Bool = true,
-        ownProcessGroup: Bool = false, output: Output = .discard, stopsWithThisProcess: Bool = false
+        ownProcessGroup: Bool = false, input: Int32? = nil, output: Output = .discard, errors: Output? = nil,
+        stopsWithThisProcess: Bool = false
     ) throws {
         let inherited = inheritEnvironment ? ProcessInfo.processInfo.environment : [:]
         let variables = inherited.merging(environment) { _, new in new }
-        let pid = try Self.spawn(arguments, environment: variables, ownProcessGroup: ownProcessGroup, output: output)
+        let pid = try Self.spawn(arguments, environment: variables, ownProcessGroup: ownProcessGroup, output: output,
+                                 errors: errors ?? output, standardInput: input)
         self.pid = pid
         var watchdog: Int32?
         if stopsWithThisProcess {
@@ -95,6 +100,13 @@ public final class ChildProcess: Sendable {
         kill(pid, signal)
     }
 
+    /// Sends `signal` to the child's whole process group (a child started with `ownProcessGroup`),
+    /// so that what it started stops with it.
+    public func signalGroup(_ signal: Int32) {
+        guard isRunning else { return }
+        kill(-pid, signal)
+    }
+
     /// Sends `signal` (after SIGCONT, in case the process is stopped) and waits for the exit.
     @discardableResult
     public func terminate(with signal: Int32 = SIGTERM) async -> Int32 {
@@ -120,8 +132,8 @@ public final class ChildProcess: Sendable {
     // MARK: Starting processes
 
     private static func spawn(
-        _ arguments: [String], environment: [String: String], ownProcessGroup: Bool, output: Output,
-        standardInput: Int32? = nil
+        _ arguments: [String], environment: [String: String], ownProcessGroup: Bool, output: Output, errors: Output,
+        standardInput: Int32?
     ) throws -> pid_t {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -152,16 +164,15 @@ public final class ChildProcess: Sendable {
         } else {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         }
-        switch output {
-        case .discard:
-            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        case .file(let url):
-            posix_spawn_file_actions_addopen(&actions, 1, url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        case .descriptor(let descriptor):
-            posix_spawn_file_actions_adddup2(&actions, descriptor, 1)
-            posix_spawn_file_actions_adddup2(&actions, descriptor, 2)
+        for (target, destination) in [(Int32(1), output), (2, errors)] {
+            switch destination {
+            case .discard:
+                posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0)
+            case .file(let url):
+                posix_spawn_file_actions_addopen(&actions, target, url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            case .descriptor(let descriptor):
+                posix_spawn_file_actions_adddup2(&actions, descriptor, target)
+            }
         }
         guard closeFrom(&actions, 3) == 0 else { throw RedisServerError("cannot arrange the child's descriptors") }
 
@@ -205,7 +216,7 @@ public final class ChildProcess: Sendable {
             """
         do {
             let shell = try spawn(["/bin/sh", "-c", script, "vmreserve-watchdog", String(child)], environment: [:],
-                                  ownProcessGroup: true, output: .discard, standardInput: ends[0])
+                                  ownProcessGroup: true, output: .discard, errors: .discard, standardInput: ends[0])
             _ = reap(shell)
         } catch {
             close(ends[1])

@@ -6,7 +6,8 @@ import Reservations
 import ServiceLifecycle
 
 /// Builds the gateway: a Redis client (and one for the blocking wait of waiting checkouts), the
-/// lease reaper, the handoff listener, the pool keeper when configured, and the HTTP server, as services that start in that order
+/// lease reaper, the handoff listener, the provisioning worker, the pool keeper when configured,
+/// and the HTTP server, as services that start in that order
 /// and stop in reverse (the server drains in-flight requests before Redis closes).
 /// - Parameter onServerRunning: called once the server listens, with its channel (tests read the
 ///   port from it when they ask for port 0).
@@ -22,11 +23,12 @@ public func buildApplication(
         scripts: Script.all,
         setupCommands: [
             ReservationStore.initializePoolCommand(keys: keys, maxVMCount: configuration.maxVMCount, ipPool: configuration.ipPool,
-                                                   sizes: configuration.sizes),
+                                                   sizes: configuration.sizes, provisioning: configuration.provisioning),
         ],
         logger: logger
     )
-    let store = ReservationStore(redis: redis, keys: keys, defaultQuota: configuration.defaultQuota, leases: configuration.leases)
+    let store = ReservationStore(redis: redis, keys: keys, defaultQuota: configuration.defaultQuota, leases: configuration.leases,
+                                 providerAssignsAddresses: configuration.provisioning.provider.assignsAddresses)
     // waiting checkouts: a connection of their own blocks on this gateway's handoff list
     var blockingConfiguration = configuration.redis
     blockingConfiguration.connectionCount = 1
@@ -37,6 +39,7 @@ public func buildApplication(
     var services: [any Service] = [
         redis, blockingRedis, LeaseReaper(store: store, logger: logger),
         HandoffListener(room: room, redis: blockingRedis, keys: keys, logger: logger),
+        ProvisioningWorker(store: store, policy: configuration.provisioning, workerID: room.gatewayID, logger: logger),
     ]
     if configuration.idleDeleteAfter != nil || configuration.minReady > 0 {
         services.append(PoolKeeper(store: store, idleSeconds: configuration.idleDeleteAfter, minReady: configuration.minReady,

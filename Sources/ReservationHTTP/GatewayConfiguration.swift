@@ -28,6 +28,9 @@ public struct GatewayConfiguration: Sendable {
     /// Seeds the IP pool (a CIDR block new VMs take their addresses from) only when Redis has
     /// none yet; nil: random public addresses, until an admin sets one.
     public var ipPool: String?
+    /// The provider, what becomes of returned VMs, and how this gateway's worker claims jobs.
+    /// Every gateway of a pool must have the same (each writes it to the pool at start).
+    public var provisioning = ProvisioningPolicy()
 
     /// Whether `text` is an IP pool `ipPool` accepts: an IPv4 network address and a prefix from /12 to /32.
     public static func isValidIPPool(_ text: String) -> Bool {

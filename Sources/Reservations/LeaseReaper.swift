@@ -23,7 +23,7 @@ public struct LeaseReaper: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown { await reapUntilCancelled() }
+        await cancelWhenGracefulShutdown { await reapUntilCancelled() }
     }
 
     private func reapUntilCancelled() async {

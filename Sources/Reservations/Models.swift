@@ -4,12 +4,15 @@ public enum VMStatus: String, Sendable, CaseIterable, Codable {
     case available
     case checkedOut = "checked-out"
     case error
+    /// Deleted, or returned to be replaced: waiting for the provider to destroy its machine.
+    case deprovisioning
 }
 
 /// A VM as stored in its Redis hash. Times are Unix milliseconds from Redis' clock.
 public struct VM: Sendable, Equatable {
     public var id: String
-    public var ip: String
+    /// Nil while a provider that chooses addresses is still provisioning it.
+    public var ip: String?
     public var status: VMStatus
     /// The holder's name while checked out.
     public var user: String?
@@ -21,6 +24,10 @@ public struct VM: Sendable, Equatable {
     public var size: String?
     public var cpu: Int?
     public var memoryMB: Int?
+    /// The provider's name for its machine, once provisioned (an EC2 instance id, say).
+    public var machineID: String? = nil
+    /// Why the provider's last work on it failed: while `error`, or `deprovisioning` to be tried again.
+    public var error: String? = nil
 }
 
 /// A size of the pool's catalog: what a VM of that size has.
@@ -100,6 +107,30 @@ public enum MaxLeaseChange: Sendable, Equatable {
     case remove
 }
 
+/// Work for the provider on one VM, claimed by one worker (see "Provisioning" in lua/_prelude.lua).
+public struct ProvisioningJob: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case provision
+        case reset
+        case deprovision
+        /// Deprovision, then a fresh VM in its place.
+        case replace
+    }
+
+    /// The VM as it was when the job was taken.
+    public var vm: VM
+    public var kind: Kind
+    /// The claim take_job.lua gave: only its holder's outcome counts.
+    public var claim: String
+}
+
+/// What a worker asking for a job got.
+public enum JobTake: Sendable, Equatable {
+    case job(ProvisioningJob)
+    /// No job is due; the next is due at `nextDue` (Unix ms, nil: none queued), Redis' time being `now`.
+    case none(nextDue: Int?, now: Int)
+}
+
 /// What one run of the lease reaper did.
 public struct ReapResult: Sendable, Equatable {
     /// VMs returned to the pool.
@@ -161,7 +192,8 @@ public struct Event: Sendable, Equatable {
     /// When, in Unix milliseconds (Redis' clock).
     public var at: Int
     /// checkout, checkin, renew, lease_expired, create, delete, set_cap, user_create,
-    /// user_update, user_delete or token_rotate.
+    /// user_update, user_delete, token_rotate, provisioned, provision_failed, reset,
+    /// reset_failed, retry, deprovisioned, deprovision_failed...
     public var action: String
     /// Who asked: a user's or principal's name, or `system` (a lease that ran out, a first start).
     public var actor: String

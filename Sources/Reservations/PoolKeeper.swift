@@ -21,7 +21,7 @@ public struct PoolKeeper: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     let result = try await store.maintainPool(idleSeconds: idleSeconds, minReady: minReady)

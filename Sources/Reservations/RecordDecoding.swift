@@ -15,16 +15,17 @@ enum RecordDecoding {
 
     static func vm(_ reply: RESPValue) throws(ReservationError) -> VM {
         let record = try fields(reply)
-        guard let id = record["vm_id"], let ip = record["ip"],
+        guard let id = record["vm_id"],
               let status = record["status"].flatMap(VMStatus.init(rawValue:)),
               let createdAt = time(record["created_at"])
         else { throw malformed(reply) }
         return VM(
-            id: id, ip: ip, status: status, user: record["user"],
+            id: id, ip: record["ip"], status: status, user: record["user"],
             checkedOutAt: time(record["checked_out_at"]),
             leaseExpiresAt: time(record["lease_expires_at"]),
             createdAt: createdAt,
-            size: record["size"], cpu: record["cpu"].flatMap { Int($0) }, memoryMB: record["memory_mb"].flatMap { Int($0) }
+            size: record["size"], cpu: record["cpu"].flatMap { Int($0) }, memoryMB: record["memory_mb"].flatMap { Int($0) },
+            machineID: record["machine_id"], error: record["error"]
         )
     }
 

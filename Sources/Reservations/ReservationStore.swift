@@ -10,33 +10,48 @@ public struct ReservationStore: Sendable {
     /// The quota of users created without one, and of trusted admins that have no user record.
     public let defaultQuota: Int
     public let leases: LeasePolicy
+    /// True when the provider gives VMs their addresses: new VMs are created without one.
+    public let providerAssignsAddresses: Bool
 
-    public init(redis: RedisClient, keys: PoolKeys, defaultQuota: Int, leases: LeasePolicy = LeasePolicy()) {
+    public init(
+        redis: RedisClient, keys: PoolKeys, defaultQuota: Int, leases: LeasePolicy = LeasePolicy(),
+        providerAssignsAddresses: Bool = false
+    ) {
         self.redis = redis
         self.keys = keys
         self.defaultQuota = defaultQuota
         self.leases = leases
+        self.providerAssignsAddresses = providerAssignsAddresses
     }
 
     // MARK: Pool
 
     /// Sets the cap to `maxVMCount` (and the IP pool to `ipPool`) unless the pool already has
-    /// one; returns the cap in force.
-    public func initializePool(maxVMCount: Int, ipPool: String? = nil, sizes: [VMSize] = VMSize.defaultCatalog)
-        async throws(ReservationError) -> Int
-    {
-        let reply = try await run(.initPool, [String(maxVMCount), ipPool ?? "", VMSize.catalogText(sizes)])
+    /// one, and how VMs are provisioned and returned when `provisioning` is given; returns the
+    /// cap in force.
+    public func initializePool(
+        maxVMCount: Int, ipPool: String? = nil, sizes: [VMSize] = VMSize.defaultCatalog, provisioning: ProvisioningPolicy? = nil
+    ) async throws(ReservationError) -> Int {
+        let reply = try await run(.initPool, Self.initializePoolArguments(maxVMCount, ipPool, sizes, provisioning))
         guard let cap = reply.int else { throw RecordDecoding.malformed(reply) }
         return cap
     }
 
-    /// The command that sets the cap to `maxVMCount` unless the pool already has one. The
-    /// gateway's Redis client sends it on every new connection, so a Redis that lost its data is
-    /// seeded again before it serves a request.
+    /// The command that does what `initializePool` does. The gateway's Redis client sends it on
+    /// every new connection, so a Redis that lost its data is seeded again before it serves a request.
     public static func initializePoolCommand(
-        keys: PoolKeys, maxVMCount: Int, ipPool: String? = nil, sizes: [VMSize] = VMSize.defaultCatalog
+        keys: PoolKeys, maxVMCount: Int, ipPool: String? = nil, sizes: [VMSize] = VMSize.defaultCatalog,
+        provisioning: ProvisioningPolicy? = nil
     ) -> RedisCommand {
-        .evalsha(Script.initPool.redisScript.sha1, keys: keys.all, arguments: [String(maxVMCount), ipPool ?? "", VMSize.catalogText(sizes)])
+        .evalsha(Script.initPool.redisScript.sha1, keys: keys.all,
+                 arguments: initializePoolArguments(maxVMCount, ipPool, sizes, provisioning))
+    }
+
+    private static func initializePoolArguments(
+        _ maxVMCount: Int, _ ipPool: String?, _ sizes: [VMSize], _ provisioning: ProvisioningPolicy?
+    ) -> [String] {
+        [String(maxVMCount), ipPool ?? "", VMSize.catalogText(sizes),
+         provisioning.map { $0.provider.needsJobs ? "jobs" : "instant" } ?? "", provisioning?.onReturn.rawValue ?? ""]
     }
 
     public func poolStats(_ caller: Caller) async throws(ReservationError) -> PoolStats {
@@ -67,11 +82,7 @@ public struct ReservationStore: Sendable {
         // A retry happens only when random IPs collide with existing ones more often than the
         // spare candidates cover: practically never, but handled.
         for attempt in 0..<5 {
-            var arguments = [String(wanted), size ?? ""]
-            for _ in 0..<(wanted + 4) {
-                arguments.append(UUID().uuidString.lowercased())
-                arguments.append(IPAddressGenerator.random().description)
-            }
+            let arguments = [String(wanted), size ?? ""] + candidates(wanted + 4)
             let reply: RESPValue
             do {
                 reply = try await run(.createVMs, caller, arguments)
@@ -104,9 +115,8 @@ public struct ReservationStore: Sendable {
     public func waitCheckout(
         _ caller: Caller, leaseSeconds: Int?, wait: Duration, gateway: String, ticket: String, size: String? = nil
     ) async throws(ReservationError) -> WaitStart {
-        let milliseconds = Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
-        let reply = try await run(.waitCheckout, caller,
-                                  [String(defaultQuota)] + leaseArguments(leaseSeconds) + [String(milliseconds), gateway, ticket, size ?? ""])
+        let reply = try await run(.waitCheckout, caller, [String(defaultQuota)] + leaseArguments(leaseSeconds)
+                                  + [String(Self.milliseconds(wait)), gateway, ticket, size ?? ""])
         let elements = try RecordDecoding.array(reply)
         switch elements.first?.string {
         case "vm" where elements.count == 2: return .vm(try RecordDecoding.vm(elements[1]))
@@ -119,14 +129,22 @@ public struct ReservationStore: Sendable {
     /// `idleSeconds` (nil: none) beyond `minReady`, then creates VMs, within the cap, until
     /// `minReady` are available. Answers how many were deleted and created.
     public func maintainPool(idleSeconds: Int?, minReady: Int) async throws(ReservationError) -> (deleted: Int, created: Int) {
-        var arguments = [idleSeconds.map(String.init) ?? "", String(minReady)]
-        for _ in 0..<(min(minReady, 100) + 4) {
-            arguments.append(UUID().uuidString.lowercased())
-            arguments.append(IPAddressGenerator.random().description)
-        }
+        let arguments = [idleSeconds.map(String.init) ?? "", String(minReady)] + candidates(min(minReady, 100) + 4)
         let reply = try await run(.maintainPool, arguments)
         guard let numbers = reply.array?.compactMap(\.int), numbers.count == 2 else { throw RecordDecoding.malformed(reply) }
         return (numbers[0], numbers[1])
+    }
+
+    /// `count` candidate id, ip pairs for new VMs: fresh UUIDs, and random public addresses, or ""
+    /// when the provider gives addresses.
+    private func candidates(_ count: Int) -> [String] {
+        var arguments: [String] = []
+        arguments.reserveCapacity(2 * count)
+        for _ in 0..<count {
+            arguments.append(UUID().uuidString.lowercased())
+            arguments.append(providerAssignsAddresses ? "" : IPAddressGenerator.random().description)
+        }
+        return arguments
     }
 
     /// Takes the VM handed to `ticket`, with the lease the waiting request asked for.
@@ -182,6 +200,62 @@ public struct ReservationStore: Sendable {
     /// Deletes an available or failed VM; `ip`, when given, must be that VM's.
     public func deleteVM(_ caller: Caller, id: String, ip: String?) async throws(ReservationError) -> VM {
         try RecordDecoding.vm(try await run(.deleteVM, caller, [id, ip ?? ""]))
+    }
+
+    /// Provisions an `error` VM again (admins).
+    public func retry(_ caller: Caller, id: String) async throws(ReservationError) -> VM {
+        try RecordDecoding.vm(try await run(.retryVM, caller, [id]))
+    }
+
+    // MARK: Provisioning jobs (see ProvisioningWorker)
+
+    /// Claims the first due job for `claim`, for worker `worker`.
+    public func takeJob(worker: String, claim: Duration) async throws(ReservationError) -> JobTake {
+        let reply = try await run(.takeJob, [String(Self.milliseconds(claim)), worker])
+        let elements = try RecordDecoding.array(reply)
+        switch (elements.first?.string, elements.count) {
+        case ("job", 5):
+            guard let kind = elements[2].string.flatMap(ProvisioningJob.Kind.init(rawValue:)), let claim = elements[3].string else {
+                throw RecordDecoding.malformed(reply)
+            }
+            return .job(ProvisioningJob(vm: try RecordDecoding.vm(elements[4]), kind: kind, claim: claim))
+        case ("none", 3):
+            guard let next = elements[1].int, let now = elements[2].int else { throw RecordDecoding.malformed(reply) }
+            return .none(nextDue: next < 0 ? nil : next, now: now)
+        default:
+            throw RecordDecoding.malformed(reply)
+        }
+    }
+
+    /// Pushes the end of the claim on `job` to `claim` from now (zero: gives the job up); false
+    /// when the claim is no longer this worker's.
+    public func extendJob(_ job: ProvisioningJob, claim: Duration) async throws(ReservationError) -> Bool {
+        let reply = try await run(.extendJob, [job.vm.id, job.claim, String(Self.milliseconds(claim))])
+        guard let extended = reply.int else { throw RecordDecoding.malformed(reply) }
+        return extended == 1
+    }
+
+    /// Records the provider's outcome of `job`. Answers the VM as it is now (nil once removed),
+    /// or throws `.invalidState` when another worker's claim had replaced this one's.
+    @discardableResult
+    public func finishJob(
+        _ job: ProvisioningJob, outcome: Result<ProvisionedMachine, ProviderError>
+    ) async throws(ReservationError) -> VM? {
+        let arguments = switch outcome {
+        case .success(let machine): ["done", machine.ip ?? "", machine.machineID ?? "", ""]
+        case .failure(let error): ["failed", "", "", error.message]
+        }
+        let reply = try await run(.finishJob, [job.vm.id, job.claim] + arguments + (job.kind == .replace ? candidates(5) : []))
+        let elements = try RecordDecoding.array(reply)
+        switch (elements.first?.string, elements.count) {
+        case ("stale", 1): throw .invalidState("another worker took this job over")
+        case ("done", 3): return elements[2].array?.isEmpty == true ? nil : try RecordDecoding.vm(elements[2])
+        default: throw RecordDecoding.malformed(reply)
+        }
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
     /// A VM the caller holds, or any VM for an admin.

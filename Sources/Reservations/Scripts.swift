@@ -27,6 +27,10 @@ public enum Script: String, CaseIterable, Sendable {
     case claim
     case leaveQueue = "leave_queue"
     case maintainPool = "maintain_pool"
+    case takeJob = "take_job"
+    case extendJob = "extend_job"
+    case finishJob = "finish_job"
+    case retryVM = "retry_vm"
 
     /// The script as Redis runs it.
     public var redisScript: RedisScript { Self.loaded[self]! }

@@ -17,7 +17,9 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Every option also reads an environment variable: VMRESERVE_HOST, VMRESERVE_PORT, VMRESERVE_REDIS_URL, \
             VMRESERVE_ADMIN_TOKEN, VMRESERVE_MAX_VM_COUNT, VMRESERVE_DEFAULT_QUOTA, VMRESERVE_DEV (1 or true), \
-            VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_IP_POOL, VMRESERVE_IDLE_DELETE_AFTER, VMRESERVE_MIN_READY, VMRESERVE_SIZES, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
+            VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_IP_POOL, VMRESERVE_IDLE_DELETE_AFTER, VMRESERVE_MIN_READY, VMRESERVE_SIZES, VMRESERVE_PROVIDER, VMRESERVE_BOOT_DELAY, \
+            VMRESERVE_FAILURE_RATE, VMRESERVE_PROVISION_CMD, VMRESERVE_DEPROVISION_CMD, VMRESERVE_RESET_CMD, \
+            VMRESERVE_PROVIDER_TIMEOUT, VMRESERVE_ON_RETURN, VMRESERVE_JOB_CLAIM, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
             VMRESERVE_LOG_LEVEL. A flag wins over its variable.
             """
     )
@@ -46,6 +48,24 @@ struct ServeCommand: AsyncParsableCommand {
     var minReady: Int?
     @Option(help: "The sizes VMs come in, name=cpu:memory_mb,... (the first is the default size), used only when Redis has none yet. (default: small=1:2048,medium=2:4096,large=4:8192)")
     var sizes: String?
+    @Option(help: "Where VMs' machines come from: simulator, or exec (an operator's commands). (default: simulator)")
+    var provider: String?
+    @Option(name: .customLong("boot-delay"), help: "Simulator: seconds a provision, reset or deprovision takes; while it runs the VM is provisioning (or deprovisioning). (default: 0)")
+    var bootDelay: Double?
+    @Option(name: .customLong("failure-rate"), help: "Simulator: the probability, 0 to 1, that a provision or reset fails and leaves the VM in error. (default: 0)")
+    var failureRate: Double?
+    @Option(name: .customLong("provision-cmd"), help: "Exec provider: the command that makes a machine (JSON on stdin and stdout, see README).")
+    var provisionCommand: String?
+    @Option(name: .customLong("deprovision-cmd"), help: "Exec provider: the command that destroys a machine.")
+    var deprovisionCommand: String?
+    @Option(name: .customLong("reset-cmd"), help: "Exec provider: the command that resets a returned machine (needed for --on-return reset).")
+    var resetCommand: String?
+    @Option(name: .customLong("provider-timeout"), help: "Exec provider: seconds a command may run before it is killed and the call fails. (default: 600)")
+    var providerTimeout: Int?
+    @Option(name: .customLong("on-return"), help: "What happens to a VM that comes back: reuse (available again), reset (the provider resets it first) or replace (deprovisioned, a fresh one created in its place). (default: reuse)")
+    var onReturn: String?
+    @Option(name: .customLong("job-claim"), help: "Seconds a gateway's claim on provider work lasts unless renewed: how soon another gateway takes over the work of one that died. (default: 30)")
+    var jobClaim: Int?
     @Flag(help: "Development mode: loopback only; requests without a token act as the 'anonymous' admin; starts a local redis-server if none answers.")
     var dev = false
     @Option(name: .customLong("data-dir"), help: "Where dev mode's redis-server keeps its files. (default: .vmreserve-data)")
@@ -88,6 +108,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard (1...LeasePolicy.limit).contains(idle) else { throw ValidationError("--idle-delete-after: from 1 to \(LeasePolicy.limit) seconds") }
             configuration.idleDeleteAfter = idle
         }
+        configuration.provisioning = try provisioningPolicy(settings)
         if let block = configuration.ipPool, !GatewayConfiguration.isValidIPPool(block) {
             throw ValidationError("--ip-pool: an IPv4 network address with a prefix from /12 to /32, e.g. 203.0.113.0/26")
         }
@@ -132,6 +153,46 @@ struct ServeCommand: AsyncParsableCommand {
             throw error
         }
         await localRedis?.stop()
+    }
+
+    /// The provider and what becomes of returned VMs, from the provider flags.
+    private func provisioningPolicy(_ settings: Settings) throws -> ProvisioningPolicy {
+        let kind: String = try settings.value(provider, "VMRESERVE_PROVIDER", default: "simulator")
+        let provisionCommand: String? = try settings.value(provisionCommand, "VMRESERVE_PROVISION_CMD")
+        let deprovisionCommand: String? = try settings.value(deprovisionCommand, "VMRESERVE_DEPROVISION_CMD")
+        let resetCommand: String? = try settings.value(resetCommand, "VMRESERVE_RESET_CMD")
+        let onReturnText: String = try settings.value(onReturn, "VMRESERVE_ON_RETURN", default: "reuse")
+        guard let onReturn = ReturnPolicy(rawValue: onReturnText) else { throw ValidationError("--on-return: reuse, reset or replace") }
+        let provider: any Provider
+        switch kind {
+        case "simulator":
+            guard provisionCommand == nil, deprovisionCommand == nil, resetCommand == nil else {
+                throw ValidationError("--provision-cmd, --deprovision-cmd and --reset-cmd need --provider exec")
+            }
+            let delay: Double = try settings.value(bootDelay, "VMRESERVE_BOOT_DELAY", default: 0)
+            let rate: Double = try settings.value(failureRate, "VMRESERVE_FAILURE_RATE", default: 0)
+            guard (0...86_400).contains(delay) else { throw ValidationError("--boot-delay: from 0 to 86400 seconds") }
+            guard (0...1).contains(rate) else { throw ValidationError("--failure-rate: a probability from 0 to 1") }
+            provider = SimulatedProvider(bootDelay: .milliseconds(Int(delay * 1000)), failureRate: rate)
+        case "exec":
+            guard bootDelay == nil, failureRate == nil else { throw ValidationError("--boot-delay and --failure-rate are the simulator's") }
+            guard let provisionCommand, let deprovisionCommand else {
+                throw ValidationError("--provider exec needs --provision-cmd and --deprovision-cmd")
+            }
+            if onReturn == .reset, resetCommand == nil { throw ValidationError("--on-return reset with --provider exec needs --reset-cmd") }
+            for (flag, path) in [("--provision-cmd", provisionCommand), ("--deprovision-cmd", deprovisionCommand), ("--reset-cmd", resetCommand)] {
+                if let path, !FileManager.default.isExecutableFile(atPath: path) {
+                    throw ValidationError("\(flag): \(path) is not an executable file")
+                }
+            }
+            let timeout = try settings.value(providerTimeout, "VMRESERVE_PROVIDER_TIMEOUT", default: 600, in: 1...86_400)
+            provider = ExecProvider(provisionCommand: provisionCommand, deprovisionCommand: deprovisionCommand,
+                                    resetCommand: resetCommand, timeout: .seconds(timeout))
+        default:
+            throw ValidationError("--provider: simulator or exec")
+        }
+        let claim = try settings.value(jobClaim, "VMRESERVE_JOB_CLAIM", default: 30, in: 3...3600)
+        return ProvisioningPolicy(provider: provider, onReturn: onReturn, claim: .seconds(claim))
     }
 
     /// Dev mode: a redis-server child with append-only persistence when nothing answers at a

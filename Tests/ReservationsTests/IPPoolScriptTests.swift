@@ -19,12 +19,12 @@ import TestSupport
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 100)
             let stats = try await pool.run(.setPool, [ScriptPool.admin, "", "10.1.2.0/29"])
-            #expect(stats == poolStatsReply([100, 0, 0, 0, 0, 0], ipPool: "10.1.2.0/29", free: 6), "network and broadcast are not handed out")
+            #expect(stats == poolStatsReply([100, 0, 0, 0, 0, 0, 0], ipPool: "10.1.2.0/29", free: 6), "network and broadcast are not handed out")
             #expect(try await create(pool, 4) == ["10.1.2.1", "10.1.2.2", "10.1.2.3", "10.1.2.4"])
             #expect(try await create(pool, 5, start: 10) == ["10.1.2.5", "10.1.2.6"], "as many as the block has room for")
             let error = try await pool.expectFailure(.createVMs, [ScriptPool.admin, "1", "", "c-99", "11.9.9.9"], code: "IP_POOL_EXHAUSTED")
             #expect(error?.message == "no free address is left in the IP pool 10.1.2.0/29")
-            #expect(try await pool.run(.poolStats, [ScriptPool.admin]) == poolStatsReply([100, 6, 0, 6, 0, 0], ipPool: "10.1.2.0/29", free: 0))
+            #expect(try await pool.run(.poolStats, [ScriptPool.admin]) == poolStatsReply([100, 6, 0, 6, 0, 0, 0], ipPool: "10.1.2.0/29", free: 0))
 
             // a deleted VM's address is the next one handed out
             let third = try #require(try await pool.hash("ips")["10.1.2.3"])
@@ -41,7 +41,7 @@ import TestSupport
             _ = try await pool.run(.setPool, [ScriptPool.admin, "", "11.9.0.0/30"])
             #expect(try await create(pool, 2, start: 5) == ["11.9.0.1", "11.9.0.2"])
             let full = try await pool.run(.poolStats, [ScriptPool.admin])
-            #expect(full == poolStatsReply([100, 3, 0, 3, 0, 0], ipPool: "11.9.0.0/30", free: 0))
+            #expect(full == poolStatsReply([100, 3, 0, 3, 0, 0, 0], ipPool: "11.9.0.0/30", free: 0))
             // a /32 and a /31 have no network or broadcast address to keep out
             _ = try await pool.run(.setPool, [ScriptPool.admin, "", "11.10.0.0/31"])
             #expect(try await create(pool, 3, start: 10) == ["11.10.0.0", "11.10.0.1"])
@@ -58,7 +58,7 @@ import TestSupport
                 try await pool.expectFailure(.setPool, [ScriptPool.admin, "", bad], code: "BAD_REQUEST")
             }
             try await pool.expectFailure(.setPool, [ScriptPool.admin, "", ""], code: "BAD_REQUEST", message: "give max_vm_count, ip_pool or both")
-            #expect(try await pool.run(.setPool, [ScriptPool.admin, "", "10.16.0.0/12"]) == poolStatsReply([100, 0, 0, 0, 0, 0], ipPool: "10.16.0.0/12", free: 1_048_574))
+            #expect(try await pool.run(.setPool, [ScriptPool.admin, "", "10.16.0.0/12"]) == poolStatsReply([100, 0, 0, 0, 0, 0, 0], ipPool: "10.16.0.0/12", free: 1_048_574))
         }
     }
 

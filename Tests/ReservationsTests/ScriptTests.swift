@@ -27,7 +27,7 @@ private let adminOnlyScripts: [Script] = [
 
 @Suite struct CommonScriptTests {
     /// The scripts the gateway runs on its own behalf (start-up, the lease reaper, the pool keeper) take no identity.
-    static let gatewayScripts: Set<Script> = [.initPool, .reapLeases, .maintainPool]
+    static let gatewayScripts: Set<Script> = [.initPool, .reapLeases, .maintainPool, .takeJob, .extendJob, .finishJob]
 
     @Test(arguments: Script.allCases.filter { !gatewayScripts.contains($0) })
     func everyCallersScriptRejectsMissingUnknownAndRevokedIdentities(script: Script) async throws {
@@ -66,7 +66,7 @@ private let adminOnlyScripts: [Script] = [
                     try await pool.client.evaluate(script.redisScript, keys: keys, arguments: [admin, "1"])
                 }
                 #expect(error?.prefix == "BAD_REQUEST")
-                #expect(error?.message == "expected the pool's 16 keys")
+                #expect(error?.message == "expected the pool's 17 keys")
                 #expect(try await pool.dump() == before)
             }
         }
@@ -116,7 +116,7 @@ private let adminOnlyScripts: [Script] = [
     @Test func poolStatsCountsVMsByStatus() async throws {
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 10)
-            #expect(try await pool.run(.poolStats, [admin]) == poolStatsReply([10, 0, 0, 0, 0, 0]))
+            #expect(try await pool.run(.poolStats, [admin]) == poolStatsReply([10, 0, 0, 0, 0, 0, 0]))
             try await pool.addVMs(1...6)
             let alice = try await pool.addUser("alice", quota: 2)
             _ = try await pool.checkout(alice)
@@ -124,7 +124,7 @@ private let adminOnlyScripts: [Script] = [
             let spare = try await pool.command("SPOP", pool.key("status:available")).string ?? ""
             try await pool.command("SADD", pool.key("status:error"), spare)
             try await pool.command("HSET", pool.key("vm:" + spare), "status", "error")
-            #expect(try await pool.run(.poolStats, [admin]) == poolStatsReply([10, 6, 0, 3, 2, 1]))
+            #expect(try await pool.run(.poolStats, [admin]) == poolStatsReply([10, 6, 0, 3, 2, 1, 0]))
         }
     }
 
@@ -132,7 +132,7 @@ private let adminOnlyScripts: [Script] = [
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 3)
             let boss = try await pool.addUser("boss", role: "admin")
-            #expect(try await pool.run(.poolStats, [boss]) == poolStatsReply([3, 0, 0, 0, 0, 0]))
+            #expect(try await pool.run(.poolStats, [boss]) == poolStatsReply([3, 0, 0, 0, 0, 0, 0]))
         }
     }
 
@@ -140,7 +140,7 @@ private let adminOnlyScripts: [Script] = [
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 3)
             try await pool.addVMs(1...2)
-            #expect(try await pool.run(.setPool, [admin, "7"]) == poolStatsReply([7, 2, 0, 2, 0, 0]))
+            #expect(try await pool.run(.setPool, [admin, "7"]) == poolStatsReply([7, 2, 0, 2, 0, 0, 0]))
             #expect(try await pool.hash("pool") == ["max_vm_count": "7", "time_unit": "ms"])
             // init_pool no longer changes it
             #expect(try await pool.run(.initPool, ["100"]) == .integer(7))
@@ -151,7 +151,7 @@ private let adminOnlyScripts: [Script] = [
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 5)
             try await pool.addVMs(1...4)
-            #expect(try await pool.run(.setPool, [admin, "2"]) == poolStatsReply([2, 4, 0, 4, 0, 0]))
+            #expect(try await pool.run(.setPool, [admin, "2"]) == poolStatsReply([2, 4, 0, 4, 0, 0, 0]))
             #expect(try await pool.zmembers("vms").count == 4)
             let candidate = ScriptPool.candidate(9)
             try await pool.expectFailure(.createVMs, [admin, "1", "", candidate.id, candidate.ip], code: "MAX_VM_COUNT", message: maxVMCountMessage)
@@ -278,8 +278,7 @@ private let adminOnlyScripts: [Script] = [
                 ["1", "a", "12.0.0.1", "b"], // not pairs
                 ["1"],
                 ["1", "", "12.0.0.1"],
-                ["1", "a", ""],
-                ["1", "a", "12.0.0.1", "b", ""], // empty in a spare candidate too
+                ["1", "a", "12.0.0.1", "", "12.0.0.2"], // an empty id in a spare candidate too
             ]
             for arguments in cases {
                 // (the size, "" for the default, goes after the count)
@@ -490,7 +489,7 @@ private let adminOnlyScripts: [Script] = [
             #expect(try await pool.hash("vm:" + nextToLast)["status"] == "available")
             #expect(try await pool.command("ZCARD", pool.key("leases")) == .integer(18))
             // the next call drains the rest
-            #expect(try await pool.run(.poolStats, [admin]) == poolStatsReply([330, 320, 0, 318, 2, 0]))
+            #expect(try await pool.run(.poolStats, [admin]) == poolStatsReply([330, 320, 0, 318, 2, 0, 0]))
             #expect(try await pool.command("ZCARD", pool.key("leases")) == .integer(0))
         }
     }
@@ -532,7 +531,7 @@ private let adminOnlyScripts: [Script] = [
                 case .updateUser: #expect(fields(reply)["quota"] == "1")
                 case .listUsers: #expect(reply.array?.map { fields($0)["held"] } == ["1"])
                 case .listVMs: #expect(reply.array?.dropFirst().map { fields($0)["vm_id"] } == [live])
-                default: #expect(reply == poolStatsReply([5, 2, 0, 1, 1, 0]))
+                default: #expect(reply == poolStatsReply([5, 2, 0, 1, 1, 0, 0]))
                 }
             }
             #expect(try await pool.members("held:alice") == [live])
@@ -836,7 +835,7 @@ private let adminOnlyScripts: [Script] = [
             try await pool.seed(cap: 10)
             try await pool.addVMs(1...2)
             try await pool.expectFailure(.listVMs, [admin, "bogus", "", "10"], code: "BAD_REQUEST",
-                                         message: "status must be one of provisioning, available, checked-out, error")
+                                         message: "status must be one of provisioning, available, checked-out, error, deprovisioning")
             for limit in ["0", "1001", "", "x", "-1"] {
                 try await pool.expectFailure(.listVMs, [admin, "", "", limit], code: "BAD_REQUEST")
             }

@@ -14,6 +14,11 @@ struct AdminVMController {
             let query = try RequestDecoding.query(request, allowed: ["ip"])
             return try await delete(context.caller, id: context.parameters.require("vm_id"), ip: query["ip"])
         }
+        group.post("vms/{vm_id}/retry") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
+            let id = try RequestDecoding.vmID(context.parameters.require("vm_id"))
+            return EnvelopeResponse.success(try await store.retry(context.caller, id: id))
+        }
         group.get("vms") { request, context in
             let query = try RequestDecoding.query(request, allowed: ["status", "cursor", "limit"])
             let status = try query["status"].map { text throws(APIError) in

@@ -15,6 +15,8 @@ extension VM: JSONValue {
             vm.field("size", size)
             vm.field("cpu", cpu)
             vm.field("memory_mb", memoryMB)
+            vm.field("machine_id", machineID)
+            vm.field("error", error)
         }
     }
 }
