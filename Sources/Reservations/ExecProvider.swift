@@ -44,7 +44,9 @@ public struct ExecProvider: Provider {
 
     public func provision(_ vm: VM) async throws(ProviderError) -> ProvisionedMachine {
         let answer = try await run(provisionCommand, action: "provision", vm: vm)
-        guard answer.ip != nil else { throw ProviderError("the provision command answered no ip") }
+        guard answer.ip != nil else {
+            throw ProviderError("the provision command \((provisionCommand as NSString).lastPathComponent) answered no ip")
+        }
         return answer
     }
 
