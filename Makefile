@@ -7,8 +7,10 @@ run: deps
 	swift build --product vmreserve
 	.build/debug/vmreserve serve --dev
 
-# Every test, against real redis-server processes the tests start on free loopback ports.
-test: deps
+# Every test, against real redis-server processes the tests start on free loopback ports (and
+# moto's EC2 server for the example EC2 provider).
+test:
+	@bash scripts/install-deps.sh --test
 	swift test
 
 # The same suite while stress-ng keeps every core busy (installs stress-ng if missing).

@@ -1,21 +1,41 @@
 #!/usr/bin/env bash
-# Installs what vmreserve needs from Debian's packages, only if missing:
-# redis-server (the store, also started by the tests) and libhiredis-dev (the C client library).
+# Installs what vmreserve needs, only if missing: from Debian's packages redis-server (the store,
+# also started by the tests) and libhiredis-dev (the C client library).
+# --test also installs what the tests need besides: jq (which the example EC2 provider's scripts
+# use) and, from PyPI, the AWS CLI and moto's EC2 server, which the example is tested against.
 # Extra arguments name more commands to install by their package name, e.g. `stress-ng`.
 set -euo pipefail
 
 missing=()
+tests=false
+if [ "${1:-}" = --test ]; then tests=true; shift; fi
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 [ -f /usr/include/hiredis/hiredis.h ] || missing+=(libhiredis-dev)
 for extra in "$@"; do
   command -v "$extra" >/dev/null 2>&1 || missing+=("$extra")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+python_tools=false
+if $tests; then
+  command -v jq >/dev/null 2>&1 || missing+=(jq)
+  if ! command -v aws >/dev/null 2>&1 || ! command -v moto_server >/dev/null 2>&1; then
+    python_tools=true
+    python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+  fi
+fi
 
-echo "Installing ${missing[*]} with apt-get" >&2
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing ${missing[*]} with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if $python_tools; then
+  echo "Installing awscli and moto[server] with pip" >&2
+  python3 -m pip install --quiet awscli 'moto[server]' 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages awscli 'moto[server]'
+  hash -r
+fi

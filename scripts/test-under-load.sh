@@ -4,7 +4,7 @@
 # tests' time bounds get a 4 times wider margin (VMRESERVE_TEST_TIME_SCALE), never a narrower one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh stress-ng
+bash scripts/install-deps.sh --test stress-ng
 swift build --build-tests
 stress-ng --cpu "$(nproc)" --quiet &
 load=$!
