@@ -162,6 +162,19 @@ import Glibc
         ([], ["VMRESERVE_SIZES": "big one=1:2"]),
         (["--default-lease", "700", "--max-lease", "600"], [:]),
         ([], ["VMRESERVE_MAX_LEASE": "31536001"]),
+        (["--provider", "cloud"], [:]),
+        (["--provider", "exec"], [:]),
+        (["--provider", "exec", "--provision-cmd", "/bin/true"], [:]),
+        (["--provider", "exec", "--provision-cmd", "/no/such/command", "--deprovision-cmd", "/bin/true"], [:]),
+        (["--provider", "exec", "--provision-cmd", "/bin/true", "--deprovision-cmd", "/bin/true", "--on-return", "reset"], [:]),
+        (["--provider", "exec", "--provision-cmd", "/bin/true", "--deprovision-cmd", "/bin/true", "--boot-delay", "1"], [:]),
+        (["--provision-cmd", "/bin/true"], [:]),
+        (["--failure-rate", "1.5"], [:]),
+        ([], ["VMRESERVE_BOOT_DELAY": "-1"]),
+        (["--on-return", "recycle"], [:]),
+        (["--job-claim", "1"], [:]),
+        ([], ["VMRESERVE_PROVIDER": "exec", "VMRESERVE_PROVISION_CMD": "/bin/true", "VMRESERVE_DEPROVISION_CMD": "/bin/true",
+              "VMRESERVE_PROVIDER_TIMEOUT": "0"]),
     ] as [([String], [String: String])])
     func badSettingsStopTheServerAtStart(_ arguments: [String], _ environment: [String: String]) async throws {
         try await withTestProcesses { processes in

@@ -238,6 +238,28 @@ import TestSupport
         }
     }
 
+    @Test func theWarmPoolCountsVMsBeingProvisionedAndIdleCleanupDeprovisions() async throws {
+        try await withScriptPool { pool async throws in
+            try await seedJobs(pool)
+            func maintain(idle: String, minReady: Int) async throws -> [Int] {
+                let candidates = (0..<6).flatMap { ["warm-\($0)-\(UUID().uuidString.prefix(8))", ""] }
+                return try await pool.run(.maintainPool, [idle, String(minReady)] + candidates).array?.compactMap(\.int) ?? []
+            }
+            #expect(try await maintain(idle: "", minReady: 2) == [0, 2])
+            #expect(try await pool.members("status:provisioning").count == 2)
+            #expect(try await maintain(idle: "", minReady: 2) == [0, 0], "two on their way already")
+            for _ in 0..<2 {
+                let job = try #require(try await take(pool))
+                _ = try await finish(pool, job.id, claim: job.claim, "done", ip: "10.0.0.\(Int.random(in: 1...250))")
+            }
+            // both idle for an hour, one to keep: the other is deprovisioned, not dropped
+            for id in try await pool.members("status:available") { try await pool.command("ZADD", pool.key("idle"), "XX", "1", id) }
+            #expect(try await maintain(idle: "3600", minReady: 1) == [1, 0])
+            #expect(try await pool.members("status:deprovisioning").count == 1)
+            #expect(try await take(pool)?.kind == "deprovision")
+        }
+    }
+
     @Test func refusesBadJobArgumentsAndSettings() async throws {
         try await withScriptPool { pool async throws in
             try await seedJobs(pool)
