@@ -60,7 +60,7 @@ def main():
         admin = "p:bench"
         for start in range(0, N, 1000):
             count = min(1000, N - start)
-            args = [admin, count]
+            args = [admin, count, "", "", "", ""]  # size, Idempotency-Key, window, "more"
             for i in range(start, start + count + 4):
                 args += [f"vm-{i:07d}", f"11.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"]
             r.evalsha(sha["create_vms"], len(KEYS), *KEYS, *args)

@@ -13,7 +13,7 @@ s={n:load(n) for n in ["init_pool","create_vms","checkout","checkin"]}
 r.evalsha(s["init_pool"],len(KEYS),*KEYS,1000000,"","small=1:2048,medium=2:4096,large=4:8192")
 N=20000
 for start in range(0,N,1000):
-    args=["p:admin",1000,""]
+    args=["p:admin",1000,"","","",""]
     for i in range(start,start+1004): args+=[f"vm-{i}",f"11.{i>>16&255}.{i>>8&255}.{i&255}"]
     r.evalsha(s["create_vms"],len(KEYS),*KEYS,*args)
 r.config_resetstat()

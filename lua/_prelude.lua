@@ -15,7 +15,7 @@ local K = {
 local CODES = {
   UNAUTHORIZED = true, FORBIDDEN = true, QUOTA_EXCEEDED = true, NO_VM_AVAILABLE = true,
   MAX_VM_COUNT = true, VM_NOT_FOUND = true, USER_NOT_FOUND = true, INVALID_STATE = true,
-  BAD_REQUEST = true, IP_POOL_EXHAUSTED = true,
+  BAD_REQUEST = true, IP_POOL_EXHAUSTED = true, IDEMPOTENCY_MISMATCH = true, IDEMPOTENCY_IN_PROGRESS = true,
 }
 -- Redis' own refusals of a command inside a script (out of memory, a replica, ...): they leave
 -- the script with their code word intact, so the gateway answers "unavailable", not "bug".
@@ -87,6 +87,46 @@ local function unused_token(hex)
   if redis.call('HEXISTS', K.tokens, hex) == 1 then
     fail('INVALID_STATE this token hash is already in use')
   end
+end
+
+-- Idempotency. A checkout or create that carries an Idempotency-Key (ARGV[i], "" for none) gets,
+-- for ARGV[i + 1] ms, the answer the first request with that key from the same caller got,
+-- instead of being done again: a client that timed out and retries holds one VM, not two. Only
+-- success is kept, so a refused request may be retried with its key. `fingerprint` is what was
+-- asked: the same key for a different request is IDEMPOTENCY_MISMATCH. The answer lives in
+-- K.user .. name .. ':idem:' .. key (user names have no ':') as JSON {"f": fingerprint, "a":
+-- answer}, or {"f": fingerprint, "p": ticket} while a waiting checkout waits
+-- (IDEMPOTENCY_IN_PROGRESS for a retry meanwhile).
+local function idempotency(name, i, fingerprint)
+  local key = ARGV[i] or ''
+  if key == '' then return nil end
+  if #key > 255 or not key:match('^[\33-\126]+$') then
+    fail('BAD_REQUEST Idempotency-Key must be 1 to 255 visible ASCII characters')
+  end
+  return {key = K.user .. name .. ':idem:' .. key, window = int_arg(i + 1, 1, 604800000, 'idempotency window'),
+          f = fingerprint}
+end
+
+-- The stored entry of `idem` (nil: none, or no key given).
+local function idempotency_entry(idem)
+  local text = idem and redis.call('GET', idem.key)
+  return text and cjson.decode(text) or nil
+end
+
+-- The answer kept for `idem`, nil when there is none yet.
+-- Errors: IDEMPOTENCY_MISMATCH, IDEMPOTENCY_IN_PROGRESS.
+local function kept_answer(idem)
+  local entry = idempotency_entry(idem)
+  if not entry then return nil end
+  if entry.f ~= idem.f then
+    fail('IDEMPOTENCY_MISMATCH this Idempotency-Key was already used for a different request')
+  end
+  if entry.p then fail('IDEMPOTENCY_IN_PROGRESS a request with this Idempotency-Key is still waiting for a VM') end
+  return entry.a
+end
+
+local function keep_answer(idem, answer)
+  if idem then redis.call('SET', idem.key, cjson.encode({f = idem.f, a = answer}), 'PX', idem.window) end
 end
 
 -- Identity (ARGV[1] of the script) -> name, role.

@@ -4,6 +4,8 @@
 -- KEYS: the pool's seventeen keys, see README.md; uses: tokens, user, held, vm, status, leases,
 --   events, waiting, pool, jobs.
 -- ARGV[1]: identity. ARGV[2]: ticket. ARGV[3..5]: lease asked, default lease, maximum lease.
+--   ARGV[6], ARGV[7]: the waiting request's Idempotency-Key ("" for none) and window: the answer
+--   is kept for it, or, without a VM, the key is free again.
 -- Returns: the VM record.
 -- Errors: UNAUTHORIZED, BAD_REQUEST, NO_VM_AVAILABLE (nothing handed to this ticket, or the
 --   claim lease ran out first and the VM went back to the pool).
@@ -11,13 +13,16 @@ return run(function()
   local name = authenticate(ARGV[1])
   local ticket = str_arg(2, 'ticket')
   local lease = lease_arg(3, name)
+  local idem = idempotency(name, 6)
+  local pending = idempotency_entry(idem)
+  if not pending or pending.p ~= ticket then idem = nil end -- (not this request's: leave it)
   local t = now_reclaimed()
   local state = redis.call('HGET', K.waiting, ticket)
   local id = state and state:match('^handed (%S+)$')
   redis.call('HDEL', K.waiting, ticket)
-  if not id then fail('NO_VM_AVAILABLE No VMs currently available, please try after some time') end
-  local _, vm = locate_vm(id, '', t)
-  if vm.user ~= name or vm.claim_ticket ~= ticket then
+  local vm = id and select(2, locate_vm(id, '', t))
+  if not vm or vm.user ~= name or vm.claim_ticket ~= ticket then
+    if idem then redis.call('DEL', idem.key) end
     fail('NO_VM_AVAILABLE No VMs currently available, please try after some time')
   end
   -- the client has it from now: its checkout time and lease count from the claim
@@ -29,5 +34,10 @@ return run(function()
     redis.call('ZREM', K.leases, id)
     redis.call('HDEL', K.vm .. id, 'lease_expires_at', 'lease_seconds')
   end
-  return vm_record(id)
+  local record = vm_record(id)
+  if idem then
+    idem.f = pending.f
+    keep_answer(idem, record)
+  end
+  return record
 end)

@@ -28,7 +28,8 @@ public func buildApplication(
         logger: logger
     )
     let store = ReservationStore(redis: redis, keys: keys, defaultQuota: configuration.defaultQuota, leases: configuration.leases,
-                                 providerAssignsAddresses: configuration.provisioning.provider.assignsAddresses)
+                                 providerAssignsAddresses: configuration.provisioning.provider.assignsAddresses,
+                                 idempotencyWindow: configuration.idempotencyWindow)
     // waiting checkouts: a connection of their own blocks on this gateway's handoff list
     var blockingConfiguration = configuration.redis
     blockingConfiguration.connectionCount = 1

@@ -14,6 +14,8 @@ public struct GatewayConfiguration: Sendable {
     public var defaultQuota: Int
     /// The default and maximum lease of checkouts.
     public var leases = LeasePolicy()
+    /// How long the answer to a checkout or create with an Idempotency-Key is kept for a retry.
+    public var idempotencyWindow: Duration = .seconds(86_400)
     /// The longest a checkout may wait for a VM (`?wait=`); longer asks wait this long.
     public var maxWait: Duration = .seconds(30)
     /// Available VMs nobody has checked out for this many seconds are deleted (never below

@@ -14,6 +14,10 @@ public enum ReservationError: Error, Sendable, Equatable {
     case userNotFound(String)
     case invalidState(String)
     case badRequest(String)
+    /// An Idempotency-Key the caller already used for a different request.
+    case idempotencyKeyReused(String)
+    /// An Idempotency-Key whose first request is still waiting for a VM.
+    case idempotencyKeyInUse(String)
     /// Redis is unreachable, timing out, or not ready.
     case storeUnavailable
     /// Anything unexpected; the detail is for logs, never for clients.
@@ -45,6 +49,8 @@ public enum ReservationError: Error, Sendable, Equatable {
         case "USER_NOT_FOUND": self = .userNotFound(message)
         case "INVALID_STATE": self = .invalidState(message)
         case "BAD_REQUEST": self = .badRequest(message)
+        case "IDEMPOTENCY_MISMATCH": self = .idempotencyKeyReused(message)
+        case "IDEMPOTENCY_IN_PROGRESS": self = .idempotencyKeyInUse(message)
         default: self = .internalError(redisError.description)
         }
     }

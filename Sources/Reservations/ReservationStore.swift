@@ -12,16 +12,19 @@ public struct ReservationStore: Sendable {
     public let leases: LeasePolicy
     /// True when the provider gives VMs their addresses: new VMs are created without one.
     public let providerAssignsAddresses: Bool
+    /// How long the answer to a request with an Idempotency-Key is kept (whole milliseconds).
+    public let idempotencyWindow: Duration
 
     public init(
         redis: RedisClient, keys: PoolKeys, defaultQuota: Int, leases: LeasePolicy = LeasePolicy(),
-        providerAssignsAddresses: Bool = false
+        providerAssignsAddresses: Bool = false, idempotencyWindow: Duration = .seconds(86_400)
     ) {
         self.redis = redis
         self.keys = keys
         self.defaultQuota = defaultQuota
         self.leases = leases
         self.providerAssignsAddresses = providerAssignsAddresses
+        self.idempotencyWindow = idempotencyWindow
     }
 
     // MARK: Pool
@@ -72,8 +75,12 @@ public struct ReservationStore: Sendable {
     // MARK: VMs
 
     /// Creates up to `count` VMs with fresh ids and random public IPs, as many as the cap allows.
+    /// With an `idempotencyKey` used before by the caller (within the window), answers the VMs
+    /// that first request created instead.
     /// - Throws: `.maxVMCountReached` when the pool is already full.
-    public func createVMs(_ caller: Caller, count: Int, size: String? = nil) async throws(ReservationError) -> [VM] {
+    public func createVMs(
+        _ caller: Caller, count: Int, size: String? = nil, idempotencyKey: String? = nil
+    ) async throws(ReservationError) -> [VM] {
         // The script checks this too, but `count + 4` candidates are built first: a count below -4
         // would trap on the range below (Int.max on the addition), a huge one waste CPU and memory.
         guard (1...1000).contains(count) else { throw .badRequest("count must be a whole number from 1 to 1000") }
@@ -82,7 +89,8 @@ public struct ReservationStore: Sendable {
         // A retry happens only when random IPs collide with existing ones more often than the
         // spare candidates cover: practically never, but handled.
         for attempt in 0..<5 {
-            let arguments = [String(wanted), size ?? ""] + candidates(wanted + 4)
+            let arguments = [String(wanted), size ?? ""] + idempotencyArguments(idempotencyKey) + [attempt > 0 ? "more" : ""]
+                + candidates(wanted + 4)
             let reply: RESPValue
             do {
                 reply = try await run(.createVMs, caller, arguments)
@@ -99,9 +107,17 @@ public struct ReservationStore: Sendable {
     }
 
     /// Checks out any available VM to the caller, within their quota, with a lease of
-    /// `leaseSeconds` (nil: the default lease, if any), at most the caller's maximum.
-    public func checkout(_ caller: Caller, leaseSeconds: Int?, size: String? = nil) async throws(ReservationError) -> VM {
-        try RecordDecoding.vm(try await run(.checkout, caller, [String(defaultQuota)] + leaseArguments(leaseSeconds) + [size ?? ""]))
+    /// `leaseSeconds` (nil: the default lease, if any), at most the caller's maximum. With an
+    /// `idempotencyKey` the caller used before (within the window), answers that request's VM.
+    public func checkout(
+        _ caller: Caller, leaseSeconds: Int?, size: String? = nil, idempotencyKey: String? = nil
+    ) async throws(ReservationError) -> VM {
+        try RecordDecoding.vm(try await run(.checkout, caller, [String(defaultQuota)] + leaseArguments(leaseSeconds) + [size ?? ""]
+                                            + idempotencyArguments(idempotencyKey)))
+    }
+
+    private func idempotencyArguments(_ key: String?) -> [String] {
+        [key ?? "", String(Self.milliseconds(idempotencyWindow))]
     }
 
     /// How a waiting checkout began: with a VM at once, or queued behind earlier waiters.
@@ -113,10 +129,11 @@ public struct ReservationStore: Sendable {
     /// Checks out any available VM, or queues the caller (ticket `ticket`, for at most `wait`)
     /// as a waiter whose VM, when one frees up, is handed to gateway `gateway`'s `WaitingRoom`.
     public func waitCheckout(
-        _ caller: Caller, leaseSeconds: Int?, wait: Duration, gateway: String, ticket: String, size: String? = nil
+        _ caller: Caller, leaseSeconds: Int?, wait: Duration, gateway: String, ticket: String, size: String? = nil,
+        idempotencyKey: String? = nil
     ) async throws(ReservationError) -> WaitStart {
         let reply = try await run(.waitCheckout, caller, [String(defaultQuota)] + leaseArguments(leaseSeconds)
-                                  + [String(Self.milliseconds(wait)), gateway, ticket, size ?? ""])
+                                  + [String(Self.milliseconds(wait)), gateway, ticket, size ?? ""] + idempotencyArguments(idempotencyKey))
         let elements = try RecordDecoding.array(reply)
         switch elements.first?.string {
         case "vm" where elements.count == 2: return .vm(try RecordDecoding.vm(elements[1]))
@@ -148,8 +165,8 @@ public struct ReservationStore: Sendable {
     }
 
     /// Takes the VM handed to `ticket`, with the lease the waiting request asked for.
-    public func claim(_ caller: Caller, ticket: String, leaseSeconds: Int?) async throws(ReservationError) -> VM {
-        try RecordDecoding.vm(try await run(.claim, caller, [ticket] + leaseArguments(leaseSeconds)))
+    public func claim(_ caller: Caller, ticket: String, leaseSeconds: Int?, idempotencyKey: String? = nil) async throws(ReservationError) -> VM {
+        try RecordDecoding.vm(try await run(.claim, caller, [ticket] + leaseArguments(leaseSeconds) + idempotencyArguments(idempotencyKey)))
     }
 
     /// What became of a waiter that stopped waiting.
@@ -164,8 +181,10 @@ public struct ReservationStore: Sendable {
 
     /// Takes `ticket` out of the queue. A VM already handed to it is returned to the pool when
     /// `giveBack` (the client is gone), else left for `claim`.
-    public func leaveQueue(_ caller: Caller, ticket: String, giveBack: Bool) async throws(ReservationError) -> LeaveResult {
-        let reply = try await run(.leaveQueue, caller, [ticket, giveBack ? "give back" : "keep"])
+    public func leaveQueue(
+        _ caller: Caller, ticket: String, giveBack: Bool, idempotencyKey: String? = nil
+    ) async throws(ReservationError) -> LeaveResult {
+        let reply = try await run(.leaveQueue, caller, [ticket, giveBack ? "give back" : "keep"] + idempotencyArguments(idempotencyKey))
         let words = try RecordDecoding.array(reply).compactMap(\.string)
         switch (words.first, words.count) {
         case ("left", 1): return .left

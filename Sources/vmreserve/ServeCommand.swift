@@ -19,7 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
             VMRESERVE_ADMIN_TOKEN, VMRESERVE_MAX_VM_COUNT, VMRESERVE_DEFAULT_QUOTA, VMRESERVE_DEV (1 or true), \
             VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_IP_POOL, VMRESERVE_IDLE_DELETE_AFTER, VMRESERVE_MIN_READY, VMRESERVE_SIZES, VMRESERVE_PROVIDER, VMRESERVE_BOOT_DELAY, \
             VMRESERVE_FAILURE_RATE, VMRESERVE_PROVISION_CMD, VMRESERVE_DEPROVISION_CMD, VMRESERVE_RESET_CMD, \
-            VMRESERVE_PROVIDER_TIMEOUT, VMRESERVE_ON_RETURN, VMRESERVE_JOB_CLAIM, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
+            VMRESERVE_PROVIDER_TIMEOUT, VMRESERVE_ON_RETURN, VMRESERVE_JOB_CLAIM, VMRESERVE_IDEMPOTENCY_WINDOW, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
             VMRESERVE_LOG_LEVEL. A flag wins over its variable.
             """
     )
@@ -66,6 +66,8 @@ struct ServeCommand: AsyncParsableCommand {
     var onReturn: String?
     @Option(name: .customLong("job-claim"), help: "Seconds a gateway's claim on provider work lasts unless renewed: how soon another gateway takes over the work of one that died. (default: 30)")
     var jobClaim: Int?
+    @Option(name: .customLong("idempotency-window"), help: "Seconds the answer to a checkout or create with an Idempotency-Key is kept for retries. (default: 86400)")
+    var idempotencyWindow: Int?
     @Flag(help: "Development mode: loopback only; requests without a token act as the 'anonymous' admin; starts a local redis-server if none answers.")
     var dev = false
     @Option(name: .customLong("data-dir"), help: "Where dev mode's redis-server keeps its files. (default: .vmreserve-data)")
@@ -109,6 +111,8 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.idleDeleteAfter = idle
         }
         configuration.provisioning = try provisioningPolicy(settings)
+        configuration.idempotencyWindow = .seconds(
+            try settings.value(idempotencyWindow, "VMRESERVE_IDEMPOTENCY_WINDOW", default: 86_400, in: 1...604_800))
         if let block = configuration.ipPool, !GatewayConfiguration.isValidIPPool(block) {
             throw ValidationError("--ip-pool: an IPv4 network address with a prefix from /12 to /32, e.g. 203.0.113.0/26")
         }

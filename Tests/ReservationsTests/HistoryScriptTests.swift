@@ -70,7 +70,7 @@ import TestSupport
             let alice = try await pool.addUser("alice", quota: 0)
             // expectFailure checks that every key, the history included, is unchanged
             try await pool.expectFailure(.checkout, [alice, "5", ""] + gatewayLeases, code: "QUOTA_EXCEEDED")
-            try await pool.expectFailure(.createVMs, [ScriptPool.admin, "1", "", "vm-9", "11.9.9.9"], code: "MAX_VM_COUNT")
+            try await pool.expectFailure(.createVMs, [ScriptPool.admin, "1", "", "", "", "", "vm-9", "11.9.9.9"], code: "MAX_VM_COUNT")
             try await pool.expectFailure(.checkin, [alice, "vm-00001", ""], code: "FORBIDDEN")
             try await pool.expectFailure(.updateUser, [ScriptPool.admin, "nobody", "1", "", ""], code: "USER_NOT_FOUND")
         }

@@ -9,7 +9,7 @@ import TestSupport
     /// Creates `count` VMs with candidate ids `c-<start>...` (their proposed IPs are ignored
     /// when a block is set) and answers the IPs they got, in order.
     private func create(_ pool: ScriptPool, _ count: Int, start: Int = 0) async throws -> [String] {
-        var arguments = [ScriptPool.admin, String(count), ""]
+        var arguments = [ScriptPool.admin, String(count), "", "", "", ""]
         for index in start..<(start + count + 4) { arguments += ["c-\(index)", "11.9.\(index / 256).\(index % 256)"] }
         let reply = try await pool.run(.createVMs, arguments).array ?? []
         return reply.dropFirst().compactMap { fields($0)["ip"] }
@@ -22,7 +22,7 @@ import TestSupport
             #expect(stats == poolStatsReply([100, 0, 0, 0, 0, 0, 0], ipPool: "10.1.2.0/29", free: 6), "network and broadcast are not handed out")
             #expect(try await create(pool, 4) == ["10.1.2.1", "10.1.2.2", "10.1.2.3", "10.1.2.4"])
             #expect(try await create(pool, 5, start: 10) == ["10.1.2.5", "10.1.2.6"], "as many as the block has room for")
-            let error = try await pool.expectFailure(.createVMs, [ScriptPool.admin, "1", "", "c-99", "11.9.9.9"], code: "IP_POOL_EXHAUSTED")
+            let error = try await pool.expectFailure(.createVMs, [ScriptPool.admin, "1", "", "", "", "", "c-99", "11.9.9.9"], code: "IP_POOL_EXHAUSTED")
             #expect(error?.message == "no free address is left in the IP pool 10.1.2.0/29")
             #expect(try await pool.run(.poolStats, [ScriptPool.admin]) == poolStatsReply([100, 6, 0, 6, 0, 0, 0], ipPool: "10.1.2.0/29", free: 0))
 

@@ -34,7 +34,7 @@ import TestSupport
     @Test func createdVMsAreProvisioningQueuedAndCountedByTheCap() async throws {
         try await withScriptPool { pool async throws in
             try await seedJobs(pool, cap: 2)
-            let reply = try await pool.run(.createVMs, [ScriptPool.admin, "2", "large", "vm-a", "", "vm-b", ""])
+            let reply = try await pool.run(.createVMs, [ScriptPool.admin, "2", "large", "", "", "", "vm-a", "", "vm-b", ""])
             #expect(reply.array?.first == .integer(0))
             for id in ["vm-a", "vm-b"] {
                 let vm = try await pool.hash("vm:" + id)
@@ -43,7 +43,7 @@ import TestSupport
             #expect(try await pool.members("status:provisioning") == ["vm-a", "vm-b"])
             #expect(try await pool.members("status:available").isEmpty)
             #expect(Set(try await pool.zmembers("jobs")) == ["vm-a", "vm-b"])
-            try await pool.expectFailure(.createVMs, [ScriptPool.admin, "1", "", "vm-c", ""], code: "MAX_VM_COUNT")
+            try await pool.expectFailure(.createVMs, [ScriptPool.admin, "1", "", "", "", "", "vm-c", ""], code: "MAX_VM_COUNT")
             try await pool.expectFailure(.checkout, ["p:alice", "1", "", "", "604800", ""], code: "NO_VM_AVAILABLE")
         }
     }
@@ -51,7 +51,7 @@ import TestSupport
     @Test func aJobIsClaimedByOneWorkerAndOnlyTheCurrentClaimCounts() async throws {
         try await withScriptPool { pool async throws in
             try await seedJobs(pool)
-            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "", "vm-a", ""])
+            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "", "", "", "", "vm-a", ""])
             let first = try #require(try await take(pool, worker: "w1", claimMS: 1))
             #expect(first.kind == "provision" && first.id == "vm-a" && first.record["job_worker"] == "w1")
             // the claim of 1 ms runs out: another worker takes the job over
@@ -83,7 +83,7 @@ import TestSupport
             try await seedJobs(pool)
             let idle = try await pool.run(.takeJob, ["30000", "w1"]).array ?? []
             #expect(idle.count == 3 && idle[0].string == "none" && idle[1] == .integer(-1))
-            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "", "vm-a", ""])
+            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "", "", "", "", "vm-a", ""])
             let job = try #require(try await take(pool, claimMS: 60_000))
             let waiting = try await pool.run(.takeJob, ["30000", "w2"]).array ?? []
             let now = try #require(waiting[2].int)
@@ -98,7 +98,7 @@ import TestSupport
     @Test func aFailedProvisionLeavesAnErrorThatAnAdminMayRetry() async throws {
         try await withScriptPool { pool async throws in
             try await seedJobs(pool)
-            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "", "vm-a", ""])
+            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "", "", "", "", "vm-a", ""])
             let job = try #require(try await take(pool))
             _ = try await finish(pool, "vm-a", claim: job.claim, "failed", message: "no capacity")
             var vm = try await pool.hash("vm:vm-a")
@@ -123,7 +123,7 @@ import TestSupport
     @Test func anAddressAnotherVMHasIsAFailureNotADuplicate() async throws {
         try await withScriptPool { pool async throws in
             try await seedJobs(pool)
-            _ = try await pool.run(.createVMs, [ScriptPool.admin, "2", "", "vm-a", "", "vm-b", ""])
+            _ = try await pool.run(.createVMs, [ScriptPool.admin, "2", "", "", "", "", "vm-a", "", "vm-b", ""])
             let a = try #require(try await take(pool))
             let b = try #require(try await take(pool))
             _ = try await finish(pool, a.id, claim: a.claim, "done", ip: "10.0.0.7")
@@ -137,7 +137,7 @@ import TestSupport
     @Test func deletingDeprovisionsFirstAndAFailedDeprovisionIsTriedAgainLater() async throws {
         try await withScriptPool { pool async throws in
             try await seedJobs(pool)
-            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "", "vm-a", ""])
+            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "", "", "", "", "vm-a", ""])
             let provision = try #require(try await take(pool))
             _ = try await finish(pool, "vm-a", claim: provision.claim, "done", ip: "10.0.0.1", machine: "m-1")
             try await pool.expectFailure(.deleteVM, [ScriptPool.admin, "vm-zz", ""], code: "VM_NOT_FOUND")
@@ -172,7 +172,7 @@ import TestSupport
     @Test func aResetReturnIsProvisioningUntilTheProviderIsDone() async throws {
         try await withScriptPool { pool async throws in
             try await seedJobs(pool, onReturn: "reset")
-            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "", "vm-a", ""])
+            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "", "", "", "", "vm-a", ""])
             let provision = try #require(try await take(pool))
             _ = try await finish(pool, "vm-a", claim: provision.claim, "done", ip: "10.0.0.1")
             let alice = try await pool.addUser("alice")
@@ -193,7 +193,7 @@ import TestSupport
     @Test func aReplaceReturnDeprovisionsAndCreatesAFreshVMOfTheSameSize() async throws {
         try await withScriptPool { pool async throws in
             try await seedJobs(pool, cap: 1, onReturn: "replace")
-            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "large", "vm-a", ""])
+            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "large", "", "", "", "vm-a", ""])
             let provision = try #require(try await take(pool))
             _ = try await finish(pool, "vm-a", claim: provision.claim, "done", ip: "10.0.0.1")
             #expect(try await pool.checkout("p:alice") == "vm-a")
@@ -203,7 +203,7 @@ import TestSupport
             _ = try await pool.run(.reapLeases, ["100"])
             let back = try await pool.hash("vm:vm-a")
             #expect(back["status"] == "deprovisioning" && back["job"] == "replace")
-            try await pool.expectFailure(.createVMs, [ScriptPool.admin, "1", "", "vm-x", ""], code: "MAX_VM_COUNT")
+            try await pool.expectFailure(.createVMs, [ScriptPool.admin, "1", "", "", "", "", "vm-x", ""], code: "MAX_VM_COUNT")
             let replace = try #require(try await take(pool))
             #expect(replace.kind == "replace")
             let done = try await finish(pool, "vm-a", claim: replace.claim, "done", candidates: ["vm-b", ""])
@@ -263,7 +263,7 @@ import TestSupport
     @Test func refusesBadJobArgumentsAndSettings() async throws {
         try await withScriptPool { pool async throws in
             try await seedJobs(pool)
-            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "", "vm-a", ""])
+            _ = try await pool.run(.createVMs, [ScriptPool.admin, "1", "", "", "", "", "vm-a", ""])
             let job = try #require(try await take(pool))
             for arguments in [["vm-a", job.claim, "maybe"], ["", job.claim, "done"], ["vm-a", "", "done"]] {
                 try await pool.expectFailure(.finishJob, arguments, code: "BAD_REQUEST")

@@ -154,7 +154,7 @@ private let adminOnlyScripts: [Script] = [
             #expect(try await pool.run(.setPool, [admin, "2"]) == poolStatsReply([2, 4, 0, 4, 0, 0, 0]))
             #expect(try await pool.zmembers("vms").count == 4)
             let candidate = ScriptPool.candidate(9)
-            try await pool.expectFailure(.createVMs, [admin, "1", "", candidate.id, candidate.ip], code: "MAX_VM_COUNT", message: maxVMCountMessage)
+            try await pool.expectFailure(.createVMs, [admin, "1", "", "", "", "", candidate.id, candidate.ip], code: "MAX_VM_COUNT", message: maxVMCountMessage)
         }
     }
 
@@ -176,7 +176,7 @@ private let adminOnlyScripts: [Script] = [
             try await pool.seed(cap: 10)
             let before = try await pool.now()
             let candidates = (1...3).map(ScriptPool.candidate)
-            let reply = try await pool.run(.createVMs, [admin, "3", ""] + candidates.flatMap { [$0.id, $0.ip] })
+            let reply = try await pool.run(.createVMs, [admin, "3", "", "", "", ""] + candidates.flatMap { [$0.id, $0.ip] })
             let after = try await pool.now()
             let elements = try #require(reply.array)
             #expect(elements.count == 4)
@@ -200,7 +200,7 @@ private let adminOnlyScripts: [Script] = [
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 10)
             let candidates = (1...4).map(ScriptPool.candidate)
-            let reply = try await pool.run(.createVMs, [admin, "2", ""] + candidates.flatMap { [$0.id, $0.ip] })
+            let reply = try await pool.run(.createVMs, [admin, "2", "", "", "", ""] + candidates.flatMap { [$0.id, $0.ip] })
             #expect(reply.array?.first == .integer(0))
             #expect(try await pool.zmembers("vms") == ["vm-00001", "vm-00002"])
             #expect(try await pool.hash("ips").count == 2)
@@ -212,7 +212,7 @@ private let adminOnlyScripts: [Script] = [
             try await pool.seed(cap: 5)
             try await pool.addVMs(1...3)
             let candidates = (4...7).map(ScriptPool.candidate)
-            let reply = try await pool.run(.createVMs, [admin, "4", ""] + candidates.flatMap { [$0.id, $0.ip] })
+            let reply = try await pool.run(.createVMs, [admin, "4", "", "", "", ""] + candidates.flatMap { [$0.id, $0.ip] })
             let elements = try #require(reply.array)
             #expect(elements.first == .integer(0)) // the cap limits, candidates did not run out
             #expect(elements.dropFirst().map { fields($0)["vm_id"] } == ["vm-00004", "vm-00005"])
@@ -220,7 +220,7 @@ private let adminOnlyScripts: [Script] = [
             #expect(try await pool.command("SCARD", pool.key("status:available")) == .integer(5))
             #expect(try await pool.hash("ips").count == 5)
             let next = ScriptPool.candidate(8)
-            try await pool.expectFailure(.createVMs, [admin, "1", "", next.id, next.ip], code: "MAX_VM_COUNT", message: maxVMCountMessage)
+            try await pool.expectFailure(.createVMs, [admin, "1", "", "", "", "", next.id, next.ip], code: "MAX_VM_COUNT", message: maxVMCountMessage)
         }
     }
 
@@ -229,7 +229,7 @@ private let adminOnlyScripts: [Script] = [
             try await pool.seed(cap: 10)
             try await pool.addVMs(1...1) // vm-00001 at 11.0.0.1
             let reply = try await pool.run(.createVMs, [
-                admin, "2", "",
+                admin, "2", "", "", "", "",
                 "vm-new-a", "11.0.0.1", // ip taken
                 "vm-00001", "11.0.0.9", // id taken
                 "vm-new-b", "11.0.0.2",
@@ -247,7 +247,7 @@ private let adminOnlyScripts: [Script] = [
     @Test func skipsCandidatesThatRepeatAnEarlierOneOfTheSameCall() async throws {
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 10)
-            let reply = try await pool.run(.createVMs, [admin, "3", "", "a", "12.0.0.1", "b", "12.0.0.1", "a", "12.0.0.2"])
+            let reply = try await pool.run(.createVMs, [admin, "3", "", "", "", "", "a", "12.0.0.1", "b", "12.0.0.1", "a", "12.0.0.2"])
             #expect(reply.array?.first == .integer(2))
             #expect(try await pool.hash("ips") == ["12.0.0.1": "a"])
             #expect(try await pool.zmembers("vms") == ["a"])
@@ -257,11 +257,11 @@ private let adminOnlyScripts: [Script] = [
     @Test func failsWithMaxVMCountWhenThePoolIsFullOrHasNoCap() async throws {
         try await withScriptPool { pool async throws in
             // no max_vm_count at all: a cap of 0
-            try await pool.expectFailure(.createVMs, [admin, "1", "", "a", "12.0.0.1"], code: "MAX_VM_COUNT", message: maxVMCountMessage)
+            try await pool.expectFailure(.createVMs, [admin, "1", "", "", "", "", "a", "12.0.0.1"], code: "MAX_VM_COUNT", message: maxVMCountMessage)
             try await pool.seed(cap: 2)
             try await pool.addVMs(1...2)
-            try await pool.expectFailure(.createVMs, [admin, "1", "", "a", "12.0.0.1"], code: "MAX_VM_COUNT", message: maxVMCountMessage)
-            try await pool.expectFailure(.createVMs, [admin, "1000", "", "a", "12.0.0.1"], code: "BAD_REQUEST")
+            try await pool.expectFailure(.createVMs, [admin, "1", "", "", "", "", "a", "12.0.0.1"], code: "MAX_VM_COUNT", message: maxVMCountMessage)
+            try await pool.expectFailure(.createVMs, [admin, "1000", "", "", "", "", "a", "12.0.0.1"], code: "BAD_REQUEST")
         }
     }
 
@@ -282,7 +282,7 @@ private let adminOnlyScripts: [Script] = [
             ]
             for arguments in cases {
                 // (the size, "" for the default, goes after the count)
-                try await pool.expectFailure(.createVMs, [admin] + arguments.prefix(1) + [""] + arguments.dropFirst(), code: "BAD_REQUEST")
+                try await pool.expectFailure(.createVMs, [admin] + arguments.prefix(1) + ["", "", "", ""] + arguments.dropFirst(), code: "BAD_REQUEST")
             }
             #expect(try await pool.zmembers("vms").isEmpty)
         }
@@ -292,7 +292,7 @@ private let adminOnlyScripts: [Script] = [
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 2)
             let boss = try await pool.addUser("boss", role: "admin")
-            let reply = try await pool.run(.createVMs, [boss, "1", "", "a", "12.0.0.1"])
+            let reply = try await pool.run(.createVMs, [boss, "1", "", "", "", "", "a", "12.0.0.1"])
             #expect(reply.array?.count == 2)
         }
     }
@@ -655,7 +655,7 @@ private let adminOnlyScripts: [Script] = [
             #expect(try await pool.members("status:available") == ["vm-00002"])
             #expect(try await pool.hash("ips") == [vms[1].ip: "vm-00002"])
             // the IP and the room under the cap can be used again
-            let reply = try await pool.run(.createVMs, [admin, "1", "", "vm-again", vms[0].ip])
+            let reply = try await pool.run(.createVMs, [admin, "1", "", "", "", "", "vm-again", vms[0].ip])
             #expect(reply.array?.first == .integer(0))
             #expect(try await pool.hash("ips")[vms[0].ip] == "vm-again")
         }

@@ -9,8 +9,8 @@ import TestSupport
     /// A pool with the default catalog, and VMs of each size: 2 small, 2 large.
     private func sizedPool(_ pool: ScriptPool) async throws {
         _ = try await pool.run(.initPool, ["10", "", "small=1:2048,medium=2:4096,large=4:8192"])
-        _ = try await pool.run(.createVMs, [ScriptPool.admin, "2", "", "s-1", "11.1.0.1", "s-2", "11.1.0.2"])
-        _ = try await pool.run(.createVMs, [ScriptPool.admin, "2", "large", "l-1", "11.1.1.1", "l-2", "11.1.1.2"])
+        _ = try await pool.run(.createVMs, [ScriptPool.admin, "2", "", "", "", "", "s-1", "11.1.0.1", "s-2", "11.1.0.2"])
+        _ = try await pool.run(.createVMs, [ScriptPool.admin, "2", "large", "", "", "", "l-1", "11.1.1.1", "l-2", "11.1.1.2"])
     }
 
     @Test func vmsCarryTheirSizeAndACheckoutForASizeGetsOnlyThatSize() async throws {
@@ -33,7 +33,7 @@ import TestSupport
             // a checkin puts it back in its size's set
             _ = try await pool.run(.checkin, [alice, large["vm_id"]!, ""])
             #expect(try await pool.members("status:available:large") == [large["vm_id"]!])
-            try await pool.expectFailure(.createVMs, [ScriptPool.admin, "1", "huge", "h-1", "11.1.2.1"], code: "BAD_REQUEST")
+            try await pool.expectFailure(.createVMs, [ScriptPool.admin, "1", "huge", "", "", "", "h-1", "11.1.2.1"], code: "BAD_REQUEST")
         }
     }
 

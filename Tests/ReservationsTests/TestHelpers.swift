@@ -168,7 +168,7 @@ struct ScriptPool: Sendable {
         }
         for start in stride(from: 0, to: candidates.count, by: 1000) {
             let batch = candidates[start..<min(start + 1000, candidates.count)]
-            let reply = try await run(.createVMs, [Self.admin, String(batch.count), ""] + batch.flatMap { [$0.id, $0.ip] })
+            let reply = try await run(.createVMs, [Self.admin, String(batch.count), "", "", "", ""] + batch.flatMap { [$0.id, $0.ip] })
             #expect(reply.array?.first == .integer(0))
             #expect(reply.array?.count == batch.count + 1)
         }
@@ -222,6 +222,8 @@ extension ReservationError {
         case .userNotFound: "USER_NOT_FOUND"
         case .invalidState: "INVALID_STATE"
         case .badRequest: "BAD_REQUEST"
+        case .idempotencyKeyReused: "IDEMPOTENCY_MISMATCH"
+        case .idempotencyKeyInUse: "IDEMPOTENCY_IN_PROGRESS"
         case .storeUnavailable: "STORE_UNAVAILABLE"
         case .internalError: "INTERNAL_ERROR"
         }

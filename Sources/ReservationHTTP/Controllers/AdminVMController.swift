@@ -8,7 +8,8 @@ struct AdminVMController {
     func addRoutes(to group: RouterGroup<AuthenticatedRequestContext>) {
         group.post("vms") { request, context in
             let body = try await RequestDecoding.body(CreateVMsBody.self, from: request, context: context, required: false)
-            return try await create(context.caller, count: body?.count, size: try body?.size.map(Limits.checkSize))
+            return try await create(context.caller, count: body?.count, size: try body?.size.map(Limits.checkSize),
+                                    idempotencyKey: try RequestDecoding.idempotencyKey(request))
         }
         group.delete("vms/{vm_id}") { request, context in
             let query = try RequestDecoding.query(request, allowed: ["ip"])
@@ -48,10 +49,11 @@ struct AdminVMController {
         }
     }
 
-    /// `POST /v1/admin/vms`: one VM, or with `count` up to that many (as many as the cap allows) as an array.
-    func create(_ caller: Caller, count: Int?, size: String? = nil) async throws -> Response {
+    /// `POST /v1/admin/vms`: one VM, or with `count` up to that many (as many as the cap allows) as an array;
+    /// with an `Idempotency-Key` used before, the first answer again.
+    func create(_ caller: Caller, count: Int?, size: String? = nil, idempotencyKey: String? = nil) async throws -> Response {
         let wanted = try checked(count, "count", in: Limits.createCount)
-        let vms = try await store.createVMs(caller, count: wanted ?? 1, size: size)
+        let vms = try await store.createVMs(caller, count: wanted ?? 1, size: size, idempotencyKey: idempotencyKey)
         if wanted == nil, let vm = vms.first {
             return EnvelopeResponse.success(vm, status: .created)
         }

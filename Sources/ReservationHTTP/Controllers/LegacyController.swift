@@ -10,11 +10,11 @@ struct LegacyController {
     func addRoutes(userRoutes: RouterGroup<AuthenticatedRequestContext>, adminRoutes: RouterGroup<AuthenticatedRequestContext>) {
         adminRoutes.get("createVM") { request, context in
             _ = try RequestDecoding.query(request, allowed: [])
-            return try await admin.create(context.caller, count: nil)
+            return try await admin.create(context.caller, count: nil, idempotencyKey: try RequestDecoding.idempotencyKey(request))
         }
         userRoutes.get("checkoutVM") { request, context in
             _ = try RequestDecoding.query(request, allowed: [])
-            return try await vms.checkout(context.caller, leaseSeconds: nil)
+            return try await vms.checkout(context.caller, leaseSeconds: nil, idempotencyKey: try RequestDecoding.idempotencyKey(request))
         }
         userRoutes.get("checkinVM") { request, context in
             let query = try RequestDecoding.query(request, allowed: ["vm_id", "ip"])

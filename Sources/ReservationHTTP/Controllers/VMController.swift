@@ -16,8 +16,11 @@ struct VMController {
             let wait = try RequestDecoding.integer(query["wait"], "wait", in: 0...3600)
             let body = try await RequestDecoding.body(CheckoutBody.self, from: request, context: context, required: false)
             let size = try body?.size.map(Limits.checkSize)
-            guard let wait, wait > 0 else { return try await checkout(context.caller, leaseSeconds: body?.leaseSeconds, size: size) }
-            return try await waitingCheckout(context.caller, leaseSeconds: body?.leaseSeconds, size: size,
+            let key = try RequestDecoding.idempotencyKey(request)
+            guard let wait, wait > 0 else {
+                return try await checkout(context.caller, leaseSeconds: body?.leaseSeconds, size: size, idempotencyKey: key)
+            }
+            return try await waitingCheckout(context.caller, leaseSeconds: body?.leaseSeconds, size: size, idempotencyKey: key,
                                              wait: min(.seconds(wait), maxWait), channel: context.channel)
         }
         group.post("checkouts/{vm_id}/renew") { request, context in
@@ -41,22 +44,26 @@ struct VMController {
         }
     }
 
-    /// `POST /v1/checkouts`: 201 with the VM, 429 at quota (checked first), 503 when none is free.
-    func checkout(_ caller: Caller, leaseSeconds: Int?, size: String? = nil) async throws -> Response {
+    /// `POST /v1/checkouts`: 201 with the VM, 429 at quota (checked first), 503 when none is free;
+    /// with an `Idempotency-Key` used before, the first answer again.
+    func checkout(_ caller: Caller, leaseSeconds: Int?, size: String? = nil, idempotencyKey: String? = nil) async throws -> Response {
         let lease = try checked(leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
-        return EnvelopeResponse.success(try await store.checkout(caller, leaseSeconds: lease, size: size), status: .created)
+        let vm = try await store.checkout(caller, leaseSeconds: lease, size: size, idempotencyKey: idempotencyKey)
+        return EnvelopeResponse.success(vm, status: .created)
     }
 
     /// `POST /v1/checkouts?wait=N`: a VM at once if one is free; else waits in the queue that all
     /// gateways share, first come first served, for at most N seconds (at most `maxWait`), then
     /// answers as a checkout without waiting would: 503 with Retry-After. A client that goes away
     /// leaves the queue, and a VM already handed to it goes back to the pool.
-    func waitingCheckout(_ caller: Caller, leaseSeconds: Int?, size: String?, wait: Duration, channel: any Channel) async throws -> Response {
+    func waitingCheckout(
+        _ caller: Caller, leaseSeconds: Int?, size: String?, idempotencyKey key: String?, wait: Duration, channel: any Channel
+    ) async throws -> Response {
         let lease = try checked(leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
         let ticket = UUID().uuidString.lowercased()
         let deadline = ContinuousClock.now + wait
         switch try await store.waitCheckout(caller, leaseSeconds: lease, wait: wait, gateway: room.gatewayID, ticket: ticket,
-                                             size: size) {
+                                             size: size, idempotencyKey: key) {
         case .vm(let vm):
             return EnvelopeResponse.success(vm, status: .created)
         case .queued:
@@ -67,17 +74,19 @@ struct VMController {
             case .handed:
                 break
             case .quotaReached:
+                if key != nil { _ = try await store.leaveQueue(caller, ticket: ticket, giveBack: true, idempotencyKey: key) }
                 throw ReservationError.quotaExceeded("quota reached while waiting")
             case .timedOut:
                 // a VM may have been handed over just now: then it is this request's
-                guard case .handed = try await store.leaveQueue(caller, ticket: ticket, giveBack: false) else {
+                guard case .handed = try await store.leaveQueue(caller, ticket: ticket, giveBack: false, idempotencyKey: key) else {
                     throw ReservationError.noVMAvailable
                 }
             case .disconnected:
-                _ = try await store.leaveQueue(caller, ticket: ticket, giveBack: true)
+                _ = try await store.leaveQueue(caller, ticket: ticket, giveBack: true, idempotencyKey: key)
                 throw ReservationError.noVMAvailable  // nobody is left to read it
             }
-            return EnvelopeResponse.success(try await store.claim(caller, ticket: ticket, leaseSeconds: lease), status: .created)
+            let vm = try await store.claim(caller, ticket: ticket, leaseSeconds: lease, idempotencyKey: key)
+            return EnvelopeResponse.success(vm, status: .created)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Reservations
 
@@ -50,6 +51,19 @@ enum RequestDecoding {
         @unknown default:
             return "The body could not be decoded"
         }
+    }
+
+    static let idempotencyKeyField = HTTPField.Name("Idempotency-Key")!
+
+    /// The request's `Idempotency-Key` header, if any: 1 to 255 visible ASCII characters, once.
+    static func idempotencyKey(_ request: Request) throws(APIError) -> String? {
+        let values = request.headers[values: idempotencyKeyField]
+        guard let key = values.first else { return nil }
+        guard values.count == 1 else { throw .badRequest("Give Idempotency-Key once") }
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw .badRequest("Idempotency-Key must be 1 to 255 visible ASCII characters")
+        }
+        return key
     }
 
     /// A VM id: a UUID, answered in its canonical lowercase form.

@@ -50,6 +50,10 @@ struct APIError: Error, Sendable {
             self.init(status: .conflict, code: "invalid_state", message: Self.sentence(message))
         case .badRequest(let message):
             self = .badRequest(Self.sentence(message))
+        case .idempotencyKeyReused(let message):
+            self.init(status: .unprocessableContent, code: "idempotency_key_reused", message: Self.sentence(message))
+        case .idempotencyKeyInUse(let message):
+            self.init(status: .conflict, code: "idempotency_key_in_use", message: Self.sentence(message), headers: [.retryAfter: "1"])
         case .storeUnavailable:
             self.init(status: .serviceUnavailable, code: "store_unavailable",
                       message: "The reservation store is unavailable, please retry shortly", headers: [.retryAfter: "1"])
