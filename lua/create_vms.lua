@@ -38,9 +38,10 @@ return run(function()
   if room <= 0 then fail('MAX_VM_COUNT Error: Maximum VM Count reached') end
   local out = create_from_candidates(actor, math.min(n, room), 7, size)
   local first = more and idempotency_entry(idem)
-  if first and first.a then
+  if first and first.a then -- (what the first call was asked: this one asks only for the rest)
     first.a[1] = out[1]
     for i = 2, #out do first.a[#first.a + 1] = out[i] end
+    idem.f = first.f
     keep_answer(idem, first.a)
   else
     keep_answer(idem, out)
