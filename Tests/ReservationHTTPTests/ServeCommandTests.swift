@@ -173,6 +173,8 @@ import Glibc
         ([], ["VMRESERVE_BOOT_DELAY": "-1"]),
         (["--on-return", "recycle"], [:]),
         (["--job-claim", "1"], [:]),
+        (["--idempotency-window", "0"], [:]),
+        ([], ["VMRESERVE_IDEMPOTENCY_WINDOW": "604801"]),
         ([], ["VMRESERVE_PROVIDER": "exec", "VMRESERVE_PROVISION_CMD": "/bin/true", "VMRESERVE_DEPROVISION_CMD": "/bin/true",
               "VMRESERVE_PROVIDER_TIMEOUT": "0"]),
     ] as [([String], [String: String])])
