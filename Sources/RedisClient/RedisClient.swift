@@ -22,19 +22,23 @@ public final class RedisClient: Service, Sendable {
         public var connectTimeout: Duration
         /// Reconnection backoff: starts at the first value, doubles up to the second.
         public var reconnectBackoff: (first: Duration, limit: Duration)
+        /// When set, `url`'s host and port are ignored: the sentinels name the primary.
+        public var sentinel: SentinelConfiguration?
 
         public init(
             url: RedisURL,
             connectionCount: Int = 2,
             commandTimeout: Duration = .seconds(2),
             connectTimeout: Duration = .seconds(1),
-            reconnectBackoff: (first: Duration, limit: Duration) = (.milliseconds(50), .seconds(1))
+            reconnectBackoff: (first: Duration, limit: Duration) = (.milliseconds(50), .seconds(1)),
+            sentinel: SentinelConfiguration? = nil
         ) {
             self.url = url
             self.connectionCount = max(1, connectionCount)
             self.commandTimeout = commandTimeout
             self.connectTimeout = connectTimeout
             self.reconnectBackoff = reconnectBackoff
+            self.sentinel = sentinel
         }
     }
 
@@ -92,18 +96,36 @@ public final class RedisClient: Service, Sendable {
     }
 
     /// Runs a script with EVALSHA; on NOSCRIPT it loads the script and retries once.
-    public func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPValue {
+    /// - Parameter acknowledgements: when given, the script is followed on the same connection by
+    ///   `WAIT replicas timeout`, and fewer replicas acknowledging every write before it in time is
+    ///   an error (NOREPLICAS): the change may be lost if the primary fails now.
+    public func evaluate(
+        _ script: RedisScript, keys: [String], arguments: [String], acknowledgements: (replicas: Int, timeout: Duration)? = nil
+    ) async throws -> RESPValue {
         let deadline = newDeadline()
+        guard let connection = pickConnection() else { throw RedisError.unavailable }
         let call = RedisCommand.evalsha(script.sha1, keys: keys, arguments: arguments)
+        let reply: RESPValue
         do {
-            return try await send(call, deadline: deadline)
+            reply = try await send(call, on: connection, deadline: deadline)
         } catch let error as RedisError where error.kind == .server && error.prefix == "NOSCRIPT" {
             logger.notice("Redis lost a script; loading it again", metadata: ["script": "\(script.name)"])
             // behind the deadline already: fail this call alone, not the connection's timer
             guard NIODeadline.now() < deadline else { throw RedisError.timeout }
-            _ = try await send(RedisCommand("SCRIPT", ["LOAD", script.source]), deadline: deadline)
-            return try await send(call, deadline: deadline)
+            _ = try await send(RedisCommand("SCRIPT", ["LOAD", script.source]), on: connection, deadline: deadline)
+            reply = try await send(call, on: connection, deadline: deadline)
         }
+        if let acknowledgements {
+            let milliseconds = acknowledgements.timeout.components.seconds * 1000
+                + acknowledgements.timeout.components.attoseconds / 1_000_000_000_000_000
+            let wait = RedisCommand("WAIT", [String(acknowledgements.replicas), String(max(1, milliseconds))])
+            let acknowledged = try await send(wait, on: connection, deadline: deadline).int ?? 0
+            guard acknowledged >= acknowledgements.replicas else {
+                throw RedisError.server(
+                    "NOREPLICAS \(acknowledged) of \(acknowledgements.replicas) replicas acknowledged the write in time")
+            }
+        }
+        return reply
     }
 
     /// True when Redis answers and holds every registered script.
@@ -121,7 +143,19 @@ public final class RedisClient: Service, Sendable {
 
     private func send(_ command: RedisCommand, deadline: NIODeadline) async throws -> RESPValue {
         guard let connection = pickConnection() else { throw RedisError.unavailable }
-        return try await connection.send(command, deadline: deadline)
+        return try await send(command, on: connection, deadline: deadline)
+    }
+
+    /// A server that answers READONLY is a replica now (a failover demoted it): with sentinels,
+    /// the connection is dropped, so that its maintainer asks them for the new primary.
+    private func send(_ command: RedisCommand, on connection: RedisConnection, deadline: NIODeadline) async throws -> RESPValue {
+        do {
+            return try await connection.send(command, deadline: deadline)
+        } catch let error as RedisError where error.kind == .server && error.prefix == "READONLY" && configuration.sentinel != nil {
+            logger.warning("Redis is a replica now; asking the sentinels for the primary")
+            connection.close()
+            throw error
+        }
     }
 
     private func pickConnection() -> RedisConnection? {
@@ -143,17 +177,20 @@ public final class RedisClient: Service, Sendable {
         var lastFailure = ""
         while !Task.isCancelled {
             do {
-                let connection = try await RedisConnection.connect(
-                    to: configuration.url, configuration: configuration, eventLoopGroup: eventLoopGroup
-                )
+                var url = configuration.url
+                if let sentinel = configuration.sentinel {
+                    url = try await sentinel.primary(for: url, configuration: configuration, eventLoopGroup: eventLoopGroup)
+                }
+                let connection = try await RedisConnection.connect(to: url, configuration: configuration, eventLoopGroup: eventLoopGroup)
                 do {
+                    if configuration.sentinel != nil { try await requirePrimary(connection) }
                     try await prepare(connection)
                 } catch {
                     connection.close()
                     throw error
                 }
                 slots.withLock { $0[slot] = connection }
-                logger.info("connected to Redis", metadata: ["url": "\(configuration.url)", "connection": "\(slot)"])
+                logger.info("connected to Redis", metadata: ["url": "\(url)", "connection": "\(slot)"])
                 lastFailure = ""
                 let connectedAt = ContinuousClock.now
                 await withTaskCancellationHandler {
@@ -181,6 +218,14 @@ public final class RedisClient: Service, Sendable {
             }
             try? await Task.sleep(for: backoff * Double.random(in: 0.5...1.0))
             backoff = min(backoff * 2, configuration.reconnectBackoff.limit)
+        }
+    }
+
+    /// A sentinel's answer may be stale for a moment during a failover: only a primary will do.
+    private func requirePrimary(_ connection: RedisConnection) async throws {
+        let role = try await connection.send(RedisCommand("ROLE"), deadline: newDeadline()).array?.first?.string
+        guard role == "master" else {
+            throw RedisError(kind: .unavailable, message: "the server the sentinels named is a \(role ?? "?"), not a primary (yet)")
         }
     }
 

@@ -29,7 +29,9 @@ public func buildApplication(
     )
     let store = ReservationStore(redis: redis, keys: keys, defaultQuota: configuration.defaultQuota, leases: configuration.leases,
                                  providerAssignsAddresses: configuration.provisioning.provider.assignsAddresses,
-                                 idempotencyWindow: configuration.idempotencyWindow)
+                                 idempotencyWindow: configuration.idempotencyWindow,
+                                 replicaAcknowledgements: configuration.minReplicasAck > 0
+                                     ? (configuration.minReplicasAck, configuration.replicaAckTimeout) : nil)
     // waiting checkouts: a connection of their own blocks on this gateway's handoff list
     var blockingConfiguration = configuration.redis
     blockingConfiguration.connectionCount = 1

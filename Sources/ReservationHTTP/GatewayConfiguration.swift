@@ -14,6 +14,11 @@ public struct GatewayConfiguration: Sendable {
     public var defaultQuota: Int
     /// The default and maximum lease of checkouts.
     public var leases = LeasePolicy()
+    /// With a replicated Redis: every change is answered only once this many replicas have it
+    /// (WAIT, within `replicaAckTimeout`; else 503), so that no answered change is lost with the
+    /// primary. 0: answers do not wait for replicas.
+    public var minReplicasAck = 0
+    public var replicaAckTimeout: Duration = .seconds(1)
     /// How long the answer to a checkout or create with an Idempotency-Key is kept for a retry.
     public var idempotencyWindow: Duration = .seconds(86_400)
     /// The longest a checkout may wait for a VM (`?wait=`); longer asks wait this long.

@@ -14,11 +14,16 @@ public struct ReservationStore: Sendable {
     public let providerAssignsAddresses: Bool
     /// How long the answer to a request with an Idempotency-Key is kept (whole milliseconds).
     public let idempotencyWindow: Duration
+    /// When set, every change is acknowledged only once that many replicas have it (WAIT), within
+    /// the timeout; otherwise the answer is `.storeUnavailable`.
+    public let replicaAcknowledgements: (replicas: Int, timeout: Duration)?
 
     public init(
         redis: RedisClient, keys: PoolKeys, defaultQuota: Int, leases: LeasePolicy = LeasePolicy(),
-        providerAssignsAddresses: Bool = false, idempotencyWindow: Duration = .seconds(86_400)
+        providerAssignsAddresses: Bool = false, idempotencyWindow: Duration = .seconds(86_400),
+        replicaAcknowledgements: (replicas: Int, timeout: Duration)? = nil
     ) {
+        self.replicaAcknowledgements = replicaAcknowledgements
         self.redis = redis
         self.keys = keys
         self.defaultQuota = defaultQuota
@@ -396,7 +401,8 @@ public struct ReservationStore: Sendable {
 
     private func run(_ script: Script, _ arguments: [String]) async throws(ReservationError) -> RESPValue {
         do {
-            return try await redis.evaluate(script.redisScript, keys: keys.all, arguments: arguments)
+            return try await redis.evaluate(script.redisScript, keys: keys.all, arguments: arguments,
+                                            acknowledgements: script.acknowledgesChange ? replicaAcknowledgements : nil)
         } catch {
             throw ReservationError(error)
         }

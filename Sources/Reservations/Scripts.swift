@@ -32,6 +32,17 @@ public enum Script: String, CaseIterable, Sendable {
     case finishJob = "finish_job"
     case retryVM = "retry_vm"
 
+    /// Whether the script's answer tells a client that a change they asked for was made: with
+    /// `--min-replicas-ack` such an answer waits until replicas have the change. (The reading
+    /// scripts also return leases that ran out, but losing that in a failover loses nothing:
+    /// the next script returns them again.)
+    public var acknowledgesChange: Bool {
+        switch self {
+        case .getVM, .listMine, .listVMs, .poolStats, .getUser, .listUsers, .whoami, .listEvents: false
+        default: true
+        }
+    }
+
     /// The script as Redis runs it.
     public var redisScript: RedisScript { Self.loaded[self]! }
 

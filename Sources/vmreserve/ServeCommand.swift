@@ -19,7 +19,8 @@ struct ServeCommand: AsyncParsableCommand {
             VMRESERVE_ADMIN_TOKEN, VMRESERVE_MAX_VM_COUNT, VMRESERVE_DEFAULT_QUOTA, VMRESERVE_DEV (1 or true), \
             VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_IP_POOL, VMRESERVE_IDLE_DELETE_AFTER, VMRESERVE_MIN_READY, VMRESERVE_SIZES, VMRESERVE_PROVIDER, VMRESERVE_BOOT_DELAY, \
             VMRESERVE_FAILURE_RATE, VMRESERVE_PROVISION_CMD, VMRESERVE_DEPROVISION_CMD, VMRESERVE_RESET_CMD, \
-            VMRESERVE_PROVIDER_TIMEOUT, VMRESERVE_ON_RETURN, VMRESERVE_JOB_CLAIM, VMRESERVE_IDEMPOTENCY_WINDOW, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
+            VMRESERVE_PROVIDER_TIMEOUT, VMRESERVE_ON_RETURN, VMRESERVE_JOB_CLAIM, VMRESERVE_IDEMPOTENCY_WINDOW, VMRESERVE_REDIS_SENTINEL, VMRESERVE_SENTINEL_MASTER, \
+            VMRESERVE_MIN_REPLICAS_ACK, VMRESERVE_REPLICA_ACK_TIMEOUT, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
             VMRESERVE_LOG_LEVEL. A flag wins over its variable.
             """
     )
@@ -66,6 +67,14 @@ struct ServeCommand: AsyncParsableCommand {
     var onReturn: String?
     @Option(name: .customLong("job-claim"), help: "Seconds a gateway's claim on provider work lasts unless renewed: how soon another gateway takes over the work of one that died. (default: 30)")
     var jobClaim: Int?
+    @Option(name: .customLong("redis-sentinel"), help: "Sentinels that name the Redis primary, host:port,... (port 26379 when left out); with them --redis-url gives only the password and database. Needs --sentinel-master.")
+    var redisSentinel: String?
+    @Option(name: .customLong("sentinel-master"), help: "The name the sentinels monitor the primary under.")
+    var sentinelMaster: String?
+    @Option(name: .customLong("min-replicas-ack"), help: "Answer a change only once this many replicas have it (WAIT); otherwise 503. (default: 0, answers do not wait)")
+    var minReplicasAck: Int?
+    @Option(name: .customLong("replica-ack-timeout"), help: "Milliseconds a change waits for --min-replicas-ack replicas. (default: 1000)")
+    var replicaAckTimeout: Int?
     @Option(name: .customLong("idempotency-window"), help: "Seconds the answer to a checkout or create with an Idempotency-Key is kept for retries. (default: 86400)")
     var idempotencyWindow: Int?
     @Flag(help: "Development mode: loopback only; requests without a token act as the 'anonymous' admin; starts a local redis-server if none answers.")
@@ -126,6 +135,21 @@ struct ServeCommand: AsyncParsableCommand {
             url: url,
             connectionCount: try settings.value(redisConnections, "VMRESERVE_REDIS_CONNECTIONS", default: 2, in: 1...64)
         )
+        let sentinelMaster: String? = try settings.value(self.sentinelMaster, "VMRESERVE_SENTINEL_MASTER")
+        if let text: String = try settings.value(redisSentinel, "VMRESERVE_REDIS_SENTINEL") {
+            guard let sentinelMaster, !sentinelMaster.isEmpty else { throw ValidationError("--redis-sentinel needs --sentinel-master") }
+            do {
+                configuration.redis.sentinel = SentinelConfiguration(sentinels: try SentinelConfiguration.parseAddresses(text),
+                                                                     masterName: sentinelMaster)
+            } catch let error as RedisError {
+                throw ValidationError("--redis-sentinel: \(error.message)")
+            }
+        } else if sentinelMaster != nil {
+            throw ValidationError("--sentinel-master needs --redis-sentinel")
+        }
+        configuration.minReplicasAck = try settings.value(minReplicasAck, "VMRESERVE_MIN_REPLICAS_ACK", default: 0, in: 0...16)
+        configuration.replicaAckTimeout = .milliseconds(
+            try settings.value(replicaAckTimeout, "VMRESERVE_REPLICA_ACK_TIMEOUT", default: 1000, in: 1...60_000))
         guard !configuration.pool.contains("{"), !configuration.pool.contains("}"), !configuration.pool.isEmpty else {
             throw ValidationError("--pool: a pool name cannot be empty or contain braces")
         }

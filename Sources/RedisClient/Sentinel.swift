@@ -1,0 +1,60 @@
+import NIOCore
+
+/// Redis Sentinel: where the client finds the current primary of a replicated Redis. Before every
+/// (re)connection the client asks the sentinels, in order, for the primary named `masterName`,
+/// connects there, and checks with `ROLE` that it is a primary; a connection whose server turns
+/// out to be a replica (it answers READONLY after a failover demoted it) is dropped, so the next
+/// connection asks the sentinels again. Commands never go to a sentinel.
+public struct SentinelConfiguration: Sendable, Equatable {
+    /// Where the sentinels listen (`host:port` each).
+    public var sentinels: [RedisURL]
+    /// The name the sentinels monitor the primary under (`sentinel monitor NAME …`).
+    public var masterName: String
+
+    public init(sentinels: [RedisURL], masterName: String) {
+        self.sentinels = sentinels
+        self.masterName = masterName
+    }
+
+    /// `host:port,host:port,…` (port 26379 when left out).
+    public static func parseAddresses(_ text: String) throws(RedisError) -> [RedisURL] {
+        var addresses: [RedisURL] = []
+        for entry in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = entry.split(separator: ":", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count), !parts[0].isEmpty else {
+                throw .invalidURL("sentinels are host:port,host:port,…, not '\(entry)'")
+            }
+            let port = parts.count == 2 ? Int(parts[1]) : 26379
+            guard let port, (1...65535).contains(port) else { throw .invalidURL("a sentinel's port must be 1 to 65535 in '\(entry)'") }
+            addresses.append(RedisURL(host: String(parts[0]), port: port))
+        }
+        return addresses
+    }
+
+    /// The current primary's address, from the first sentinel that knows it; `url`'s
+    /// credentials and database are kept.
+    func primary(for url: RedisURL, configuration: RedisClient.Configuration, eventLoopGroup: any EventLoopGroup)
+        async throws -> RedisURL
+    {
+        var failures: [String] = []
+        for sentinel in sentinels {
+            do {
+                let connection = try await RedisConnection.connect(to: sentinel, configuration: configuration, eventLoopGroup: eventLoopGroup)
+                defer { connection.close() }
+                let deadline = NIODeadline.now() + TimeAmount(configuration.commandTimeout)
+                let reply = try await connection.send(RedisCommand("SENTINEL", ["get-master-addr-by-name", masterName]), deadline: deadline)
+                guard let address = reply.array?.compactMap(\.string), address.count == 2, let port = Int(address[1]) else {
+                    failures.append("\(sentinel.host):\(sentinel.port) does not know \(masterName)")
+                    continue
+                }
+                var primary = url
+                primary.host = address[0]
+                primary.port = port
+                return primary
+            } catch {
+                failures.append("\(sentinel.host):\(sentinel.port): \(error)")
+            }
+        }
+        throw RedisError(kind: .unavailable, message: "no sentinel named the primary: \(failures.joined(separator: "; "))")
+    }
+}
