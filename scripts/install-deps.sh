@@ -2,7 +2,8 @@
 # Installs what vmreserve needs, only if missing: from Debian's packages redis-server (the store,
 # also started by the tests) and libhiredis-dev (the C client library).
 # --test also installs what the tests need besides: jq (which the example EC2 provider's scripts
-# use) and, from PyPI, the AWS CLI and moto's EC2 server, which the example is tested against.
+# use), docker-compose and haproxy (which check the deployment files), and, from PyPI, the AWS
+# CLI and moto's EC2 server, which the example is tested against.
 # Extra arguments name more commands to install by their package name, e.g. `stress-ng`.
 set -euo pipefail
 
@@ -18,6 +19,8 @@ done
 python_tools=false
 if $tests; then
   command -v jq >/dev/null 2>&1 || missing+=(jq)
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
   if ! command -v aws >/dev/null 2>&1 || ! command -v moto_server >/dev/null 2>&1; then
     python_tools=true
     python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
