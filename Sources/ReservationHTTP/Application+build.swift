@@ -38,12 +38,23 @@ public func buildApplication(
     blockingConfiguration.commandTimeout = .seconds(HandoffListener.block) + configuration.redis.commandTimeout
     let blockingRedis = RedisClient(configuration: blockingConfiguration, logger: logger)
     let room = WaitingRoom()
-    let router = buildRouter(store: store, room: room, configuration: configuration)
+    let adminTokens = AdminTokens(configuration.adminTokens)
+    if let path = configuration.adminTokenFile {
+        do {
+            try AdminTokenFileWatcher.load(path, into: adminTokens)
+        } catch {
+            logger.error("the admin token file is unusable; it is read again when it changes", metadata: ["path": "\(path)"])
+        }
+    }
+    let router = buildRouter(store: store, room: room, adminTokens: adminTokens, configuration: configuration)
     var services: [any Service] = [
         redis, blockingRedis, LeaseReaper(store: store, logger: logger),
         HandoffListener(room: room, redis: blockingRedis, keys: keys, logger: logger),
         ProvisioningWorker(store: store, policy: configuration.provisioning, workerID: room.gatewayID, logger: logger),
     ]
+    if let path = configuration.adminTokenFile {
+        services.append(AdminTokenFileWatcher(path: path, tokens: adminTokens, interval: .seconds(2), logger: logger))
+    }
     if configuration.idleDeleteAfter != nil || configuration.minReady > 0 {
         services.append(PoolKeeper(store: store, idleSeconds: configuration.idleDeleteAfter, minReady: configuration.minReady,
                                    interval: configuration.poolUpkeepInterval, logger: logger))
@@ -58,16 +69,19 @@ public func buildApplication(
     )
 }
 
-func buildRouter(store: ReservationStore, room: WaitingRoom, configuration: GatewayConfiguration) -> Router<GatewayRequestContext> {
+func buildRouter(
+    store: ReservationStore, room: WaitingRoom, adminTokens: AdminTokens, configuration: GatewayConfiguration
+) -> Router<GatewayRequestContext> {
     let metrics = GatewayMetrics()
     let router = Router(context: GatewayRequestContext.self)
     router.addMiddleware {
         RequestTelemetryMiddleware(metrics: metrics)
         ErrorEnvelopeMiddleware()
-        IdentityMiddleware(
-            adminTokenDigest: configuration.adminToken.map(TokenDigest.init(of:)),
-            anonymousAdmin: configuration.devMode
-        )
+        if configuration.authenticationFailureLimit > 0 {
+            AuthenticationLimitMiddleware(failures: AuthenticationFailures(limit: configuration.authenticationFailureLimit),
+                                          trustForwardedFor: configuration.trustForwardedFor)
+        }
+        IdentityMiddleware(adminTokens: adminTokens, anonymousAdmin: configuration.devMode)
     }
     OperationsController(store: store, metrics: metrics).addRoutes(to: router)
 

@@ -7,8 +7,15 @@ public struct GatewayConfiguration: Sendable {
     public var host: String
     public var port: Int
     public var redis: RedisClient.Configuration
-    /// The admin token from the configuration; never a baked-in default.
-    public var adminToken: String?
+    /// The admin's tokens from the configuration (several while one is rotated); never a baked-in default.
+    public var adminTokens: [String]
+    /// A file of further admin tokens, one per line, read again whenever it changes.
+    public var adminTokenFile: String?
+    /// Failed authentications one client address may make per minute before its requests with a
+    /// token are refused (429) for the rest of that minute; 0: no limit.
+    public var authenticationFailureLimit = 10
+    /// Take the client's address from the last `X-Forwarded-For` entry (behind a proxy that sets it).
+    public var trustForwardedFor = false
     /// Seeds the cap only when Redis has none yet.
     public var maxVMCount: Int
     public var defaultQuota: Int
@@ -66,7 +73,7 @@ public struct GatewayConfiguration: Sendable {
         self.host = host
         self.port = port
         self.redis = redis
-        self.adminToken = adminToken
+        self.adminTokens = adminToken.map { [$0] } ?? []
         self.maxVMCount = maxVMCount
         self.defaultQuota = defaultQuota
         self.devMode = devMode

@@ -20,7 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
             VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_IP_POOL, VMRESERVE_IDLE_DELETE_AFTER, VMRESERVE_MIN_READY, VMRESERVE_SIZES, VMRESERVE_PROVIDER, VMRESERVE_BOOT_DELAY, \
             VMRESERVE_FAILURE_RATE, VMRESERVE_PROVISION_CMD, VMRESERVE_DEPROVISION_CMD, VMRESERVE_RESET_CMD, \
             VMRESERVE_PROVIDER_TIMEOUT, VMRESERVE_ON_RETURN, VMRESERVE_JOB_CLAIM, VMRESERVE_IDEMPOTENCY_WINDOW, VMRESERVE_REDIS_SENTINEL, VMRESERVE_SENTINEL_MASTER, \
-            VMRESERVE_MIN_REPLICAS_ACK, VMRESERVE_REPLICA_ACK_TIMEOUT, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
+            VMRESERVE_MIN_REPLICAS_ACK, VMRESERVE_REPLICA_ACK_TIMEOUT, VMRESERVE_ADMIN_TOKEN_FILE, VMRESERVE_AUTH_FAILURE_LIMIT, \
+            VMRESERVE_TRUST_FORWARDED_FOR (1 or true), VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
             VMRESERVE_LOG_LEVEL. A flag wins over its variable.
             """
     )
@@ -29,8 +30,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on. (default: 5000)") var port: Int?
     @Option(name: .customLong("redis-url"), help: "redis://[[user]:password@]host[:port][/db] (default: redis://127.0.0.1:6379/0)")
     var redisURL: String?
-    @Option(name: .customLong("admin-token"), help: "Bearer token of the built-in admin. No default: without it, only users created by an admin (or dev mode) can act.")
-    var adminToken: String?
+    @Option(name: .customLong("admin-token"), help: "Bearer token of the built-in admin; give it twice (old and new) while rotating it. No default: without it, only users created by an admin (or dev mode) can act.")
+    var adminToken: [String] = []
+    @Option(name: .customLong("admin-token-file"), help: "A file of admin tokens, one per line (# comments), read again whenever it changes: rotate the admin token by adding the new one, then removing the old one, with no restart.")
+    var adminTokenFile: String?
+    @Option(name: .customLong("auth-failure-limit"), help: "Failed authentications one client address may make in a minute; after that its requests with a token are answered 429 until the minute ends. 0: no limit. (default: 10)")
+    var authFailureLimit: Int?
+    @Flag(name: .customLong("trust-forwarded-for"), help: "Take the client's address from the last X-Forwarded-For entry: only behind a proxy that sets it (docker-compose.yml's HAProxy does).")
+    var trustForwardedFor = false
     @Option(name: .customLong("max-vm-count"), help: "Cap on VMs, used only when Redis has none yet. (default: 100)")
     var maxVMCount: Int?
     @Option(name: .customLong("default-quota"), help: "Quota of users created without one. (default: 5)")
@@ -93,7 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = GatewayConfiguration(
             host: try settings.value(host, "VMRESERVE_HOST", default: "127.0.0.1"),
             port: try settings.value(port, "VMRESERVE_PORT", default: 5000, in: 0...65535),
-            adminToken: try settings.value(adminToken, "VMRESERVE_ADMIN_TOKEN"),
+            adminToken: nil,
             maxVMCount: try settings.value(maxVMCount, "VMRESERVE_MAX_VM_COUNT", default: 100, in: 0...1_000_000),
             defaultQuota: try settings.value(defaultQuota, "VMRESERVE_DEFAULT_QUOTA", default: 5, in: 0...1_000_000),
             devMode: devMode,
@@ -138,12 +145,13 @@ struct ServeCommand: AsyncParsableCommand {
         let sentinelMaster: String? = try settings.value(self.sentinelMaster, "VMRESERVE_SENTINEL_MASTER")
         if let text: String = try settings.value(redisSentinel, "VMRESERVE_REDIS_SENTINEL") {
             guard let sentinelMaster, !sentinelMaster.isEmpty else { throw ValidationError("--redis-sentinel needs --sentinel-master") }
+            let addresses: [RedisURL]
             do {
-                configuration.redis.sentinel = SentinelConfiguration(sentinels: try SentinelConfiguration.parseAddresses(text),
-                                                                     masterName: sentinelMaster)
-            } catch let error as RedisError {
+                addresses = try SentinelConfiguration.parseAddresses(text)
+            } catch {
                 throw ValidationError("--redis-sentinel: \(error.message)")
             }
+            configuration.redis.sentinel = SentinelConfiguration(sentinels: addresses, masterName: sentinelMaster)
         } else if sentinelMaster != nil {
             throw ValidationError("--sentinel-master needs --redis-sentinel")
         }
@@ -153,9 +161,23 @@ struct ServeCommand: AsyncParsableCommand {
         guard !configuration.pool.contains("{"), !configuration.pool.contains("}"), !configuration.pool.isEmpty else {
             throw ValidationError("--pool: a pool name cannot be empty or contain braces")
         }
-        if let token = configuration.adminToken, token.count < 16 {
-            throw ValidationError("--admin-token: use at least 16 characters (vmreserve tokens are 64 hex digits)")
+        configuration.adminTokens = adminToken.isEmpty ? [try settings.value(nil as String?, "VMRESERVE_ADMIN_TOKEN")].compactMap { $0 } : adminToken
+        if configuration.adminTokens.contains(where: { $0.count < 16 || $0.contains(" ") }) {
+            throw ValidationError("--admin-token: use at least 16 characters and no spaces (vmreserve tokens are 64 hex digits)")
         }
+        configuration.adminTokenFile = try settings.value(adminTokenFile, "VMRESERVE_ADMIN_TOKEN_FILE")
+        if let path = configuration.adminTokenFile {
+            do {
+                _ = try AdminTokens.parseFile(try String(contentsOfFile: path, encoding: .utf8))
+            } catch let error as AdminTokens.TokenFileError {
+                throw ValidationError("--admin-token-file: \(error)")
+            } catch {
+                throw ValidationError("--admin-token-file: cannot read \(path)")
+            }
+        }
+        configuration.authenticationFailureLimit = try settings.value(authFailureLimit, "VMRESERVE_AUTH_FAILURE_LIMIT", default: 10,
+                                                                      in: 0...1_000_000)
+        configuration.trustForwardedFor = try settings.flag(trustForwardedFor, "VMRESERVE_TRUST_FORWARDED_FOR")
         if devMode, !["127.0.0.1", "localhost", "::1"].contains(configuration.host) {
             throw ValidationError("--dev serves tokenless requests as an admin, so it only binds a loopback address")
         }

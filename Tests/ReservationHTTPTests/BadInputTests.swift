@@ -128,7 +128,8 @@ import TestSupport
     /// The caller comes first, as in every script: a bad request with an unknown token is 401,
     /// and a user's bad request on an admin route 403; neither changes anything.
     @Test func theCallerIsCheckedBeforeTheInput() async throws {
-        try await withGateway { gateway async throws in
+        // (dozens of unknown tokens on purpose: no limit on failed authentications here)
+        try await withGateway(configure: { $0.authenticationFailureLimit = 0 }) { gateway async throws in
             try await gateway.createVMs(3)
             let user = try await gateway.createUser("base", quota: 2)
             let before = try await gateway.snapshot()

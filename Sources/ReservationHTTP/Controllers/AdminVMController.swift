@@ -7,6 +7,7 @@ struct AdminVMController {
 
     func addRoutes(to group: RouterGroup<AuthenticatedRequestContext>) {
         group.post("vms") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
             let body = try await RequestDecoding.body(CreateVMsBody.self, from: request, context: context, required: false)
             return try await create(context.caller, count: body?.count, size: try body?.size.map(Limits.checkSize),
                                     idempotencyKey: try RequestDecoding.idempotencyKey(request))
@@ -33,10 +34,12 @@ struct AdminVMController {
             let page = try await store.listVMs(context.caller, status: status, cursor: cursor, limit: limit)
             return EnvelopeResponse.success(page)
         }
-        group.get("pool") { _, context in
-            try EnvelopeResponse.success(await store.poolStats(context.caller))
+        group.get("pool") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
+            return try EnvelopeResponse.success(await store.poolStats(context.caller))
         }
         group.put("pool") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
             let body = try await RequestDecoding.body(SetPoolBody.self, from: request, context: context, required: true)!
             let cap = try checked(body.maxVMCount, "max_vm_count", in: Limits.maxVMCount)
             let ipPool: IPPoolChange? = switch body.ipPool {

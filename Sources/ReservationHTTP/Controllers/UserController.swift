@@ -7,20 +7,24 @@ struct UserController {
 
     func addRoutes(to group: RouterGroup<AuthenticatedRequestContext>) {
         group.post("users") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
             let body = try await RequestDecoding.body(CreateUserBody.self, from: request, context: context, required: true)!
             let name = try Limits.checkUserName(body.name)
             let quota = try checked(body.quota, "quota", in: Limits.quota)
             let issued = try await store.createUser(context.caller, name: name, role: body.role ?? .user, quota: quota)
             return EnvelopeResponse.success(UserRepresentation(user: issued.user, token: issued.token), status: .created)
         }
-        group.get("users") { _, context in
-            try EnvelopeResponse.success(await store.users(context.caller).map { UserRepresentation(user: $0) })
+        group.get("users") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
+            return try EnvelopeResponse.success(await store.users(context.caller).map { UserRepresentation(user: $0) })
         }
-        group.get("users/{name}") { _, context in
+        group.get("users/{name}") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
             let detail = try await store.user(context.caller, name: try name(context))
             return EnvelopeResponse.success(UserRepresentation(user: detail.user, vms: detail.vms))
         }
         group.patch("users/{name}") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
             let name = try name(context)
             let body = try await RequestDecoding.body(UpdateUserBody.self, from: request, context: context, required: true)!
             let quota = try checked(body.quota, "quota", in: Limits.quota)
@@ -44,10 +48,12 @@ struct UserController {
                                                   sizeQuotas: sizeQuotas)
             return EnvelopeResponse.success(UserRepresentation(user: user))
         }
-        group.delete("users/{name}") { _, context in
-            EnvelopeResponse.success(UserRepresentation(user: try await store.deleteUser(context.caller, name: try name(context))))
+        group.delete("users/{name}") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
+            return EnvelopeResponse.success(UserRepresentation(user: try await store.deleteUser(context.caller, name: try name(context))))
         }
-        group.post("users/{name}/token") { _, context in
+        group.post("users/{name}/token") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
             let issued = try await store.rotateToken(context.caller, name: try name(context))
             return EnvelopeResponse.success(UserRepresentation(user: issued.user, token: issued.token))
         }

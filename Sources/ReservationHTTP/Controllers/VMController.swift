@@ -24,23 +24,28 @@ struct VMController {
                                              wait: min(.seconds(wait), maxWait), channel: context.channel)
         }
         group.post("checkouts/{vm_id}/renew") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
             let id = try RequestDecoding.vmID(context.parameters.require("vm_id"))
             let body = try await RequestDecoding.body(LeaseBody.self, from: request, context: context, required: false)
             let lease = try checked(body?.leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
             return try EnvelopeResponse.success(await store.renew(context.caller, id: id, leaseSeconds: lease))
         }
         group.post("checkins") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
             let body = try await RequestDecoding.body(CheckinBody.self, from: request, context: context, required: true)
             return try await checkin(context.caller, vmID: body?.vmID, ip: body?.ip)
         }
-        group.get("vms/mine") { _, context in
-            try EnvelopeResponse.success(await store.myVMs(context.caller))
+        group.get("vms/mine") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
+            return try EnvelopeResponse.success(await store.myVMs(context.caller))
         }
-        group.get("vms/{vm_id}") { _, context in
-            try await vm(context.caller, id: context.parameters.require("vm_id"))
+        group.get("vms/{vm_id}") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
+            return try await vm(context.caller, id: context.parameters.require("vm_id"))
         }
-        group.get("vms/{vm_id}/status") { _, context in
-            try await status(context.caller, id: context.parameters.require("vm_id"))
+        group.get("vms/{vm_id}/status") { request, context in
+            _ = try RequestDecoding.query(request, allowed: [])
+            return try await status(context.caller, id: context.parameters.require("vm_id"))
         }
     }
 

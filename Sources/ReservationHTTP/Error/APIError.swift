@@ -23,6 +23,11 @@ struct APIError: Error, Sendable {
         status: .contentTooLarge, code: "payload_too_large", message: "The request body is larger than 1 MiB",
         headers: [.connection: "close"]
     )
+    static func tooManyAuthenticationFailures(retryAfter seconds: Int) -> APIError {
+        APIError(status: .tooManyRequests, code: "too_many_failed_authentications",
+                 message: "Too many failed authentications from this address; retry in \(seconds) seconds",
+                 headers: [.retryAfter: String(seconds)])
+    }
     static let routeNotFound = APIError(status: .notFound, code: "not_found", message: "No such route")
     static let internalError = APIError(status: .internalServerError, code: "internal", message: "Internal error")
 

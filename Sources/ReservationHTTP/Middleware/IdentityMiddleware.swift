@@ -7,8 +7,8 @@ import Reservations
 struct IdentityMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
-    /// SHA-256 of the admin token from the configuration, if any.
-    let adminTokenDigest: TokenDigest?
+    /// The built-in admin's tokens.
+    let adminTokens: AdminTokens
     /// Dev mode: requests without a token act as the `anonymous` admin.
     let anonymousAdmin: Bool
 
@@ -27,7 +27,7 @@ struct IdentityMiddleware: RouterMiddleware {
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else { return nil }
         let digest = TokenDigest(of: String(parts[1]))
-        if let adminTokenDigest, adminTokenDigest.constantTimeEquals(digest) {
+        if adminTokens.matches(digest) {
             return .trustedAdmin(name: "admin")
         }
         return .token(digest)

@@ -1,0 +1,151 @@
+import AsyncHTTPClient
+import Foundation
+import NIOHTTP1
+import RedisServerProcess
+import Testing
+import TestSupport
+@testable import ReservationHTTP
+
+/// Security: failed authentications limited per client address, the admin token rotated with no
+/// restart, no secret in the logs, bounded headers, and nothing of one user visible to another.
+@Suite(.timeLimit(.minutes(10))) struct SecurityTests {
+    @Test func anAddressThatFailsToAuthenticateTooOftenIsRefusedForAWhile() async throws {
+        try await withGateway(configure: { $0.authenticationFailureLimit = 3 }) { gateway async throws in
+            let alice = try await gateway.createUser("alice", quota: 1)
+            for attempt in 1...3 {
+                let bad = try await gateway.call(.GET, "/v1/vms/mine", token: "wrong-token-\(attempt)")
+                #expect(bad.status == 401)
+            }
+            for token in ["wrong-token-4", alice, adminToken] {
+                let refused = try await gateway.call(.GET, "/v1/vms/mine", token: token)
+                #expect(refused.status == 429 && refused.code == "too_many_failed_authentications", "\(refused.text)")
+                let wait = try #require(refused.headers["Retry-After"].first.flatMap { Int($0) })
+                #expect((1...60).contains(wait))
+                #expect(refused.message == "Too many failed authentications from this address; retry in \(wait) seconds")
+            }
+            #expect(try await gateway.call(.GET, "/healthz", token: nil).status == 200, "requests without a token are not refused")
+        }
+    }
+
+    @Test func behindAProxyTheForwardedAddressIsTheOneCounted() async throws {
+        try await withGateway(configure: {
+            $0.authenticationFailureLimit = 2
+            $0.trustForwardedFor = true
+        }) { gateway async throws in
+            let from = { (address: String) in [("X-Forwarded-For", "203.0.113.50, \(address)")] }
+            for _ in 0..<2 { #expect(try await gateway.call(.GET, "/v1/vms/mine", token: "bad-token-xyz", headers: from("198.51.100.7")).status == 401) }
+            #expect(try await gateway.call(.GET, "/v1/vms/mine", headers: from("198.51.100.7")).status == 429)
+            #expect(try await gateway.call(.GET, "/v1/vms/mine", headers: from("198.51.100.8")).status == 200, "another client")
+        }
+    }
+
+    @Test func aFailureWindowEnds() async throws {
+        let failures = AuthenticationFailures(limit: 2, window: .milliseconds(200))
+        failures.recordFailure(of: "a")
+        #expect(failures.refusal(for: "a") == nil)
+        failures.recordFailure(of: "a")
+        #expect(failures.refusal(for: "a") != nil && failures.refusal(for: "b") == nil)
+        try await waitUntil("the window ends") { failures.refusal(for: "a") == nil }
+        failures.recordFailure(of: "a")
+        #expect(failures.refusal(for: "a") == nil, "a new window counts from zero")
+    }
+
+    @Test func theAdminTokenIsRotatedWithoutARestart() async throws {
+        try await withTestProcesses { processes in
+            let file = try processes.temporaryDirectory("tokens").appending(path: "admin-tokens")
+            let old = "old-" + String(repeating: "a", count: 40), new = "new-" + String(repeating: "b", count: 40)
+            try "# the admin's tokens\n\(old)\n".write(to: file, atomically: true, encoding: .utf8)
+            try await withGateway(configure: {
+                $0.adminTokens = []
+                $0.adminTokenFile = file.path
+                $0.authenticationFailureLimit = 0  // (the waits below try the new token until it works)
+            }) { gateway async throws in
+                func works(_ token: String) async -> Bool { (try? await gateway.call(.GET, "/v1/admin/pool", token: token).status) == 200 }
+                let oldWorks = await works(old), newWorks = await works(new)
+                #expect(oldWorks && !newWorks)
+                try "\(old)\n\(new)\n".write(to: file, atomically: true, encoding: .utf8)
+                try await waitUntil("the new token works") { await works(new) }
+                #expect(await works(old), "both while clients move over")
+                try "\(new)\n".write(to: file, atomically: true, encoding: .utf8)
+                try await waitUntil("the old token stops working") { !(await works(old)) }
+                #expect(await works(new))
+                // a broken file changes nothing
+                try "short\n".write(to: file, atomically: true, encoding: .utf8)
+                try await Task.sleep(for: .seconds(3))
+                let stillWorks = await works(new), shortWorks = await works("short")
+                #expect(stillWorks && !shortWorks)
+            }
+        }
+    }
+
+    @Test func noTokenOrPasswordEverReachesTheLog() async throws {
+        try await withTestProcesses { processes in
+            let password = "redis-secret-\(UUID().uuidString)"
+            let redis = try await processes.redis(extraArguments: ["--requirepass", password])
+            let port = try freeLoopbackPort(), log = try processes.temporaryDirectory("log").appending(path: "gateway.log")
+            let process = try await GatewayProcess.start(
+                ["--redis-url", "redis://:\(password)@127.0.0.1:\(redis.port)/0", "--admin-token", adminToken, "--log-level", "trace"],
+                port: port, log: log, processes: processes)
+            let gateway = Gateway(port: port)
+            try await gateway.createVMs(2)
+            let userToken = try await gateway.createUser("alice", quota: 1)
+            #expect(try await gateway.call(.POST, "/v1/checkouts", token: userToken).status == 201)
+            let rotated = try #require(try await gateway.call(.POST, "/v1/admin/users/alice/token")["token"])
+            let wrong = "not-a-token-\(UUID().uuidString)"
+            #expect(try await gateway.call(.GET, "/v1/vms/mine", token: wrong).status == 401)
+            #expect(try await gateway.call(.GET, "/v1/vms/mine", token: rotated).status == 200)
+            #expect(try await gateway.call(.GET, "/v1/vms/mine?token=\(wrong)", token: rotated).status == 400)
+            #expect(await process.terminate(with: SIGTERM) == 0)  // every log line written
+            let text = try String(contentsOf: log, encoding: .utf8)
+            #expect(text.contains("route=/v1/vms/mine"), "the requests were logged")
+            for secret in [adminToken, userToken, rotated, wrong, password] {
+                #expect(!text.contains(secret), "a secret in the log")
+            }
+        }
+    }
+
+    @Test func headersBeyondTheLimitAreRefusedWithoutBeingServed() async throws {
+        try await withGateway { gateway async throws in
+            let connection = try RawHTTPConnection(port: gateway.port)
+            let big = String(repeating: "x", count: 200_000)
+            try? connection.send("GET /v1/admin/pool HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(adminToken)\r\nX-Big: \(big)\r\n\r\n")
+            let answer = await connection.readAnswer()
+            #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 431") || answer.hasPrefix("HTTP/1.1 400"), "\(answer.prefix(200))")
+            #expect(!answer.contains("\"status\":\"success\""))
+            #expect(try await gateway.call(.GET, "/healthz", token: nil).status == 200, "the gateway goes on")
+        }
+    }
+
+    @Test func aUserLearnsNothingOfAnotherUsersVMsOrName() async throws {
+        try await withGateway { gateway async throws in
+            try await gateway.createVMs(3)
+            let alice = try await gateway.createUser("alice-secret-name", quota: 2)
+            let bob = try await gateway.createUser("bob", quota: 1)
+            let vm = try await gateway.call(.POST, "/v1/checkouts", token: alice, body: #"{"lease_seconds": 600}"#)
+            let id = try #require(vm["vm_id"]), ip = try #require(vm["ip"])
+            let before = try await gateway.snapshot()
+            let probes: [(HTTPMethod, String, String?)] = [
+                (.GET, "/v1/vms/\(id)", nil), (.GET, "/v1/vms/\(id)/status", nil),
+                (.POST, "/v1/checkouts/\(id)/renew", #"{"lease_seconds": 60}"#),
+                (.POST, "/v1/checkins", #"{"vm_id": "\#(id)"}"#), (.POST, "/v1/checkins", #"{"ip": "\#(ip)"}"#),
+                (.GET, "/v1/vms/mine", nil), (.GET, "/v1/vms/mine/history?limit=1000", nil),
+                (.GET, "/v1/vms/mine/history?vm_id=\(id)", nil),
+                (.GET, "/getVM/?vm_id=\(id)", nil), (.GET, "/getVMStatus/?vm_id=\(id)", nil),
+                (.GET, "/checkinVM/?vm_id=\(id)", nil), (.GET, "/checkinVM/?ip=\(ip)", nil),
+                (.GET, "/v1/admin/vms", nil), (.GET, "/v1/admin/vms/\(id)", nil), (.GET, "/v1/admin/users", nil),
+                (.GET, "/v1/admin/users/alice-secret-name", nil), (.GET, "/v1/admin/events", nil), (.GET, "/v1/admin/pool", nil),
+                (.DELETE, "/v1/admin/vms/\(id)", nil), (.POST, "/v1/admin/vms/\(id)/retry", nil),
+                (.GET, "/deleteVM/?vm_id=\(id)", nil),
+            ]
+            for (method, path, body) in probes {
+                let answer = try await gateway.call(method, path, token: bob, body: body)
+                #expect(!answer.text.contains("alice-secret-name"), "\(method) \(path) names alice: \(answer.text)")
+                #expect(answer.status >= 400 || !answer.text.contains(ip), "\(method) \(path) shows alice's VM: \(answer.text)")
+                if answer.status < 400 {
+                    #expect(!answer.text.contains(id), "\(method) \(path) shows alice's VM: \(answer.text)")
+                }
+            }
+            #expect(try await gateway.snapshot() == before, "and changes nothing")
+        }
+    }
+}
