@@ -18,7 +18,7 @@ import Testing
         #"{"a": [1, 2, {"b": null}], "c": "\u00e9\ud83d\ude00\n\"\\\/"}"#,
         " \t\r\n{ \"a\" : 1 } \n",
         #"{"a": {"x": 1}, "b": {"x": 2}}"#,  // the same name in two objects is fine
-        #"{"\ud800": 1}"#,  // a lone surrogate is grammatical
+        "1e308", "-1e-400",  // the largest magnitude a Double holds; one too small for it reads as 0
         "{\"é\": \"ü\"}",
     ])
     func acceptsValidJSON(_ text: String) {
@@ -41,6 +41,17 @@ import Testing
         #expect(violation(#"{"a": {"b": 1, "b": 1}}"#) == "The body names member 'b' more than once")
         #expect(violation(#"[{"x": 1}, {"y": 1, "y": 2}]"#) == "The body names member 'y' more than once")
         #expect(violation(#"{"\n": 1, "\n": 2}"#) == "The body names member '?' more than once")
+    }
+
+    @Test func refusesWhatTheGrammarAllowsButNoDecoderCanRead() {
+        // found by StrictJSONPropertyTests: Foundation cannot read these, so they are refused
+        // here with a clear message rather than later as "not valid JSON"
+        for text in [#"{"\ud800": 1}"#, #""\ude00""#, #""\ud83dx""#, #""\ud83d\u0041""#] {
+            #expect(violation(text) == "The body escapes half of a character (an unpaired UTF-16 surrogate)", "\(text)")
+        }
+        for text in ["1e309", "-2e10040", "[1, 1E400]"] {
+            #expect(violation(text) == "The body holds a number too large to read", "\(text)")
+        }
     }
 
     @Test func refusesTextThatIsNotUTF8AndNestingPastTheLimit() {

@@ -2,8 +2,9 @@
 /// decoder accepts a trailing comma and silently keeps one of two members of the same name, and
 /// neither may change what a request means. Checks the grammar exactly (no comments, no single
 /// quotes, no NaN, nothing after the value), that text is UTF-8, that no object names a member
-/// twice (compared after unescaping, so `"ip"` and `"\u0069p"` are the same name), and that
-/// values nest at most `maxDepth` deep.
+/// twice (compared after unescaping, so `"ip"` and `"\u0069p"` are the same name), that
+/// values nest at most `maxDepth` deep, and, past the grammar, that every `\u` escape is a whole
+/// character and every number fits a Double (what no decoder could read is refused here, clearly).
 struct StrictJSON {
     static let maxDepth = 64
 
@@ -157,8 +158,11 @@ struct StrictJSON {
                 }
                 index = saved
             }
-            // A lone surrogate is valid JSON grammar; it stands for U+FFFD in a name.
-            scalars.append(Unicode.Scalar(UInt32(unit)) ?? "\u{FFFD}")
+            // The grammar allows half a character; no decoder can read it as text.
+            guard let scalar = Unicode.Scalar(UInt32(unit)) else {
+                throw Violation(message: "The body escapes half of a character (an unpaired UTF-16 surrogate)")
+            }
+            scalars.append(scalar)
         default:
             throw .syntax
         }
@@ -181,8 +185,9 @@ struct StrictJSON {
         return unit
     }
 
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, within the range of a Double.
     private mutating func number() throws(Violation) {
+        let start = index
         if current == UInt8(ascii: "-") { index += 1 }
         if current == UInt8(ascii: "0") {
             index += 1
@@ -197,6 +202,9 @@ struct StrictJSON {
             index += 1
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
             try digits()
+        }
+        guard Double(String(decoding: bytes[start..<index], as: UTF8.self))?.isFinite == true else {
+            throw Violation(message: "The body holds a number too large to read")
         }
     }
 
