@@ -594,7 +594,7 @@ end
 -- because candidates ran out (a full IP pool ends the creation without one).
 -- Errors: IP_POOL_EXHAUSTED (the block was full before the first).
 local function create_from_candidates(actor, want, first, size)
-  local t = tostring(now())
+  local t = ('%d'):format(now())
   local block = ip_block()
   local catalog, order = size_catalog()
   size = (size ~= nil and size ~= '') and size or order[1]

@@ -24,9 +24,11 @@ return run(function()
   local since = int_arg(5, 0, 253402300799999, 'since', true) -- up to the year 9999
   local cursor = str_arg(6, 'cursor', true)
   local limit = int_arg(7, 1, 1000, 'limit')
-  local from = since and tostring(since) or '-'
+  local from = since and ('%d'):format(since) or '-' -- (tostring writes 1e14 and more as 1e+14)
   if cursor ~= '' then
-    if not cursor:match('^%d+%-%d+$') then fail('BAD_REQUEST cursor is not one this server gave') end
+    -- (digits a stream id can hold: found by schemathesis, a longer one made XRANGE fail)
+    local ms, seq = cursor:match('^(%d+)%-(%d+)$')
+    if not ms or #ms > 15 or #seq > 19 then fail('BAD_REQUEST cursor is not one this server gave') end
     from = '(' .. cursor
   end
   local filtered = vm_filter ~= '' or user_filter ~= ''

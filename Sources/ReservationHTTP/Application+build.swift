@@ -74,9 +74,11 @@ func buildRouter(
 ) -> Router<GatewayRequestContext> {
     let metrics = GatewayMetrics()
     let router = Router(context: GatewayRequestContext.self)
+    let routeMethods = RouteMethods()
     router.addMiddleware {
         RequestTelemetryMiddleware(metrics: metrics)
         ErrorEnvelopeMiddleware()
+        MethodNotAllowedMiddleware(routes: routeMethods)
         if configuration.authenticationFailureLimit > 0 {
             AuthenticationLimitMiddleware(failures: AuthenticationFailures(limit: configuration.authenticationFailureLimit),
                                           trustForwardedFor: configuration.trustForwardedFor)
@@ -95,5 +97,6 @@ func buildRouter(
     UserController(store: store).addRoutes(to: adminRoutes.group("v1/admin"))
     HistoryController(store: store).addRoutes(user: userRoutes.group("v1"), admin: adminRoutes.group("v1/admin"))
     LegacyController(vms: vms, admin: admin).addRoutes(userRoutes: userRoutes, adminRoutes: adminRoutes)
+    routeMethods.learn(from: router)
     return router
 }

@@ -1,6 +1,6 @@
 import RedisClient
 
-/// The Lua scripts of `lua/`, embedded at build time by the EmbedLuaPlugin. Each script runs as
+/// The Lua scripts of `lua/`, embedded at build time by the EmbedFilesPlugin. Each script runs as
 /// the prelude followed by the script's own text.
 public enum Script: String, CaseIterable, Sendable {
     case initPool = "init_pool"

@@ -28,6 +28,10 @@ struct APIError: Error, Sendable {
                  message: "Too many failed authentications from this address; retry in \(seconds) seconds",
                  headers: [.retryAfter: String(seconds)])
     }
+    static func methodNotAllowed(_ allowed: [String]) -> APIError {
+        APIError(status: .methodNotAllowed, code: "method_not_allowed",
+                 message: "This route answers \(allowed.joined(separator: ", ")) only", headers: [.allow: allowed.joined(separator: ", ")])
+    }
     static let routeNotFound = APIError(status: .notFound, code: "not_found", message: "No such route")
     static let internalError = APIError(status: .internalServerError, code: "internal", message: "Internal error")
 
