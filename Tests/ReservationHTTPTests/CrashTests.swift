@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import RedisServerProcess
 import Synchronization
 import Testing
@@ -54,8 +55,38 @@ import Glibc
         /// Set once the chaos is over and enough was done after it: the clients stop.
         let finished = Atomic(false)
 
+        /// What the clients' requests met, by phase of a test (0 unless a test sets others).
+        struct Phase: Sendable {
+            var requests = 0, unavailable = 0
+            var slowest: Duration = .zero
+        }
+        let phase = Atomic(0)
+        let phases = Mutex<[Int: Phase]>([:])
+
         init(_ gateways: [Gateway]) { self.gateways = Mutex(gateways) }
         func pick() -> Gateway { gateways.withLock { $0.randomElement()! } }
+
+        /// A request to any gateway, counted in the current phase: its time, and whether the
+        /// service was unavailable (503 store_unavailable, or no answer at all).
+        func call(_ method: HTTPMethod, _ path: String, token: String, body: String? = nil) async throws -> APIResponse {
+            let phase = self.phase.load(ordering: .relaxed), start = ContinuousClock.now
+            func record(unavailable: Bool) {
+                let time = ContinuousClock.now - start
+                phases.withLock { phases in
+                    phases[phase, default: Phase()].requests += 1
+                    if unavailable { phases[phase, default: Phase()].unavailable += 1 }
+                    phases[phase, default: Phase()].slowest = max(phases[phase, default: Phase()].slowest, time)
+                }
+            }
+            do {
+                let response = try await pick().call(method, path, token: token, body: body)
+                record(unavailable: response.code == "store_unavailable")
+                return response
+            } catch {
+                record(unavailable: true)
+                throw error
+            }
+        }
     }
 
     /// What a client is unsure of after a request whose answer it never got.
@@ -156,7 +187,7 @@ import Glibc
         var held: Set<String> = []
         while !cluster.finished.load(ordering: .relaxed) && !Task.isCancelled {
             if held.isEmpty || (held.count <= quota && Bool.random()) {
-                guard let response = try? await cluster.pick().call(.POST, "/v1/checkouts", token: token),
+                guard let response = try? await cluster.call(.POST, "/v1/checkouts", token: token),
                       response.code != "store_unavailable"
                 else {
                     held = await reconcile(user, token: token, held: held, doubt: .checkout, cluster: cluster, holders: holders)
@@ -181,7 +212,7 @@ import Glibc
             } else {
                 let id = held.randomElement()!
                 holders.release(id)
-                guard let response = try? await cluster.pick().call(.POST, "/v1/checkins", token: token, body: #"{"vm_id": "\#(id)"}"#),
+                guard let response = try? await cluster.call(.POST, "/v1/checkins", token: token, body: #"{"vm_id": "\#(id)"}"#),
                       response.code != "store_unavailable"
                 else {
                     held = await reconcile(user, token: token, held: held, doubt: .checkin(id), cluster: cluster, holders: holders)
@@ -206,7 +237,7 @@ import Glibc
         if doubt != nil { cluster.counts.withLock { $0.unknownOutcomes += 1 } }
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
-            guard let response = try? await cluster.pick().call(.GET, "/v1/vms/mine", token: token), response.status == 200 else {
+            guard let response = try? await cluster.call(.GET, "/v1/vms/mine", token: token), response.status == 200 else {
                 try? await Task.sleep(for: .milliseconds(50))
                 continue
             }

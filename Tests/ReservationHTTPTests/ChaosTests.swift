@@ -1,0 +1,158 @@
+import Foundation
+import RedisClient
+import RedisServerProcess
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The fault matrix: three `vmreserve serve` processes on one Redis (append-only, behind a proxy
+/// the test can cut), 48 clients checking out and in, and seven faults one after another. After
+/// each: no answer any client was given is lost (each client checks what the service says it
+/// holds against what it was told), no VM has two holders, requests during the fault were
+/// answered 503 within the gateways' 2 s Redis timeout rather than left hanging, and service
+/// resumed with no gateway restarted (but the one the first fault kills).
+@Suite(.timeLimit(.minutes(10))) struct ChaosTests {
+    struct Row: CustomStringConvertible {
+        let fault: String
+        let phase: CrashTests.Cluster.Phase
+        let lost: Int
+
+        var description: String {
+            let slowest = Double(phase.slowest.components.seconds) + Double(phase.slowest.components.attoseconds) / 1e18
+            return "| \(fault) | \(phase.requests) | \(phase.unavailable) | \(String(format: "%.2f s", slowest)) | \(lost) |"
+        }
+    }
+
+    @Test func everyFaultLosesNoAnswerAndServiceResumesByItself() async throws {
+        let vmCount = 40, clients = 48, quota = 2
+        try await withTestProcesses { processes in
+            let directory = try processes.temporaryDirectory("chaos")
+            let data = directory.appending(path: "redis")
+            // (`dir` is a protected setting: the MISCONF fault changes it)
+            let protectedConfigs = ["--enable-protected-configs", "yes"]
+            var redis = try await processes.redis(dataDirectory: data, persistent: true, extraArguments: protectedConfigs)
+            let redisPort = redis.port
+            let proxy = try await CuttableProxy.start(to: redisPort)
+            defer { Task { await proxy.stop() } }
+            let ports = try (0..<3).map { _ in try freeLoopbackPort() }
+            let arguments = ["--redis-url", "redis://127.0.0.1:\(proxy.port)/0", "--admin-token", adminToken,
+                             "--max-vm-count", String(vmCount), "--log-level", "warning", "--auth-failure-limit", "0"]
+            func startGateway(_ index: Int) async throws -> ChildProcess {
+                try await GatewayProcess.start(arguments, port: ports[index], log: directory.appending(path: "gateway\(index).log"),
+                                               processes: processes)
+            }
+            var gatewayProcesses: [ChildProcess] = []
+            for index in 0..<3 { gatewayProcesses.append(try await startGateway(index)) }
+            let gateways = ports.map(Gateway.init(port:))
+            try await gateways[0].createVMs(vmCount)
+            var tokens: [String] = []
+            for index in 0..<clients { tokens.append(try await gateways[index % 3].createUser("chaos\(index)", quota: quota)) }
+            let holders = CrashTests.Holders(), cluster = CrashTests.Cluster(gateways)
+            func progress(_ count: Int, _ what: String) async throws {
+                let target = cluster.counts.withLock { $0.checkouts } + count
+                try await waitUntil("\(count) checkouts \(what)") { cluster.counts.withLock { $0.checkouts } >= target }
+            }
+            /// Redis itself, not through the proxy, for the faults that reconfigure it.
+            func admin(_ arguments: [String]...) async throws {
+                try await withRedisClient(.test(RedisURL(port: redisPort), connectionCount: 1)) { client in
+                    for command in arguments { _ = try await client.send(RedisCommand(command[0], Array(command.dropFirst()))) }
+                }
+            }
+            func info(_ section: String) async throws -> String {
+                try await withRedisClient(.test(RedisURL(port: redisPort), connectionCount: 1)) { client in
+                    try await client.send(RedisCommand("INFO", [section])).string ?? ""
+                }
+            }
+            let hold = Duration.seconds(3)  // longer than the gateways' 2 s Redis timeout
+
+            let faults: [(String, () async throws -> Void)] = [
+                ("gateway SIGKILL, then restarted", {
+                    cluster.gateways.withLock { $0.removeAll { $0.port == ports[1] } }
+                    await gatewayProcesses[1].terminate(with: SIGKILL)
+                    try await Task.sleep(for: hold)
+                    gatewayProcesses[1] = try await startGateway(1)
+                    cluster.gateways.withLock { $0.append(gateways[1]) }
+                }),
+                ("Redis SIGKILL, restarted from its AOF", {
+                    await redis.kill()
+                    try await Task.sleep(for: .milliseconds(500))
+                    redis = try await processes.redis(port: redisPort, dataDirectory: data, persistent: true, extraArguments: protectedConfigs)
+                }),
+                ("Redis paused (SIGSTOP) 3 s", {
+                    redis.suspend(true)
+                    try await Task.sleep(for: hold)
+                    redis.suspend(false)
+                }),
+                ("connections dropped (CLIENT KILL TYPE normal)", {
+                    try await admin(["CLIENT", "KILL", "TYPE", "normal"])
+                    try await Task.sleep(for: .milliseconds(200))
+                    try await admin(["CLIENT", "KILL", "TYPE", "normal"])
+                }),
+                ("Redis out of memory (maxmemory 1 byte; new users refused)", {
+                    try await admin(["CONFIG", "SET", "maxmemory", "1"])
+                    // Redis refuses a script whose first write would grow memory (a new user), and
+                    // lets one through whose first write frees some (SPOP, ZREM: checkout and
+                    // checkin), since it cannot stop a script halfway
+                    let create = try await gateways[0].call(.POST, "/v1/admin/users", body: #"{"name": "oom-probe"}"#)
+                    #expect(create.status == 503 && create.code == "store_unavailable", "\(create.text)")
+                    try await Task.sleep(for: hold)
+                    try await admin(["CONFIG", "SET", "maxmemory", "0"])
+                }),
+                ("disk refuses writes (MISCONF: a snapshot that cannot be written)", {
+                    try await admin(["CONFIG", "SET", "save", "3600 1"], ["CONFIG", "SET", "dir", "/proc"], ["BGSAVE"])
+                    try await waitUntil("the snapshot fails") { (try? await info("persistence"))?.contains("rdb_last_bgsave_status:err") == true }
+                    try await Task.sleep(for: hold)
+                    try await admin(["CONFIG", "SET", "dir", data.path], ["BGSAVE"])
+                    try await waitUntil("a snapshot succeeds") { (try? await info("persistence"))?.contains("rdb_last_bgsave_status:ok") == true }
+                    try await admin(["CONFIG", "SET", "save", ""])
+                }),
+                ("network to Redis cut 3 s (a proxy that passes nothing)", {
+                    proxy.setCut(true)
+                    try await Task.sleep(for: hold)
+                    proxy.setCut(false)
+                }),
+            ]
+
+            let rows = try await withThrowingTaskGroup(of: Void.self) { group -> [Row] in
+                for (index, token) in tokens.enumerated() {
+                    group.addTask {
+                        _ = await CrashTests.client("chaos\(index)", token: token, quota: quota, cluster: cluster, holders: holders)
+                    }
+                }
+                var rows: [Row] = []
+                try await progress(100, "before the first fault")
+                for (number, (fault, inject)) in faults.enumerated() {
+                    let lostBefore = holders.violations.count
+                    cluster.phase.store(number + 1, ordering: .relaxed)
+                    try await inject()
+                    cluster.phase.store(0, ordering: .relaxed)
+                    try await progress(50, "after: \(fault)")
+                    let phase = cluster.phases.withLock { $0[number + 1] } ?? CrashTests.Cluster.Phase()
+                    rows.append(Row(fault: fault, phase: phase, lost: holders.violations.count - lostBefore))
+                }
+                cluster.finished.store(true, ordering: .relaxed)
+                try await group.waitForAll()
+                return rows
+            }
+
+            print("| fault | requests during it | errors seen (503 or no answer) | slowest answer | answers lost |")
+            print("|---|---|---|---|---|")
+            for row in rows { print(row) }
+            #expect(holders.violations.isEmpty, "\(holders.violations.prefix(5))")
+            for row in rows {
+                #expect(row.lost == 0, "\(row.fault)")
+                #expect(row.phase.slowest < .seconds(2) + TestTiming.margin, "\(row.fault): an answer took \(row.phase.slowest)")
+            }
+            // the faults that stop Redis from serving were seen as such by the clients
+            for row in rows.dropFirst() where !row.fault.contains("out of memory") {
+                #expect(row.phase.unavailable > 0, "\(row.fault): no client noticed")
+            }
+            let pool = try await gateways[2].call(.GET, "/v1/admin/pool")
+            #expect(pool.data?["total"] as? Int == vmCount)
+            for process in gatewayProcesses { #expect(await process.terminate(with: SIGTERM) == 0, "each gateway stops cleanly") }
+        }
+    }
+}
