@@ -140,6 +140,10 @@ local function authenticate(ident)
       local role = name and redis.call('HGET', K.user .. name, 'role')
       if role then return name, role end
     end
+    if kind == 'u:' then -- a user the gateway identified by a verified identity token
+      local role = redis.call('HGET', K.user .. rest, 'role')
+      if role then return rest, role end
+    end
   end
   fail('UNAUTHORIZED missing, unknown or revoked token')
 end

@@ -83,7 +83,8 @@ func buildRouter(
             AuthenticationLimitMiddleware(failures: AuthenticationFailures(limit: configuration.authenticationFailureLimit),
                                           trustForwardedFor: configuration.trustForwardedFor)
         }
-        IdentityMiddleware(adminTokens: adminTokens, anonymousAdmin: configuration.devMode)
+        IdentityMiddleware(adminTokens: adminTokens, anonymousAdmin: configuration.devMode,
+                           oidc: configuration.oidc.map { OIDCVerifier(configuration: $0, logger: Logger(label: "vmreserve")) })
     }
     OperationsController(store: store, metrics: metrics).addRoutes(to: router)
 

@@ -14,6 +14,8 @@ public struct GatewayConfiguration: Sendable {
     /// Failed authentications one client address may make per minute before its requests with a
     /// token are refused (429) for the rest of that minute; 0: no limit.
     public var authenticationFailureLimit = 10
+    /// Single sign-on: JWTs from this OpenID Connect issuer name vmreserve users; nil: off.
+    public var oidc: OIDCConfiguration?
     /// Take the client's address from the last `X-Forwarded-For` entry (behind a proxy that sets it).
     public var trustForwardedFor = false
     /// Seeds the cap only when Redis has none yet.

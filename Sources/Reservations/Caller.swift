@@ -5,11 +5,15 @@ public enum Caller: Sendable, Equatable {
     /// An admin the gateway vouches for itself: the configured admin token (compared in constant
     /// time by the gateway) or the `anonymous` admin of dev mode.
     case trustedAdmin(name: String)
+    /// A user the gateway identified itself, by an identity token (OIDC) it verified: the
+    /// scripts look the user up by name, with the role vmreserve gave them.
+    case verifiedUser(name: String)
 
     var scriptArgument: String {
         switch self {
         case .token(let digest): "t:" + digest.hex
         case .trustedAdmin(let name): "p:" + name
+        case .verifiedUser(let name): "u:" + name
         }
     }
 }

@@ -325,7 +325,7 @@ public struct ReservationStore: Sendable {
     /// The role of the caller; `.unauthorized` for a token no user has. Trusted admins need no
     /// round trip.
     public func role(of caller: Caller) async throws(ReservationError) -> Role {
-        guard case .token = caller else { return .admin }
+        if case .trustedAdmin = caller { return .admin }
         let reply = try await run(.whoami, caller, [])
         guard let fields = reply.array, fields.count == 2, let role = fields[1].string.flatMap(Role.init(rawValue:)) else {
             throw RecordDecoding.malformed(reply)

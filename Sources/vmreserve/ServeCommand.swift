@@ -21,7 +21,8 @@ struct ServeCommand: AsyncParsableCommand {
             VMRESERVE_FAILURE_RATE, VMRESERVE_PROVISION_CMD, VMRESERVE_DEPROVISION_CMD, VMRESERVE_RESET_CMD, \
             VMRESERVE_PROVIDER_TIMEOUT, VMRESERVE_ON_RETURN, VMRESERVE_JOB_CLAIM, VMRESERVE_IDEMPOTENCY_WINDOW, VMRESERVE_REDIS_SENTINEL, VMRESERVE_SENTINEL_MASTER, \
             VMRESERVE_MIN_REPLICAS_ACK, VMRESERVE_REPLICA_ACK_TIMEOUT, VMRESERVE_ADMIN_TOKEN_FILE, VMRESERVE_AUTH_FAILURE_LIMIT, \
-            VMRESERVE_TRUST_FORWARDED_FOR (1 or true), VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
+            VMRESERVE_TRUST_FORWARDED_FOR (1 or true), VMRESERVE_OIDC_ISSUER, VMRESERVE_OIDC_AUDIENCE, \
+            VMRESERVE_OIDC_USER_CLAIM, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
             VMRESERVE_LOG_LEVEL. A flag wins over its variable.
             """
     )
@@ -36,6 +37,12 @@ struct ServeCommand: AsyncParsableCommand {
     var adminTokenFile: String?
     @Option(name: .customLong("auth-failure-limit"), help: "Failed authentications one client address may make in a minute; after that its requests with a token are answered 429 until the minute ends. 0: no limit. (default: 10)")
     var authFailureLimit: Int?
+    @Option(name: .customLong("oidc-issuer"), help: "Single sign-on: accept JWTs from this OpenID Connect issuer (https://…; its /.well-known/openid-configuration names its keys). Needs --oidc-audience.")
+    var oidcIssuer: String?
+    @Option(name: .customLong("oidc-audience"), help: "The audience (client id) an identity token must be for.")
+    var oidcAudience: String?
+    @Option(name: .customLong("oidc-user-claim"), help: "The claim holding the vmreserve user's name. (default: sub)")
+    var oidcUserClaim: String?
     @Flag(name: .customLong("trust-forwarded-for"), help: "Take the client's address from the last X-Forwarded-For entry: only behind a proxy that sets it (docker-compose.yml's HAProxy does).")
     var trustForwardedFor = false
     @Option(name: .customLong("max-vm-count"), help: "Cap on VMs, used only when Redis has none yet. (default: 100)")
@@ -178,6 +185,18 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.authenticationFailureLimit = try settings.value(authFailureLimit, "VMRESERVE_AUTH_FAILURE_LIMIT", default: 10,
                                                                       in: 0...1_000_000)
         configuration.trustForwardedFor = try settings.flag(trustForwardedFor, "VMRESERVE_TRUST_FORWARDED_FOR")
+        let issuer: String? = try settings.value(oidcIssuer, "VMRESERVE_OIDC_ISSUER")
+        let audience: String? = try settings.value(oidcAudience, "VMRESERVE_OIDC_AUDIENCE")
+        if let issuer {
+            guard let audience, !audience.isEmpty else { throw ValidationError("--oidc-issuer needs --oidc-audience") }
+            guard issuer.hasPrefix("https://") || issuer.hasPrefix("http://127.0.0.1") || issuer.hasPrefix("http://localhost") else {
+                throw ValidationError("--oidc-issuer: an https:// URL (http only on loopback)")
+            }
+            configuration.oidc = OIDCConfiguration(issuer: issuer, audience: audience,
+                                                   userClaim: try settings.value(oidcUserClaim, "VMRESERVE_OIDC_USER_CLAIM", default: "sub"))
+        } else if audience != nil {
+            throw ValidationError("--oidc-audience needs --oidc-issuer")
+        }
         if devMode, !["127.0.0.1", "localhost", "::1"].contains(configuration.host) {
             throw ValidationError("--dev serves tokenless requests as an admin, so it only binds a loopback address")
         }

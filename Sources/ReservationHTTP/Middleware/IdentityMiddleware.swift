@@ -2,8 +2,9 @@ import Hummingbird
 import Reservations
 
 /// Turns the Authorization header into a `Caller` without touching Redis: the configured admin
-/// token is recognised here in constant time; any other token travels to the scripts as its
-/// SHA-256, where the user is looked up in the same round trip as the operation.
+/// token is recognised here in constant time; an identity token (a JWT, with OIDC configured)
+/// is verified here and names a user; any other token travels to the scripts as its SHA-256,
+/// where the user is looked up in the same round trip as the operation.
 struct IdentityMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
@@ -11,21 +12,26 @@ struct IdentityMiddleware: RouterMiddleware {
     let adminTokens: AdminTokens
     /// Dev mode: requests without a token act as the `anonymous` admin.
     let anonymousAdmin: Bool
+    /// Single sign-on, when configured.
+    let oidc: OIDCVerifier?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        context.caller = caller(for: request)
+        context.caller = await caller(for: request)
         return try await next(request, context)
     }
 
     /// Nil for no token outside dev mode and for a malformed Authorization header (even in dev
     /// mode): routes that need a caller answer 401, and the others (/healthz…) do not care.
-    private func caller(for request: Request) -> Caller? {
+    private func caller(for request: Request) async -> Caller? {
         guard let header = request.headers[.authorization] else {
             return anonymousAdmin ? .trustedAdmin(name: "anonymous") : nil
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else { return nil }
+        if let oidc, OIDCVerifier.looksLikeJWT(String(parts[1])) {
+            return await oidc.user(for: String(parts[1])).map { .verifiedUser(name: $0) }
+        }
         let digest = TokenDigest(of: String(parts[1]))
         if adminTokens.matches(digest) {
             return .trustedAdmin(name: "admin")
