@@ -116,10 +116,10 @@ import Glibc
                 }),
             ]
 
-            let rows = try await withThrowingTaskGroup(of: Void.self) { group -> [Row] in
+            let (rows, holdings) = try await withThrowingTaskGroup(of: Set<String>.self) { group -> ([Row], [Set<String>]) in
                 for (index, token) in tokens.enumerated() {
                     group.addTask {
-                        _ = await CrashTests.client("chaos\(index)", token: token, quota: quota, cluster: cluster, holders: holders)
+                        await CrashTests.client("chaos\(index)", token: token, quota: quota, cluster: cluster, holders: holders)
                     }
                 }
                 var rows: [Row] = []
@@ -134,8 +134,9 @@ import Glibc
                     rows.append(Row(fault: fault, phase: phase, lost: holders.violations.count - lostBefore))
                 }
                 cluster.finished.store(true, ordering: .relaxed)
-                try await group.waitForAll()
-                return rows
+                var holdings: [Set<String>] = []
+                for try await held in group { holdings.append(held) }
+                return (rows, holdings)
             }
 
             print("| fault | requests during it | errors seen (503 or no answer) | slowest answer | answers lost |")
@@ -150,8 +151,13 @@ import Glibc
             for row in rows.dropFirst() where !row.fault.contains("out of memory") {
                 #expect(row.phase.unavailable > 0, "\(row.fault): no client noticed")
             }
+            // the counts add up: what the clients hold is what the pool counts as checked out
+            let allHeld = holdings.flatMap { $0 }
+            #expect(allHeld.count == Set(allHeld).count, "no VM has two holders")
             let pool = try await gateways[2].call(.GET, "/v1/admin/pool")
             #expect(pool.data?["total"] as? Int == vmCount)
+            #expect((pool.data?["counts"] as? [String: Int])?["checked-out"] == allHeld.count)
+            #expect((pool.data?["counts"] as? [String: Int])?["available"] == vmCount - allHeld.count)
             for process in gatewayProcesses { #expect(await process.terminate(with: SIGTERM) == 0, "each gateway stops cleanly") }
         }
     }
