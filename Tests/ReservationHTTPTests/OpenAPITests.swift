@@ -55,8 +55,10 @@ import TestSupport
             // Every check but positive_data_acceptance: some well-formed requests are refused by
             // rules the document cannot state (a size the pool's catalog lacks, renewing a VM with
             // no lease, an Idempotency-Key reused), with 400 or 422 as docs/API.md says.
+            // (run in the test's folder: schemathesis keeps a cache where it runs)
             let schemathesis = try processes.start(
-                ["schemathesis", "run", "http://127.0.0.1:\(port)/openapi.json", "-H", "Authorization: Bearer \(adminToken)",
+                ["sh", "-c", "cd \"$0\" && exec \"$@\"", directory.path,
+                 "schemathesis", "run", "http://127.0.0.1:\(port)/openapi.json", "-H", "Authorization: Bearer \(adminToken)",
                  "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "25",
                  "--seed", "7", "--no-color"],
                 environment: ["SCHEMATHESIS_TELEMETRY": "false"], output: .file(report))
