@@ -12,7 +12,7 @@ import Glibc
 /// moto's EC2 server on loopback: creates really make instances there, deletes and replacements
 /// really terminate them, and a gateway killed in the middle of a slow provision leaves no
 /// instance that no VM knows of.
-@Suite(.timeLimit(.minutes(10))) struct EC2ExampleTests {
+@Suite(.timeLimit(.minutes(20))) struct EC2ExampleTests {
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appending(path: "examples/ec2")
 
