@@ -37,24 +37,10 @@ import Glibc
             let redisPort = redis.port
             let proxy = try await CuttableProxy.start(to: redisPort)
             defer { Task { await proxy.stop() } }
-            let ports = try (0..<3).map { _ in try freeLoopbackPort() }
-            let arguments = ["--redis-url", "redis://127.0.0.1:\(proxy.port)/0", "--admin-token", adminToken,
-                             "--max-vm-count", String(vmCount), "--log-level", "warning", "--auth-failure-limit", "0"]
-            func startGateway(_ index: Int) async throws -> ChildProcess {
-                try await GatewayProcess.start(arguments, port: ports[index], log: directory.appending(path: "gateway\(index).log"),
-                                               processes: processes)
-            }
-            var gatewayProcesses: [ChildProcess] = []
-            for index in 0..<3 { gatewayProcesses.append(try await startGateway(index)) }
-            let gateways = ports.map(Gateway.init(port:))
-            try await gateways[0].createVMs(vmCount)
-            var tokens: [String] = []
-            for index in 0..<clients { tokens.append(try await gateways[index % 3].createUser("chaos\(index)", quota: quota)) }
-            let holders = CrashTests.Holders(), cluster = CrashTests.Cluster(gateways)
-            func progress(_ count: Int, _ what: String) async throws {
-                let target = cluster.counts.withLock { $0.checkouts } + count
-                try await waitUntil("\(count) checkouts \(what)") { cluster.counts.withLock { $0.checkouts } >= target }
-            }
+            let fleet = try await GatewayFleet.start(redisURL: "redis://127.0.0.1:\(proxy.port)/0", vmCount: vmCount, clients: clients,
+                                                     quota: quota, userPrefix: "chaos", arguments: ["--auth-failure-limit", "0"],
+                                                     directory: directory, processes: processes)
+            let gateways = fleet.gateways, holders = fleet.holders, cluster = fleet.cluster
             /// Redis itself, not through the proxy, for the faults that reconfigure it.
             func admin(_ arguments: [String]...) async throws {
                 try await withRedisClient(.test(RedisURL(port: redisPort), connectionCount: 1)) { client in
@@ -70,11 +56,9 @@ import Glibc
 
             let faults: [(String, () async throws -> Void)] = [
                 ("gateway SIGKILL, then restarted", {
-                    cluster.gateways.withLock { $0.removeAll { $0.port == ports[1] } }
-                    await gatewayProcesses[1].terminate(with: SIGKILL)
+                    await fleet.kill(1)
                     try await Task.sleep(for: hold)
-                    gatewayProcesses[1] = try await startGateway(1)
-                    cluster.gateways.withLock { $0.append(gateways[1]) }
+                    try await fleet.restart(1)
                 }),
                 ("Redis SIGKILL, restarted from its AOF", {
                     await redis.kill()
@@ -117,19 +101,19 @@ import Glibc
             ]
 
             let (rows, holdings) = try await withThrowingTaskGroup(of: Set<String>.self) { group -> ([Row], [Set<String>]) in
-                for (index, token) in tokens.enumerated() {
+                for (index, token) in fleet.tokens.enumerated() {
                     group.addTask {
                         await CrashTests.client("chaos\(index)", token: token, quota: quota, cluster: cluster, holders: holders)
                     }
                 }
                 var rows: [Row] = []
-                try await progress(100, "before the first fault")
+                try await fleet.progress(100, "before the first fault")
                 for (number, (fault, inject)) in faults.enumerated() {
                     let lostBefore = holders.violations.count
                     cluster.phase.store(number + 1, ordering: .relaxed)
                     try await inject()
                     cluster.phase.store(0, ordering: .relaxed)
-                    try await progress(50, "after: \(fault)")
+                    try await fleet.progress(50, "after: \(fault)")
                     let phase = cluster.phases.withLock { $0[number + 1] } ?? CrashTests.Cluster.Phase()
                     rows.append(Row(fault: fault, phase: phase, lost: holders.violations.count - lostBefore))
                 }
@@ -158,7 +142,7 @@ import Glibc
             #expect(pool.data?["total"] as? Int == vmCount)
             #expect((pool.data?["counts"] as? [String: Int])?["checked-out"] == allHeld.count)
             #expect((pool.data?["counts"] as? [String: Int])?["available"] == vmCount - allHeld.count)
-            for process in gatewayProcesses { #expect(await process.terminate(with: SIGTERM) == 0, "each gateway stops cleanly") }
+            #expect(await fleet.stop().allSatisfy { $0 == 0 }, "each gateway stops cleanly")
         }
     }
 }

@@ -102,43 +102,23 @@ import Glibc
             let data = directory.appending(path: "redis")
             var redis = try await processes.redis(dataDirectory: data, persistent: true)
             let redisPort = redis.port
-            let ports = try (0..<3).map { _ in try freeLoopbackPort() }
-            let arguments = ["--redis-url", "redis://127.0.0.1:\(redisPort)/0", "--admin-token", adminToken,
-                             "--max-vm-count", String(vmCount), "--log-level", "warning"]
-            func startGateway(_ index: Int) async throws -> ChildProcess {
-                try await GatewayProcess.start(arguments, port: ports[index], log: directory.appending(path: "gateway\(index).log"),
-                                               processes: processes)
-            }
-            var gatewayProcesses: [ChildProcess] = []
-            for index in 0..<3 { gatewayProcesses.append(try await startGateway(index)) }
-            let gateways = ports.map(Gateway.init(port:))
-
-            try await gateways[0].createVMs(vmCount)
-            var tokens: [String] = []
-            for index in 0..<clients { tokens.append(try await gateways[index % 3].createUser("crash\(index)", quota: quota)) }
-            let holders = Holders(), cluster = Cluster(gateways)
-            /// Waits until the clients have made `count` more checkouts: each step of the chaos
-            /// starts once the service has shown progress, however slow the machine.
-            func progress(_ count: Int, _ what: String) async throws {
-                let target = cluster.counts.withLock { $0.checkouts } + count
-                try await waitUntil("\(count) checkouts \(what)") { cluster.counts.withLock { $0.checkouts } >= target }
-            }
+            let fleet = try await GatewayFleet.start(redisURL: "redis://127.0.0.1:\(redisPort)/0", vmCount: vmCount, clients: clients,
+                                                     quota: quota, userPrefix: "crash", directory: directory, processes: processes)
+            let gateways = fleet.gateways, holders = fleet.holders, cluster = fleet.cluster
 
             let finalHoldings = try await withThrowingTaskGroup(of: (String, Set<String>).self) { group in
-                for (index, token) in tokens.enumerated() {
+                for (index, token) in fleet.tokens.enumerated() {
                     group.addTask {
                         let held = await Self.client("crash\(index)", token: token, quota: quota, cluster: cluster, holders: holders)
                         return ("crash\(index)", held)
                     }
                 }
                 // The chaos, while the clients run: kill gateway 1 and bring it back, then Redis.
-                try await progress(100, "before the first crash")
-                cluster.gateways.withLock { $0.removeAll { $0.port == ports[1] } }
-                await gatewayProcesses[1].terminate(with: SIGKILL)
-                try await progress(50, "on the two gateways left")
-                gatewayProcesses[1] = try await startGateway(1)
-                cluster.gateways.withLock { $0.append(gateways[1]) }
-                try await progress(50, "with the gateway back")
+                try await fleet.progress(100, "before the first crash")
+                await fleet.kill(1)
+                try await fleet.progress(50, "on the two gateways left")
+                try await fleet.restart(1)
+                try await fleet.progress(50, "with the gateway back")
                 await redis.kill()
                 try await Task.sleep(for: .milliseconds(300))
                 redis = try await processes.redis(port: redisPort, dataDirectory: data, persistent: true)
@@ -175,7 +155,7 @@ import Glibc
             let ips = (vms.data?["items"] as? [[String: Any]] ?? []).compactMap { $0["ip"] as? String }
             #expect(ips.count == vmCount && Set(ips).count == vmCount)
 
-            for process in gatewayProcesses { #expect(await process.terminate(with: SIGTERM) == 0) }
+            #expect(await fleet.stop().allSatisfy { $0 == 0 })
         }
     }
 

@@ -1,0 +1,89 @@
+import Foundation
+import RedisServerProcess
+import Synchronization
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Three `vmreserve serve` processes on one Redis, with VMs, users and their clients' shared
+/// bookkeeping: the setting of the tests that break things under load (CrashTests, ChaosTests).
+final class GatewayFleet: Sendable {
+    let ports: [Int]
+    let gateways: [Gateway]
+    /// One user's token per client, users `<prefix>0`, `<prefix>1`…
+    let tokens: [String]
+    let holders = CrashTests.Holders()
+    let cluster: CrashTests.Cluster
+    private let running: Mutex<[ChildProcess]>
+    private let arguments: [String]
+    private let directory: URL
+    private let processes: TestProcesses
+
+    private init(ports: [Int], tokens: [String], running: [ChildProcess], arguments: [String], directory: URL, processes: TestProcesses) {
+        self.ports = ports
+        gateways = ports.map(Gateway.init(port:))
+        self.tokens = tokens
+        cluster = CrashTests.Cluster(gateways)
+        self.running = Mutex(running)
+        self.arguments = arguments
+        self.directory = directory
+        self.processes = processes
+    }
+
+    /// Starts the gateways on `redisURL` (more `arguments` given to each), creates `vmCount` VMs
+    /// and `clients` users of quota `quota`.
+    static func start(
+        redisURL: String, vmCount: Int, clients: Int, quota: Int, userPrefix: String, arguments extra: [String] = [],
+        directory: URL, processes: TestProcesses
+    ) async throws -> GatewayFleet {
+        let ports = try (0..<3).map { _ in try freeLoopbackPort() }
+        let arguments = ["--redis-url", redisURL, "--admin-token", adminToken, "--max-vm-count", String(vmCount),
+                         "--log-level", "warning"] + extra
+        var running: [ChildProcess] = []
+        for index in 0..<3 {
+            running.append(try await startGateway(arguments, port: ports[index], directory: directory, index: index, processes: processes))
+        }
+        let gateway = Gateway(port: ports[0])
+        try await gateway.createVMs(vmCount)
+        var tokens: [String] = []
+        for index in 0..<clients {
+            tokens.append(try await Gateway(port: ports[index % 3]).createUser("\(userPrefix)\(index)", quota: quota))
+        }
+        return GatewayFleet(ports: ports, tokens: tokens, running: running, arguments: arguments, directory: directory, processes: processes)
+    }
+
+    private static func startGateway(_ arguments: [String], port: Int, directory: URL, index: Int, processes: TestProcesses)
+        async throws -> ChildProcess
+    {
+        try await GatewayProcess.start(arguments, port: port, log: directory.appending(path: "gateway\(index).log"), processes: processes)
+    }
+
+    /// Takes gateway `index` out of the clients' choice, then kills it (SIGKILL).
+    func kill(_ index: Int) async {
+        cluster.gateways.withLock { $0.removeAll { $0.port == ports[index] } }
+        await running.withLock { $0 }[index].terminate(with: SIGKILL)
+    }
+
+    /// Starts gateway `index` again and gives it back to the clients.
+    func restart(_ index: Int) async throws {
+        let process = try await Self.startGateway(arguments, port: ports[index], directory: directory, index: index, processes: processes)
+        running.withLock { $0[index] = process }
+        cluster.gateways.withLock { $0.append(gateways[index]) }
+    }
+
+    /// Waits until the clients have made `count` more checkouts: each step of a test starts once
+    /// the service has shown progress, however slow the machine.
+    func progress(_ count: Int, _ what: String) async throws {
+        let target = cluster.counts.withLock { $0.checkouts } + count
+        try await waitUntil("\(count) checkouts \(what)") { cluster.counts.withLock { $0.checkouts } >= target }
+    }
+
+    /// Stops every gateway with SIGTERM; answers their exit codes.
+    func stop() async -> [Int32] {
+        var codes: [Int32] = []
+        for process in running.withLock({ $0 }) { codes.append(await process.terminate(with: SIGTERM)) }
+        return codes
+    }
+}
