@@ -42,15 +42,9 @@ import Glibc
                                                      directory: directory, processes: processes)
             let gateways = fleet.gateways, holders = fleet.holders, cluster = fleet.cluster
             /// Redis itself, not through the proxy, for the faults that reconfigure it.
-            func admin(_ arguments: [String]...) async throws {
-                try await withRedisClient(.test(RedisURL(port: redisPort), connectionCount: 1)) { client in
-                    for command in arguments { _ = try await client.send(RedisCommand(command[0], Array(command.dropFirst()))) }
-                }
-            }
+            let direct = RedisURL(port: redisPort)
             func info(_ section: String) async throws -> String {
-                try await withRedisClient(.test(RedisURL(port: redisPort), connectionCount: 1)) { client in
-                    try await client.send(RedisCommand("INFO", [section])).string ?? ""
-                }
+                try await sendToRedis(direct, ["INFO", section]).first?.string ?? ""
             }
             let hold = Duration.seconds(3)  // longer than the gateways' 2 s Redis timeout
 
@@ -71,27 +65,27 @@ import Glibc
                     redis.suspend(false)
                 }),
                 ("connections dropped (CLIENT KILL TYPE normal)", {
-                    try await admin(["CLIENT", "KILL", "TYPE", "normal"])
+                    try await sendToRedis(direct, ["CLIENT", "KILL", "TYPE", "normal"])
                     try await Task.sleep(for: .milliseconds(200))
-                    try await admin(["CLIENT", "KILL", "TYPE", "normal"])
+                    try await sendToRedis(direct, ["CLIENT", "KILL", "TYPE", "normal"])
                 }),
                 ("Redis out of memory (maxmemory 1 byte; new users refused)", {
-                    try await admin(["CONFIG", "SET", "maxmemory", "1"])
+                    try await sendToRedis(direct, ["CONFIG", "SET", "maxmemory", "1"])
                     // Redis refuses a script whose first write would grow memory (a new user), and
                     // lets one through whose first write frees some (SPOP, ZREM: checkout and
                     // checkin), since it cannot stop a script halfway
                     let create = try await gateways[0].call(.POST, "/v1/admin/users", body: #"{"name": "oom-probe"}"#)
                     #expect(create.status == 503 && create.code == "store_unavailable", "\(create.text)")
                     try await Task.sleep(for: hold)
-                    try await admin(["CONFIG", "SET", "maxmemory", "0"])
+                    try await sendToRedis(direct, ["CONFIG", "SET", "maxmemory", "0"])
                 }),
                 ("disk refuses writes (MISCONF: a snapshot that cannot be written)", {
-                    try await admin(["CONFIG", "SET", "save", "3600 1"], ["CONFIG", "SET", "dir", "/proc"], ["BGSAVE"])
+                    try await sendToRedis(direct, ["CONFIG", "SET", "save", "3600 1"], ["CONFIG", "SET", "dir", "/proc"], ["BGSAVE"])
                     try await waitUntil("the snapshot fails") { (try? await info("persistence"))?.contains("rdb_last_bgsave_status:err") == true }
                     try await Task.sleep(for: hold)
-                    try await admin(["CONFIG", "SET", "dir", data.path], ["BGSAVE"])
+                    try await sendToRedis(direct, ["CONFIG", "SET", "dir", data.path], ["BGSAVE"])
                     try await waitUntil("a snapshot succeeds") { (try? await info("persistence"))?.contains("rdb_last_bgsave_status:ok") == true }
-                    try await admin(["CONFIG", "SET", "save", ""])
+                    try await sendToRedis(direct, ["CONFIG", "SET", "save", ""])
                 }),
                 ("network to Redis cut 3 s (a proxy that passes nothing)", {
                     proxy.setCut(true)

@@ -10,9 +10,7 @@ import TestSupport
 /// the gateways serve again, on the promoted replica, without a restart.
 @Suite(.timeLimit(.minutes(10))) struct SentinelTests {
     private static func reply(_ port: Int, _ arguments: [String]) async -> RESPValue? {
-        try? await withRedisClient(.test(RedisURL(port: port), connectionCount: 1)) { client in
-            try await client.send(RedisCommand(arguments[0], Array(arguments.dropFirst())))
-        }
+        try? await sendToRedis(RedisURL(port: port), arguments).first
     }
 
     private static func primaryPort(_ sentinels: [Int]) async -> Int? {

@@ -75,6 +75,17 @@ public func withRedisClient<T: Sendable>(
     }
 }
 
+/// Sends `commands` (each a name and its arguments), in order, on a connection of their own to the
+/// Redis at `url`; answers the replies.
+@discardableResult
+public func sendToRedis(_ url: RedisURL, _ commands: [String]...) async throws -> [RESPValue] {
+    try await withRedisClient(.test(url, connectionCount: 1)) { client in
+        var replies: [RESPValue] = []
+        for command in commands { replies.append(try await client.send(RedisCommand(command[0], Array(command.dropFirst())))) }
+        return replies
+    }
+}
+
 /// Polls `condition` every 20 ms until it holds, failing after `timeout`: a deadline for a
 /// machine that is broken, not one that is merely slow or busy.
 public func waitUntil(_ what: String, timeout: Duration = .seconds(120), _ condition: () async -> Bool) async throws {

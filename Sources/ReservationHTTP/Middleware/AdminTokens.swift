@@ -20,8 +20,9 @@ public final class AdminTokens: Sendable {
     /// so the time taken says nothing about which one matched, or how nearly.
     func matches(_ digest: TokenDigest) -> Bool {
         var matched = false
-        for token in fixed + fromFile.withLock({ $0 }) {
-            matched = token.constantTimeEquals(digest) || matched
+        for token in fixed { matched = token.constantTimeEquals(digest) || matched }
+        fromFile.withLock { tokens in
+            for token in tokens { matched = token.constantTimeEquals(digest) || matched }
         }
         return matched
     }
