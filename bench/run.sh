@@ -5,7 +5,7 @@
 #   1. the issue's reference: a bare Hummingbird JSON endpoint (bench/BareEndpoint), no middleware;
 #   2. GET /healthz of the gateway: same server and middleware as every route, no Redis;
 #   3. authenticated checkout/checkin cycles (bench/checkout_checkin.lua): one script call each;
-# and with redis-benchmark (64 clients) the EVALSHA rate of the same checkout and checkin scripts.
+# and with redis-benchmark (64 clients) the FCALL rate of the same checkout and checkin scripts.
 # Usage: bash bench/run.sh [seconds per wrk run, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,16 +103,17 @@ ceiling = sum(healthz[1:]) / (healthz[1] + cycle[2] + cycle[3])
 print("ceiling vs /healthz if the gateway's Redis path cost nothing: %.2f" % ceiling)
 PY
 echo
-echo "## 4. the same scripts through redis-benchmark EVALSHA (-c 64, no HTTP)"
+echo "## 4. the same scripts through redis-benchmark FCALL (-c 64, no HTTP)"
 # the pool's keys, in the order of Sources/Reservations/PoolKeys.swift
 KEYS=""
 for key in tokens user: users held: vm: vms status: ips pool leases events waiters waiting handoff: ipbits idle jobs; do
   KEYS="$KEYS vmreserve:{default}:$key"
 done
 KEY_COUNT=$(wc -w <<< "$KEYS")
-sha() { redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$(cat lua/_prelude.lua; echo; cat "lua/$1.lua")"; }
-CHECKOUT=$(sha checkout)
-CHECKIN=$(sha checkin)
+# the functions of the library the gateway loaded
+LIBRARY=$("$BIN" lua-library | head -1 | sed 's/.*name=//')
+CHECKOUT=${LIBRARY}_checkout
+CHECKIN=${LIBRARY}_checkin
 N=100000
 # Enough VMs that every checkout succeeds; each caller is a trusted principal p:<random> with a
 # quota that is never reached, so every call takes the full success path.
@@ -120,17 +121,17 @@ for _ in $(seq $((N / 1000))); do curl -fs "${auth[@]}" -X POST "$B/v1/admin/vms
 echo "checkout.lua:"
 # shellcheck disable=SC2086
 # arguments: identity, default quota, no lease asked, no default lease, the maximum lease, any size
-redis-benchmark -p "$REDIS_PORT" -c 64 -n "$N" -r 1000000 -q EVALSHA "$CHECKOUT" "$KEY_COUNT" $KEYS "p:__rand_int__" 1000000 "" "" 604800 "" \
+redis-benchmark -p "$REDIS_PORT" -c 64 -n "$N" -r 1000000 -q FCALL "$CHECKOUT" "$KEY_COUNT" $KEYS "p:__rand_int__" 1000000 "" "" 604800 "" \
   | tr '\r' '\n' | tail -1
 # Check every held VM in again, by id, as the admin (the full success path of checkin.lua),
 # streamed through one connection with redis-cli --pipe.
 redis-cli -p "$REDIS_PORT" SMEMBERS "vmreserve:{default}:status:checked-out" > "$WORK/held.txt"
 python3 - "$CHECKIN" "$KEYS" "$WORK/held.txt" > "$WORK/checkins.resp" <<'PY'
 import sys
-sha, keys, held = sys.argv[1], sys.argv[2].split(), open(sys.argv[3]).read().split()
+function, keys, held = sys.argv[1], sys.argv[2].split(), open(sys.argv[3]).read().split()
 out = sys.stdout
 for vm in held:
-    args = ["EVALSHA", sha, str(len(keys)), *keys, "p:admin", vm, ""]
+    args = ["FCALL", function, str(len(keys)), *keys, "p:admin", vm, ""]
     out.write("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args))
 PY
 COUNT=$(wc -l < "$WORK/held.txt")

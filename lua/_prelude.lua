@@ -1,17 +1,17 @@
--- _prelude.lua: shared helpers. The gateway loads this file, "\n" and one script as ONE script.
+-- _prelude.lua: shared helpers. The gateway loads every script as one Redis Functions library
+--   (Sources/Reservations/Scripts.swift): this file once, then one function per script, whose
+--   body is the script's file after `enter(keys, args)` (defined at the end of this file).
 -- KEYS: the pool's seventeen keys, see README.md (named in table K below).
 -- ARGV: none of its own; authenticate() reads the identity the script passes (ARGV[1]).
 -- Returns: nothing; defines locals. Every script ends with `return run(function() ... end)`.
 -- Errors: fail('CODE sentence') anywhere; run() turns it into an error reply carrying exactly
 --   that text. (Redis 7.0 appends " script: <sha>, on @user_script:1." to errors raised to
 --   the top level, and its pcall turns error tables into strings, hence run().)
+-- Code outside functions runs once, when the library loads, where Redis offers no globals but
+-- `redis`: only plain tables and functions are built there.
 
-local K = {
-  tokens = KEYS[1], user = KEYS[2], users = KEYS[3], held = KEYS[4], vm = KEYS[5],
-  vms = KEYS[6], status = KEYS[7], ips = KEYS[8], pool = KEYS[9], leases = KEYS[10], events = KEYS[11],
-  waiters = KEYS[12], waiting = KEYS[13], handoff = KEYS[14], ipbits = KEYS[15], idle = KEYS[16],
-  jobs = KEYS[17],
-}
+-- The current call's keys and arguments, and K: its keys by name; set by enter().
+local KEYS, ARGV, K = {}, {}, {}
 local CODES = {
   UNAUTHORIZED = true, FORBIDDEN = true, QUOTA_EXCEEDED = true, NO_VM_AVAILABLE = true,
   MAX_VM_COUNT = true, VM_NOT_FOUND = true, USER_NOT_FOUND = true, INVALID_STATE = true,
@@ -25,8 +25,7 @@ local REFUSALS = {
   NOREPLICAS = true, TRYAGAIN = true, CLUSTERDOWN = true,
 }
 local STATUSES = {'provisioning', 'available', 'checked-out', 'error', 'deprovisioning'}
-local IS_STATUS = {}
-for _, s in ipairs(STATUSES) do IS_STATUS[s] = true end
+local IS_STATUS = {provisioning = true, available = true, ['checked-out'] = true, error = true, deprovisioning = true}
 
 local function fail(msg) error({err = msg}) end
 
@@ -661,4 +660,16 @@ local function retire_vm(id, vm, actor, detail)
   if vm.status == 'available' then unlist_available(id) end
   queue_job(id, 'deprovision')
   event('delete', actor, {vm_id = id, ip = vm.ip, status = 'deprovisioning', detail = detail})
+end
+
+-- The start of every function of the library: the call's keys and arguments become KEYS, ARGV
+-- and K for the helpers above, and state kept across helpers starts afresh (the library's locals
+-- outlive a call).
+local function enter(keys, args)
+  KEYS, ARGV = keys, args
+  K.tokens, K.user, K.users, K.held, K.vm = keys[1], keys[2], keys[3], keys[4], keys[5]
+  K.vms, K.status, K.ips, K.pool, K.leases, K.events = keys[6], keys[7], keys[8], keys[9], keys[10], keys[11]
+  K.waiters, K.waiting, K.handoff, K.ipbits, K.idle = keys[12], keys[13], keys[14], keys[15], keys[16]
+  K.jobs = keys[17]
+  serving = false
 end

@@ -8,7 +8,7 @@ import Synchronization
 /// commands of every caller that picks it. Nothing here blocks a thread: replies arrive on
 /// SwiftNIO event loops and resume the waiting tasks.
 ///
-/// `run()` owns the connections: it connects, loads the registered scripts, and reconnects with
+/// `run()` owns the connections: it connects, loads the function library, and reconnects with
 /// backoff whenever a connection drops. While no connection is up, commands fail at once with
 /// `RedisError.unavailable`, so callers can answer "try later" instead of waiting.
 public final class RedisClient: Service, Sendable {
@@ -17,7 +17,7 @@ public final class RedisClient: Service, Sendable {
         public var url: RedisURL
         /// How many connections to keep; each one pipelines.
         public var connectionCount: Int
-        /// The longest a command (including a NOSCRIPT reload and retry) waits for its reply.
+        /// The longest a command (including a library reload and retry) waits for its reply.
         public var commandTimeout: Duration
         public var connectTimeout: Duration
         /// Reconnection backoff: starts at the first value, doubles up to the second.
@@ -43,7 +43,7 @@ public final class RedisClient: Service, Sendable {
     }
 
     public let configuration: Configuration
-    private let scripts: [RedisScript]
+    private let library: RedisFunctionLibrary?
     private let setupCommands: [RedisCommand]
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
@@ -52,19 +52,20 @@ public final class RedisClient: Service, Sendable {
     private let nextSlot = Atomic<Int>(0)
 
     /// - Parameters:
-    ///   - scripts: loaded on every new connection, so EVALSHA rarely meets NOSCRIPT.
-    ///   - setupCommands: sent on every new connection once the scripts are loaded, before the
+    ///   - library: loaded on every new connection (a no-op when Redis has it), so FCALL rarely
+    ///     finds its function missing.
+    ///   - setupCommands: sent on every new connection once the library is loaded, before the
     ///     connection takes requests (e.g. seeding defaults into a Redis that lost its data).
     ///     A connection whose setup fails is dropped and tried again.
     public init(
         configuration: Configuration,
-        scripts: [RedisScript] = [],
+        library: RedisFunctionLibrary? = nil,
         setupCommands: [RedisCommand] = [],
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "redis")
     ) {
         self.configuration = configuration
-        self.scripts = scripts
+        self.library = library
         self.setupCommands = setupCommands
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
@@ -95,24 +96,26 @@ public final class RedisClient: Service, Sendable {
         try await send(command, deadline: newDeadline())
     }
 
-    /// Runs a script with EVALSHA; on NOSCRIPT it loads the script and retries once.
-    /// - Parameter acknowledgements: when given, the script is followed on the same connection by
+    /// Calls a function of the client's library with FCALL; if Redis does not have it (a Redis
+    /// that lost its data, or FUNCTION FLUSH), it loads the library and calls again, once.
+    /// - Parameter acknowledgements: when given, the call is followed on the same connection by
     ///   `WAIT replicas timeout`, and fewer replicas acknowledging every write before it in time is
     ///   an error (NOREPLICAS): the change may be lost if the primary fails now.
-    public func evaluate(
-        _ script: RedisScript, keys: [String], arguments: [String], acknowledgements: (replicas: Int, timeout: Duration)? = nil
+    public func call(
+        function: String, keys: [String], arguments: [String], acknowledgements: (replicas: Int, timeout: Duration)? = nil
     ) async throws -> RESPValue {
         let deadline = newDeadline()
         guard let connection = pickConnection() else { throw RedisError.unavailable }
-        let call = RedisCommand.evalsha(script.sha1, keys: keys, arguments: arguments)
+        let call = RedisCommand.fcall(function, keys: keys, arguments: arguments)
         let reply: RESPValue
         do {
             reply = try await send(call, on: connection, deadline: deadline)
-        } catch let error as RedisError where error.kind == .server && error.prefix == "NOSCRIPT" {
-            logger.notice("Redis lost a script; loading it again", metadata: ["script": "\(script.name)"])
+        } catch let error as RedisError where error.isFunctionNotFound {
+            guard let library else { throw error }
+            logger.notice("Redis lost the function library; loading it again", metadata: ["library": "\(library.name)"])
             // behind the deadline already: fail this call alone, not the connection's timer
             guard NIODeadline.now() < deadline else { throw RedisError.timeout }
-            _ = try await send(RedisCommand("SCRIPT", ["LOAD", script.source]), on: connection, deadline: deadline)
+            try await load(library, on: connection, deadline: deadline)
             reply = try await send(call, on: connection, deadline: deadline)
         }
         if let acknowledgements {
@@ -128,13 +131,13 @@ public final class RedisClient: Service, Sendable {
         return reply
     }
 
-    /// True when Redis answers and holds every registered script.
-    public func scriptsLoaded() async -> Bool {
-        guard !scripts.isEmpty else { return (try? await send(RedisCommand("PING"))) != nil }
-        guard let reply = try? await send(RedisCommand("SCRIPT", ["EXISTS"] + scripts.map(\.sha1))),
-              let flags = reply.array
+    /// True when Redis answers and holds the client's function library.
+    public func libraryLoaded() async -> Bool {
+        guard let library else { return (try? await send(RedisCommand("PING"))) != nil }
+        guard let reply = try? await send(RedisCommand("FUNCTION", ["LIST", "LIBRARYNAME", library.name])),
+              let libraries = reply.array
         else { return false }
-        return flags.allSatisfy { $0.int == 1 }
+        return !libraries.isEmpty
     }
 
     private func newDeadline() -> NIODeadline {
@@ -229,19 +232,22 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
-    /// Loads the scripts (pipelined), then sends the setup commands.
+    /// Loads the library, then sends the setup commands.
     private func prepare(_ connection: RedisConnection) async throws {
         let deadline = newDeadline()
-        try await withThrowingTaskGroup { group in
-            for script in scripts {
-                group.addTask {
-                    _ = try await connection.send(RedisCommand("SCRIPT", ["LOAD", script.source]), deadline: deadline)
-                }
-            }
-            try await group.waitForAll()
-        }
+        if let library { try await load(library, on: connection, deadline: deadline) }
         for command in setupCommands {
             _ = try await connection.send(command, deadline: deadline)
+        }
+    }
+
+    /// FUNCTION LOAD; a library of that name already there is the same code (its name carries
+    /// the code's digest, see `RedisFunctionLibrary`), so that answer counts as done.
+    private func load(_ library: RedisFunctionLibrary, on connection: RedisConnection, deadline: NIODeadline) async throws {
+        do {
+            _ = try await connection.send(RedisCommand("FUNCTION", ["LOAD", library.source]), deadline: deadline)
+        } catch let error as RedisError where error.kind == .server && error.message.hasSuffix("already exists") {
+            return
         }
     }
 }

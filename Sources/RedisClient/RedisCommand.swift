@@ -10,9 +10,9 @@ public struct RedisCommand: Sendable {
         self.wireArguments = [name] + arguments
     }
 
-    /// `EVALSHA sha numkeys key... arg...`
-    public static func evalsha(_ sha1: String, keys: [String], arguments: [String]) -> RedisCommand {
-        RedisCommand("EVALSHA", [sha1, String(keys.count)] + keys + arguments)
+    /// `FCALL function numkeys key... arg...`
+    public static func fcall(_ function: String, keys: [String], arguments: [String]) -> RedisCommand {
+        RedisCommand("FCALL", [function, String(keys.count)] + keys + arguments)
     }
 
     /// Writes the command in RESP with hiredis' formatter.

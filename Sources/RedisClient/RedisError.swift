@@ -19,7 +19,7 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public let kind: Kind
-    /// For `.server`: the error reply's first word (`ERR`, `NOSCRIPT`, a script's own code…).
+    /// For `.server`: the error reply's first word (`ERR`, `OOM`, a script's own code…).
     public let prefix: String
     /// Human-readable detail: the rest of the error reply, or what went wrong.
     public let message: String
@@ -46,7 +46,7 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         RedisError(kind: .invalidURL, message: message)
     }
 
-    /// Splits an error reply such as `NOSCRIPT No matching script` into prefix and message.
+    /// Splits an error reply such as `ERR Function not found` into prefix and message.
     public static func server(_ reply: String) -> RedisError {
         let parts = reply.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
         return RedisError(kind: .server, prefix: String(parts[0]), message: parts.count > 1 ? String(parts[1]) : "")
@@ -68,6 +68,9 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unexpectedReply, .invalidURL: false
         }
     }
+
+    /// FCALL of a function that Redis does not have (`ERR Function not found`).
+    public var isFunctionNotFound: Bool { kind == .server && prefix == "ERR" && message == "Function not found" }
 
     public var description: String {
         kind == .server ? "\(prefix) \(message)" : "\(kind): \(message)"

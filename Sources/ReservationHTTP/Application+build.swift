@@ -20,7 +20,7 @@ public func buildApplication(
     let keys = PoolKeys(pool: configuration.pool)
     let redis = RedisClient(
         configuration: configuration.redis,
-        scripts: Script.all,
+        library: Script.library,
         setupCommands: [
             ReservationStore.initializePoolCommand(keys: keys, maxVMCount: configuration.maxVMCount, ipPool: configuration.ipPool,
                                                    sizes: configuration.sizes, provisioning: configuration.provisioning),

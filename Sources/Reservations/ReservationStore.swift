@@ -51,7 +51,7 @@ public struct ReservationStore: Sendable {
         keys: PoolKeys, maxVMCount: Int, ipPool: String? = nil, sizes: [VMSize] = VMSize.defaultCatalog,
         provisioning: ProvisioningPolicy? = nil
     ) -> RedisCommand {
-        .evalsha(Script.initPool.redisScript.sha1, keys: keys.all,
+        .fcall(Script.initPool.functionName, keys: keys.all,
                  arguments: initializePoolArguments(maxVMCount, ipPool, sizes, provisioning))
     }
 
@@ -390,9 +390,9 @@ public struct ReservationStore: Sendable {
 
     // MARK: Plumbing
 
-    /// Redis answers and holds every script.
+    /// Redis answers and holds the scripts (`Script.library`).
     public func isReady() async -> Bool {
-        await redis.scriptsLoaded()
+        await redis.libraryLoaded()
     }
 
     private func run(_ script: Script, _ caller: Caller, _ arguments: [String]) async throws(ReservationError) -> RESPValue {
@@ -401,8 +401,8 @@ public struct ReservationStore: Sendable {
 
     private func run(_ script: Script, _ arguments: [String]) async throws(ReservationError) -> RESPValue {
         do {
-            return try await redis.evaluate(script.redisScript, keys: keys.all, arguments: arguments,
-                                            acknowledgements: script.acknowledgesChange ? replicaAcknowledgements : nil)
+            return try await redis.call(function: script.functionName, keys: keys.all, arguments: arguments,
+                                          acknowledgements: script.acknowledgesChange ? replicaAcknowledgements : nil)
         } catch {
             throw ReservationError(error)
         }

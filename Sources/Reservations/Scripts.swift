@@ -1,7 +1,9 @@
+import Crypto
+import Foundation
 import RedisClient
 
-/// The Lua scripts of `lua/`, embedded at build time by the EmbedFilesPlugin. Each script runs as
-/// the prelude followed by the script's own text.
+/// The Lua scripts of `lua/`, embedded at build time by the EmbedFilesPlugin, each a function of
+/// one Redis Functions library (`library`).
 public enum Script: String, CaseIterable, Sendable {
     case initPool = "init_pool"
     case createVMs = "create_vms"
@@ -43,19 +45,51 @@ public enum Script: String, CaseIterable, Sendable {
         }
     }
 
-    /// The script as Redis runs it.
-    public var redisScript: RedisScript { Self.loaded[self]! }
+    /// The name to FCALL this script by: a function of `library`.
+    public var functionName: String { "\(Self.library.name)_\(rawValue)" }
 
-    /// Every script, for loading on connect.
-    public static var all: [RedisScript] { allCases.map(\.redisScript) }
-
-    private static let loaded: [Script: RedisScript] = {
-        guard let prelude = EmbeddedLua.files["_prelude"] else { fatalError("lua/_prelude.lua was not embedded") }
-        var scripts: [Script: RedisScript] = [:]
-        for script in allCases {
-            guard let body = EmbeddedLua.files[script.rawValue] else { fatalError("lua/\(script.rawValue).lua was not embedded") }
-            scripts[script] = RedisScript(name: script.rawValue, source: prelude + "\n" + body)
+    /// Every script as one Redis Functions library, loaded by the gateway on connect (see
+    /// `library(prelude:bodies:)`), built from the files embedded at build time.
+    public static let library: RedisFunctionLibrary = {
+        do {
+            return try library { name in
+                guard let text = EmbeddedLua.files[name] else { throw ScriptSourceError(missing: "lua/\(name).lua (not embedded)") }
+                return text
+            }
+        } catch {
+            fatalError("\(error)")
         }
-        return scripts
     }()
+
+    /// The library built from the `.lua` files of a folder, e.g. to try lua/ edits without
+    /// building the binary again (`vmreserve lua-library --from lua`).
+    public static func library(from folder: URL) throws -> RedisFunctionLibrary {
+        try library { name in
+            let file = folder.appendingPathComponent(name + ".lua")
+            guard let text = try? String(contentsOf: file, encoding: .utf8) else { throw ScriptSourceError(missing: file.path) }
+            return text
+        }
+    }
+
+    /// The prelude's helpers, then one function per script, whose body is the script's file. Each
+    /// function starts with `enter(keys, args)`, which hands the call's KEYS and ARGV to the
+    /// prelude's helpers. The library's name carries a digest of the sources, so that gateways of
+    /// two versions sharing a Redis (a rolling upgrade) each call their own scripts.
+    private static func library(reading source: (String) throws -> String) throws -> RedisFunctionLibrary {
+        let prelude = try source("_prelude")
+        let bodies = try allCases.map { script in (script, try source(script.rawValue)) }
+        let digest = SHA256.hash(data: Array((prelude + bodies.map(\.1).joined()).utf8))
+        let name = "vmreserve_" + lowercaseHex(digest).prefix(12)
+        var code = prelude
+        for (script, body) in bodies {
+            code += "\nredis.register_function('\(name)_\(script.rawValue)', function(keys, args)\nenter(keys, args)\n\(body)\nend)\n"
+        }
+        return RedisFunctionLibrary(name: name, code: code)
+    }
+}
+
+/// A script file that the library needs and cannot be read.
+public struct ScriptSourceError: Error, CustomStringConvertible {
+    public let missing: String
+    public var description: String { "cannot read \(missing)" }
 }

@@ -133,17 +133,25 @@ import TestSupport
         }
     }
 
-    @Test func loadsScriptsOnConnectAndReloadsThemAfterScriptFlush() async throws {
-        let script = RedisScript(name: "double", source: "return tonumber(ARGV[1]) * 2 + redis.call('INCR', KEYS[1])")
+    @Test func loadsTheLibraryOnConnectAndAgainAfterFunctionFlush() async throws {
+        let library = RedisFunctionLibrary(name: "doubling", code: """
+            redis.register_function('double', function(keys, args)
+              return tonumber(args[1]) * 2 + redis.call('INCR', keys[1])
+            end)
+            """)
         try await withRedisServer { server in
-            // one connection: a second one could still be loading the scripts after the flush
-            try await withRedisClient(.test(server.url, connectionCount: 1), scripts: [script]) { client async throws in
-                #expect(await client.scriptsLoaded())
-                #expect(try await client.evaluate(script, keys: ["n"], arguments: ["20"]) == .integer(41))
-                _ = try await client.send(RedisCommand("SCRIPT", ["FLUSH"]))
-                #expect(await !client.scriptsLoaded())
-                #expect(try await client.evaluate(script, keys: ["n"], arguments: ["20"]) == .integer(42))
-                #expect(await client.scriptsLoaded())
+            // one connection: a second one could still be loading the library after the flush
+            try await withRedisClient(.test(server.url, connectionCount: 1), library: library) { client async throws in
+                #expect(await client.libraryLoaded())
+                #expect(try await client.call(function: "double", keys: ["n"], arguments: ["20"]) == .integer(41))
+                _ = try await client.send(RedisCommand("FUNCTION", ["FLUSH"]))
+                #expect(await !client.libraryLoaded())
+                #expect(try await client.call(function: "double", keys: ["n"], arguments: ["20"]) == .integer(42))
+                #expect(await client.libraryLoaded())
+            }
+            // a second client (a reconnect, another gateway) finds the library there: that is no failure
+            try await withRedisClient(.test(server.url, connectionCount: 1), library: library) { client async throws in
+                #expect(try await client.call(function: "double", keys: ["n"], arguments: ["1"]) == .integer(5))
             }
         }
     }

@@ -69,11 +69,10 @@ import Glibc
                     try await Task.sleep(for: .milliseconds(200))
                     try await sendToRedis(direct, ["CLIENT", "KILL", "TYPE", "normal"])
                 }),
-                ("Redis out of memory (maxmemory 1 byte; new users refused)", {
+                ("Redis out of memory (maxmemory 1 byte; writes refused)", {
                     try await sendToRedis(direct, ["CONFIG", "SET", "maxmemory", "1"])
-                    // Redis refuses a script whose first write would grow memory (a new user), and
-                    // lets one through whose first write frees some (SPOP, ZREM: checkout and
-                    // checkin), since it cannot stop a script halfway
+                    // Redis refuses every call of a function that may write (all of vmreserve's) while
+                    // over maxmemory, before it runs: nothing is half done
                     let create = try await gateways[0].call(.POST, "/v1/admin/users", body: #"{"name": "oom-probe"}"#)
                     #expect(create.status == 503 && create.code == "store_unavailable", "\(create.text)")
                     try await Task.sleep(for: hold)

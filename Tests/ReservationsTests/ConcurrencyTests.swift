@@ -103,9 +103,9 @@ private struct Tally: Sendable {
         let vmCount = 40
         let goal = WorkGoal(600)  // checkouts, in all
         let configuration = RedisClient.Configuration.test(try await SharedRedis.url())
-        try await withRedisClient(configuration, scripts: Script.all) { first async throws in
-            try await withRedisClient(configuration, scripts: Script.all) { second async throws in
-                try await withRedisClient(configuration, scripts: Script.all) { third async throws in
+        try await withRedisClient(configuration, library: Script.library) { first async throws in
+            try await withRedisClient(configuration, library: Script.library) { second async throws in
+                try await withRedisClient(configuration, library: Script.library) { third async throws in
                     let keys = PoolKeys(pool: uniquePoolName("contention"))
                     let gateways = [first, second, third].map { ReservationStore(redis: $0, keys: keys, defaultQuota: 1) }
                     let pool = ScriptPool(client: first, keys: keys)

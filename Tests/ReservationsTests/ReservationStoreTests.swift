@@ -398,15 +398,15 @@ extension IssuedToken {
         #expect(await !store.isReady())
     }
 
-    @Test func isReadyOnceEveryScriptIsLoaded() async throws {
+    @Test func isReadyOnceTheScriptLibraryIsLoaded() async throws {
         try await withRedisServer { server in
-            // one connection: a second one could still be loading the scripts after the flush
-            try await withRedisClient(.test(server.url, connectionCount: 1), scripts: Script.all) { client async throws in
+            // one connection: a second one could still be loading the library after the flush
+            try await withRedisClient(.test(server.url, connectionCount: 1), library: Script.library) { client async throws in
                 let store = ReservationStore(redis: client, keys: PoolKeys(pool: uniquePoolName()), defaultQuota: 1)
                 #expect(await store.isReady())
-                _ = try await client.send(RedisCommand("SCRIPT", ["FLUSH"]))
+                _ = try await client.send(RedisCommand("FUNCTION", ["FLUSH"]))
                 #expect(await !store.isReady())
-                // the next call reloads its own script
+                // the next call loads the library again
                 #expect(try await store.initializePool(maxVMCount: 3) == 3)
                 #expect(try await store.poolStats(admin).total == 0)
             }

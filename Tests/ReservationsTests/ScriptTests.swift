@@ -4,7 +4,7 @@ import Reservations
 import Testing
 import TestSupport
 
-// Every Lua script on its own, called with EVALSHA and raw ARGV against a real redis-server,
+// Every Lua script on its own, called with FCALL and raw ARGV against a real redis-server,
 // with the pool's keys inspected by plain commands afterwards.
 
 let maxVMCountMessage = "Error: Maximum VM Count reached"
@@ -63,7 +63,7 @@ private let adminOnlyScripts: [Script] = [
             for keys in [Array(pool.keys.all.dropLast()), pool.keys.all + [pool.key("extra")]] {
                 let before = try await pool.dump()
                 let error = await #expect(throws: RedisError.self) {
-                    try await pool.client.evaluate(script.redisScript, keys: keys, arguments: [admin, "1"])
+                    try await pool.client.call(function: script.functionName, keys: keys, arguments: [admin, "1"])
                 }
                 #expect(error?.prefix == "BAD_REQUEST")
                 #expect(error?.message == "expected the pool's 17 keys")

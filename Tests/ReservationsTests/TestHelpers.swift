@@ -34,7 +34,7 @@ func fields(_ reply: RESPValue) -> [String: String] {
     return result
 }
 
-/// One pool on a redis-server of the test's own, driven with raw script calls (EVALSHA) and
+/// One pool on a redis-server of the test's own, driven with raw script calls (FCALL) and
 /// inspected with plain commands.
 struct ScriptPool: Sendable {
     let client: RedisClient
@@ -47,7 +47,7 @@ struct ScriptPool: Sendable {
     func key(_ suffix: String) -> String { "\(keys.prefix):\(suffix)" }
 
     func run(_ script: Script, _ arguments: [String]) async throws -> RESPValue {
-        try await client.evaluate(script.redisScript, keys: keys.all, arguments: arguments)
+        try await client.call(function: script.functionName, keys: keys.all, arguments: arguments)
     }
 
     @discardableResult
@@ -190,7 +190,7 @@ struct ScriptPool: Sendable {
 
 /// A client of the shared redis-server that loaded every script, and a pool of a unique name.
 func withScriptPool(_ body: @Sendable (ScriptPool) async throws -> Void) async throws {
-    try await withRedisClient(.test(try await SharedRedis.url()), scripts: Script.all) { client in
+    try await withRedisClient(.test(try await SharedRedis.url()), library: Script.library) { client in
         try await body(ScriptPool(client: client, keys: PoolKeys(pool: uniquePoolName("scripts"))))
     }
 }
@@ -200,7 +200,7 @@ func withStore(
     cap: Int = 100, defaultQuota: Int = 2,
     _ body: @Sendable (ReservationStore, ScriptPool) async throws -> Void
 ) async throws {
-    try await withRedisClient(.test(try await SharedRedis.url()), scripts: Script.all) { client in
+    try await withRedisClient(.test(try await SharedRedis.url()), library: Script.library) { client in
         let keys = PoolKeys(pool: uniquePoolName("store"))
         let store = ReservationStore(redis: client, keys: keys, defaultQuota: defaultQuota)
         _ = try await store.initializePool(maxVMCount: cap)

@@ -60,10 +60,10 @@ extension RedisClient.Configuration {
 /// Runs a `RedisClient` (its `run()` in a child task) for the length of `body`, once it is connected.
 public func withRedisClient<T: Sendable>(
     _ configuration: RedisClient.Configuration,
-    scripts: [RedisScript] = [],
+    library: RedisFunctionLibrary? = nil,
     _ body: @Sendable (RedisClient) async throws -> T
 ) async throws -> T {
-    let client = RedisClient(configuration: configuration, scripts: scripts)
+    let client = RedisClient(configuration: configuration, library: library)
     return try await withThrowingTaskGroup { group in
         group.addTask {
             try await client.run()

@@ -1,0 +1,97 @@
+"""Shared by the Python benchmarks of bench/: a redis-server of their own on a free loopback port,
+vmreserve's function library loaded into it, and a pool whose scripts they call with FCALL.
+
+The library comes from `vmreserve lua-library --from lua` (the binary given by $VMRESERVE_BIN,
+else the newer of .build/release/vmreserve and .build/debug/vmreserve), so it is built from this tree's lua/
+exactly as the gateway builds it, and lua/ edits need no rebuild to be measured."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import redis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEY_NAMES = "tokens user: users held: vm: vms status: ips pool leases events waiters waiting handoff: ipbits idle jobs".split()
+
+
+def vmreserve_binary():
+    if os.environ.get("VMRESERVE_BIN"):
+        return os.environ["VMRESERVE_BIN"]
+    built = [os.path.join(ROOT, ".build", mode, "vmreserve") for mode in ("release", "debug")]
+    built = [path for path in built if os.path.exists(path)]
+    if not built:
+        raise SystemExit("build vmreserve first: swift build -c release --product vmreserve")
+    return max(built, key=os.path.getmtime)  # the newer build
+
+
+def library_source(lua_folder=None):
+    return subprocess.run([vmreserve_binary(), "lua-library", "--from", lua_folder or os.path.join(ROOT, "lua")],
+                          capture_output=True, text=True, check=True).stdout
+
+
+class RedisServer:
+    """A redis-server without persistence on a free loopback port; `with RedisServer() as r:`."""
+
+    def __init__(self, *arguments):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.data = tempfile.mkdtemp(prefix="vmreserve-bench-")
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.data, *arguments], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.client = redis.Redis(port=self.port)
+        for _ in range(400):
+            try:
+                self.client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+
+    def __enter__(self):
+        return self.client
+
+    def __exit__(self, *_):
+        self.process.terminate()
+        self.process.wait()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+class Pool:
+    """One pool of the library loaded into `r`: call(script, *argv) runs lua/<script>.lua."""
+
+    def __init__(self, r, name="bench", lua_folder=None):
+        source = library_source(lua_folder)
+        self.library = source.split("\n", 1)[0].split("name=", 1)[1]
+        try:
+            r.function_load(source)
+        except redis.ResponseError as error:
+            if "already exists" not in str(error):
+                raise
+        self.r = r
+        self.keys = [f"vmreserve:{{{name}}}:{k}" for k in KEY_NAMES]
+
+    def key(self, name):
+        return self.keys[KEY_NAMES.index(name)]
+
+    def call(self, script, *argv, on=None):
+        """FCALL of `script` on `on` (a pipeline) or the pool's connection."""
+        return (on or self.r).fcall(f"{self.library}_{script}", len(self.keys), *self.keys, *argv)
+
+    def create_vms(self, count, admin="p:bench", batch=1000, with_ips=True):
+        """`count` VMs named vm-0000000..., with addresses 11.x.y.z (or none)."""
+        for start in range(0, count, batch):
+            n = min(batch, count - start)
+            args = [admin, n, "", "", "", ""]  # size, Idempotency-Key, window, "more"
+            for i in range(start, start + n + 4):
+                args += [f"vm-{i:07d}", f"11.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" if with_ips else ""]
+            self.call("create_vms", *args)
+
+
+def fcall_usec(r):
+    """(usec_per_call, calls) of FCALL since the last CONFIG RESETSTAT."""
+    stats = r.info("commandstats").get("cmdstat_fcall", {})
+    return stats.get("usec_per_call", 0.0), stats.get("calls", 0)
