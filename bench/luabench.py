@@ -14,7 +14,7 @@ import time
 import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KEY_NAMES = "tokens user: users held: vm: vms status: ips pool leases events waiters waiting handoff: ipbits idle jobs".split()
+KEY_NAMES = "tokens user: users held: records: buckets free: ips: pool leases events waiters waiting handoff: ipbits jobs".split()
 
 
 def vmreserve_binary():

@@ -106,7 +106,7 @@ echo
 echo "## 4. the same scripts through redis-benchmark FCALL (-c 64, no HTTP)"
 # the pool's keys, in the order of Sources/Reservations/PoolKeys.swift
 KEYS=""
-for key in tokens user: users held: vm: vms status: ips pool leases events waiters waiting handoff: ipbits idle jobs; do
+for key in tokens user: users held: records: buckets free: ips: pool leases events waiters waiting handoff: ipbits jobs; do
   KEYS="$KEYS vmreserve:{default}:$key"
 done
 KEY_COUNT=$(wc -w <<< "$KEYS")
@@ -125,7 +125,13 @@ redis-benchmark -p "$REDIS_PORT" -c 64 -n "$N" -r 1000000 -q FCALL "$CHECKOUT" "
   | tr '\r' '\n' | tail -1
 # Check every held VM in again, by id, as the admin (the full success path of checkin.lua),
 # streamed through one connection with redis-cli --pipe.
-redis-cli -p "$REDIS_PORT" SMEMBERS "vmreserve:{default}:status:checked-out" > "$WORK/held.txt"
+# shellcheck disable=SC2016
+redis-cli -p "$REDIS_PORT" EVAL 'local out = {}
+  for _, b in ipairs(redis.call("ZRANGE", KEYS[1] .. ":buckets", 0, -1)) do
+    local f = redis.call("HGETALL", KEYS[1] .. ":records:" .. b)
+    for i = 1, #f, 2 do if f[i + 1]:sub(1, 12) == "checked-out|" then out[#out + 1] = f[i] end end
+  end
+  return out' 1 "vmreserve:{default}" > "$WORK/held.txt"
 python3 - "$CHECKIN" "$KEYS" "$WORK/held.txt" > "$WORK/checkins.resp" <<'PY'
 import sys
 function, keys, held = sys.argv[1], sys.argv[2].split(), open(sys.argv[3]).read().split()
@@ -139,4 +145,4 @@ start=$(date +%s.%N)
 redis-cli -p "$REDIS_PORT" --pipe < "$WORK/checkins.resp" > "$WORK/checkins.out"
 end=$(date +%s.%N)
 echo "checkin.lua: $COUNT calls, $(python3 -c "print(int($COUNT / ($end - $start)))") requests per second (one pipelined connection); $(tail -1 "$WORK/checkins.out")"
-echo "checked out after the checkins: $(redis-cli -p "$REDIS_PORT" SCARD "vmreserve:{default}:status:checked-out")"
+echo "checked out after the checkins: $(redis-cli -p "$REDIS_PORT" HGET "vmreserve:{default}:pool" count:checked-out)"

@@ -31,7 +31,7 @@ with RedisServer() as r:
     p = r.pipeline(transaction=False)
     for i in range(N):
         pool.call("checkout", f"p:u{i}", 1000000, "3600", "", "604800", "", on=p)
-    ids = [dict(zip(v[::2], v[1::2]))[b"vm_id"].decode() for v in p.execute()]
+    ids = [vm[0].decode() for vm in p.execute()]  # a VM is answered as [vm_id, record]
     report(r, "checkout")
     r.config_resetstat()
     p = r.pipeline(transaction=False)

@@ -1,7 +1,7 @@
 -- _prelude.lua: shared helpers. The gateway loads every script as one Redis Functions library
 --   (Sources/Reservations/Scripts.swift): this file once, then one function per script, whose
 --   body is the script's file after `enter(keys, args)` (defined at the end of this file).
--- KEYS: the pool's seventeen keys, see README.md (named in table K below).
+-- KEYS: the pool's sixteen keys, see README.md (named in table K below).
 -- ARGV: none of its own; authenticate() reads the identity the script passes (ARGV[1]).
 -- Returns: nothing; defines locals. Every script ends with `return run(function() ... end)`.
 -- Errors: fail('CODE sentence') anywhere; run() turns it into an error reply carrying exactly
@@ -32,7 +32,7 @@ local function fail(msg) error({err = msg}) end
 -- Runs the script body; our coded failures and Redis' refusals become exact error replies,
 -- anything else (a wrong command, a bug) is re-raised as is.
 local function run(body)
-  if #KEYS ~= 17 then return redis.error_reply("BAD_REQUEST expected the pool's 17 keys") end
+  if #KEYS ~= 16 then return redis.error_reply("BAD_REQUEST expected the pool's 16 keys") end
   local ok, res = pcall(body)
   if ok then return res end
   local msg = type(res) == 'table' and res.err or res -- older Redis: pcall keeps the table
@@ -44,9 +44,23 @@ local function run(body)
 end
 
 -- Redis' clock in whole milliseconds since the Unix epoch: every stored time and lease score.
+-- Turning a Lua number into text is among the dearest things a script does (a printf), and
+-- most numbers a script sends Redis are times, so now() keeps the text it read as well: ms_text
+-- answers it for that time. (Numbers sent to Redis are written as text constants for the same
+-- reason.)
+local clock_ms, clock_text
+
 local function now()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  clock_text = t[1] .. ('00000' .. t[2]):sub(-6, -4)
+  clock_ms = tonumber(clock_text)
+  return clock_ms
+end
+
+-- A time in ms as text.
+local function ms_text(ms)
+  if ms == clock_ms then return clock_text end
+  return ('%d'):format(ms)
 end
 
 -- ARGV[i] as a whole number in lo..hi; "" gives nil when optional.
@@ -91,14 +105,15 @@ end
 -- Idempotency. A checkout or create that carries an Idempotency-Key (ARGV[i], "" for none) gets,
 -- for ARGV[i + 1] ms, the answer the first request with that key from the same caller got,
 -- instead of being done again: a client that timed out and retries holds one VM, not two. Only
--- success is kept, so a refused request may be retried with its key. `fingerprint` is what was
--- asked: the same key for a different request is IDEMPOTENCY_MISMATCH. The answer lives in
+-- success is kept, so a refused request may be retried with its key. The fingerprint, the
+-- words `...` joined by spaces (built only when there is a key), is what was asked: the same key for a different request is IDEMPOTENCY_MISMATCH. The answer lives in
 -- K.user .. name .. ':idem:' .. key (user names have no ':') as JSON {"f": fingerprint, "a":
 -- answer}, or {"f": fingerprint, "p": ticket} while a waiting checkout waits
 -- (IDEMPOTENCY_IN_PROGRESS for a retry meanwhile).
-local function idempotency(name, i, fingerprint)
+local function idempotency(name, i, ...)
   local key = ARGV[i] or ''
   if key == '' then return nil end
+  local fingerprint = table.concat({...}, ' ')
   if #key > 255 or not key:match('^[\33-\126]+$') then
     fail('BAD_REQUEST Idempotency-Key must be 1 to 255 visible ASCII characters')
   end
@@ -129,36 +144,113 @@ local function keep_answer(idem, answer)
 end
 
 -- Identity (ARGV[1] of the script) -> name, role.
+
+-- Identity (ARGV[1] of the script) -> name, role, and for a user their limits (see
+-- user_limits; nil for a principal the gateway vouches for, who has no user record).
 local function authenticate(ident)
   ident = ident or ''
   local kind, rest = ident:sub(1, 2), ident:sub(3)
   if rest ~= '' then
     if kind == 'p:' then return rest, 'admin' end
-    if kind == 't:' then
-      local name = redis.call('HGET', K.tokens, rest)
-      local role = name and redis.call('HGET', K.user .. name, 'role')
-      if role then return name, role end
-    end
-    if kind == 'u:' then -- a user the gateway identified by a verified identity token
-      local role = redis.call('HGET', K.user .. rest, 'role')
-      if role then return rest, role end
+    -- a token's hash, or a user the gateway identified by a verified identity token
+    local name = kind == 't:' and redis.call('HGET', K.tokens, rest) or (kind == 'u:' and rest)
+    if name then
+      local u = redis.call('HMGET', K.user .. name, 'role', 'quota', 'max_lease', 'size_quotas')
+      if u[1] then return name, u[1], {quota = tonumber(u[2]), max_lease = tonumber(u[3]), size_quotas = u[4]} end
     end
   end
   fail('UNAUTHORIZED missing, unknown or revoked token')
+end
+
+-- What a user's record sets of their limits: {quota, max_lease, size_quotas} (nil when unset).
+local function user_limits(name)
+  local u = redis.call('HMGET', K.user .. name, 'quota', 'max_lease', 'size_quotas')
+  return {quota = tonumber(u[1]), max_lease = tonumber(u[2]), size_quotas = u[3]}
 end
 
 local function require_admin(role)
   if role ~= 'admin' then fail('FORBIDDEN this operation needs the admin role') end
 end
 
--- Flat HGETALL of P:vm:<id> ({} when missing).
-local function vm_record(id) return redis.call('HGETALL', K.vm .. id) end
+-- VMs. A VM is one field of a bucket hash, K.records .. <the first three characters of its id>
+-- (4096 buckets for the gateway's UUIDs), whose value is its record: the fields of VM_FIELDS in
+-- that order, joined by '|', "" for a field that is not set. Redis keeps a small hash as one
+-- compact listpack, so a VM costs its id and record and a few bytes, where a hash of its own
+-- would cost a key, an object and a table entry as well. K.buckets (a zset, score 0) lists the
+-- buckets, in lexicographic order, for listing every VM by id. Only `error`, the last field, and
+-- `machine_id` hold text from outside (a provider's): the former may hold '|', the latter has
+-- '%' and '|' escaped as %25 and %7C.
+-- Scripts answer a VM as {vm_id, record}, the record as stored (Sources/Reservations/VMRecord.swift
+-- reads it), and the pool hash counts VMs: field `vm_count` all of them, `count:<status>`
+-- those in a status.
+local VM_FIELDS = {'status', 'ip', 'created_at', 'size', 'cpu', 'memory_mb', 'user', 'checked_out_at',
+                   'lease_expires_at', 'lease_seconds', 'claim_ticket', 'available_since', 'job', 'job_claim',
+                   'job_worker', 'failures', 'machine_id', 'error'}
+local VM_FIELD_COUNT = 18
+local VM_PATTERN = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|'
+                   .. '([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$'
 
+local function vm_bucket(id) return K.records .. id:sub(1, 3) end
+
+local function set(value) if value ~= '' then return value end end -- "" (not set) as nil
+
+-- The map of a VM's fields from its record text: vm_id, the fields of VM_FIELDS that are set,
+-- and `text`, the record as stored (what save_vm wrote last).
+local function decode_vm(id, text)
+  local status, ip, created_at, size, cpu, memory_mb, user, checked_out_at, lease_expires_at, lease_seconds,
+        claim_ticket, available_since, job, job_claim, job_worker, failures, machine_id, err = text:match(VM_PATTERN)
+  if machine_id and machine_id:find('%', 1, true) then machine_id = machine_id:gsub('%%7C', '|'):gsub('%%25', '%%') end
+  return {vm_id = id, text = text, status = set(status), ip = set(ip), created_at = set(created_at), size = set(size),
+          cpu = set(cpu), memory_mb = set(memory_mb), user = set(user), checked_out_at = set(checked_out_at),
+          lease_expires_at = set(lease_expires_at), lease_seconds = set(lease_seconds), claim_ticket = set(claim_ticket),
+          available_since = set(available_since), job = set(job), job_claim = set(job_claim),
+          job_worker = set(job_worker), failures = set(failures), machine_id = set(machine_id), error = set(err)}
+end
+
+-- VM `id` as a map of its fields (see decode_vm), nil when there is none.
+local function load_vm(id)
+  local text = redis.call('HGET', vm_bucket(id), id)
+  return text and decode_vm(id, text)
+end
+
+local function vm_exists(id) return redis.call('HEXISTS', vm_bucket(id), id) == 1 end
+
+-- Writes a VM's map (from load_vm, or a new one) as its record.
+local function save_vm(vm)
+  local parts = {}
+  for i = 1, VM_FIELD_COUNT do parts[i] = vm[VM_FIELDS[i]] or '' end
+  local machine = vm.machine_id
+  if machine and machine:find('[|%%]') then parts[17] = machine:gsub('%%', '%%25'):gsub('|', '%%7C') end
+  vm.text = table.concat(parts, '|')
+  redis.call('HSET', vm_bucket(vm.vm_id), vm.vm_id, vm.text)
+end
+
+-- A VM as scripts answer it: {vm_id, record text}, as last loaded or saved.
+local function vm_reply(vm) return {vm.vm_id, vm.text} end
+
+-- A flat field, value array (a hash's HGETALL) as a map.
 local function record_map(flat)
   local m = {}
   for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
   return m
 end
+
+local COUNT_FIELD = {provisioning = 'count:provisioning', available = 'count:available',
+                     ['checked-out'] = 'count:checked-out', error = 'count:error', deprovisioning = 'count:deprovisioning'}
+
+-- by: '1' or '-1'
+local function count_status(status, by) redis.call('HINCRBY', K.pool, COUNT_FIELD[status], by) end
+
+local function vm_count() return tonumber(redis.call('HGET', K.pool, 'vm_count')) or 0 end
+
+-- IPs. K.ips .. <n> (n from 0 to 4095, from the address' last twelve bits) maps each address in use
+-- to its VM's id, so that no address is given twice and a VM can be found by its address.
+local function ip_index(ip)
+  local c, d = ip:match('(%d+)%.(%d+)$')
+  return K.ips .. (c and (tonumber(c) % 16) * 256 + tonumber(d) or 'other')
+end
+
+local function ip_owner(ip) return redis.call('HGET', ip_index(ip), ip) end
 
 -- Records of the VMs a user holds, sorted by id.
 local function held_records(name)
@@ -166,8 +258,8 @@ local function held_records(name)
   table.sort(ids)
   local out = {}
   for _, id in ipairs(ids) do
-    local rec = vm_record(id)
-    if #rec > 0 then out[#out + 1] = rec end
+    local vm = load_vm(id)
+    if vm then out[#out + 1] = vm_reply(vm) end
   end
   return out
 end
@@ -178,11 +270,13 @@ end
 -- out); and those of vm_id, ip, user (whom it concerns), status (the VM's status after it: the
 -- outcome) and detail (a lease length, a new quota...) that apply. The stream keeps about the
 -- last EVENTS_KEPT events.
-local EVENTS_KEPT = 100000
+local EVENTS_KEPT = '100000'
+local EVENT_FIELDS = {'vm_id', 'ip', 'user', 'status', 'detail'}
 
 local function event(action, actor, fields)
   local args = {'XADD', K.events, 'MAXLEN', '~', EVENTS_KEPT, '*', 'action', action, 'actor', actor}
-  for _, name in ipairs({'vm_id', 'ip', 'user', 'status', 'detail'}) do
+  for i = 1, 5 do
+    local name = EVENT_FIELDS[i]
     local value = fields[name]
     if value and value ~= '' then
       args[#args + 1] = name
@@ -192,33 +286,41 @@ local function event(action, actor, fields)
   redis.call(unpack(args))
 end
 
--- Moves id from status set `from` (nil: none) to `to`; sets the status field and any
--- further field/value pairs in one HSET. K.idle scores every available VM by when it became
--- available (for idle cleanup); whatever takes a VM out of the available set also takes it
--- out of K.idle.
--- A VM with a size is also in K.status .. 'available:' .. size while available: a checkout for
--- one size SPOPs that set.
-local function set_status(id, from, to, ...)
-  if from then redis.call('SREM', K.status .. from, id) end
-  redis.call('SADD', K.status .. to, id)
-  redis.call('HSET', K.vm .. id, 'status', to, ...)
+-- Available VMs. Each VM that becomes available is pushed to the free list of its size,
+-- K.free .. size (K.free .. '' for VMs without a size, from pools without a catalog), and has
+-- the time in its field available_since. A checkout pops from the front, so the VM available
+-- longest goes first, and idle cleanup looks only at the front. Whatever else takes a VM out of
+-- `available` (a delete, idle cleanup) leaves its entry, which is dropped when it reaches the
+-- front: an entry counts only while its VM exists and is available.
+-- Sets `vm`'s status, counting it (from none for a new VM), from time t (default now); the
+-- caller saves the VM.
+local function set_status(vm, to, t)
+  if vm.status then count_status(vm.status, '-1') end
+  count_status(to, '1')
+  vm.status = to
   if to == 'available' then
-    redis.call('ZADD', K.idle, now(), id)
-    local size = redis.call('HGET', K.vm .. id, 'size')
-    if size then redis.call('SADD', K.status .. 'available:' .. size, id) end
+    vm.available_since = ms_text(t or now())
+    redis.call('RPUSH', K.free .. (vm.size or ''), vm.vm_id)
+  else
+    vm.available_since = nil
   end
 end
 
--- Takes `id`, just SPOPped from the general available set (size nil) or from its size's set,
--- out of the other one and of the idle index.
-local function unlist_available(id, size)
-  if size then
-    redis.call('SREM', K.status .. 'available', id)
-  else
-    size = redis.call('HGET', K.vm .. id, 'size')
-    if size then redis.call('SREM', K.status .. 'available:' .. size, id) end
+-- The map of the available VM at the front of the free list of `size`, popped; nil when none is.
+local function pop_free(size)
+  while true do
+    local id = redis.call('LPOP', K.free .. size)
+    if not id then return nil end
+    local vm = load_vm(id)
+    if vm and vm.status == 'available' then return vm end
   end
-  redis.call('ZREM', K.idle, id)
+end
+
+-- The sizes of the pool's catalog, in its order.
+local function size_names()
+  local names = {}
+  for name in (redis.call('HGET', K.pool, 'sizes') or ''):gmatch('([%w_-]+)=') do names[#names + 1] = name end
+  return names
 end
 
 -- Hands available VMs to waiting checkouts, first come first served; defined at the end.
@@ -242,15 +344,15 @@ local serve_waiters
 -- again), 'reset' (provisioning until the provider has reset it) or 'replace'.
 local function provisioning_jobs() return redis.call('HGET', K.pool, 'provisioning') == 'jobs' end
 
-local function queue_job(id, job, at)
-  redis.call('HSET', K.vm .. id, 'job', job)
-  redis.call('HDEL', K.vm .. id, 'job_claim', 'error')
-  redis.call('ZADD', K.jobs, at or now(), id)
+-- Gives `vm` job `job`, due at `at` (default now); the caller saves the VM.
+local function queue_job(vm, job, at)
+  vm.job, vm.job_claim, vm.error = job, nil, nil
+  redis.call('ZADD', K.jobs, at or now(), vm.vm_id)
 end
 
-local function end_job(id)
-  redis.call('HDEL', K.vm .. id, 'job', 'job_claim', 'job_worker', 'failures')
-  redis.call('ZREM', K.jobs, id)
+local function end_job(vm)
+  vm.job, vm.job_claim, vm.job_worker, vm.failures = nil, nil, nil, nil
+  redis.call('ZREM', K.jobs, vm.vm_id)
 end
 
 -- What a VM coming back becomes, by the pool's on_return: status and job (nil: none).
@@ -258,35 +360,37 @@ local RETURN_TO = {reuse = {'available'}, reset = {'provisioning', 'reset'}, rep
 
 -- Returns a checked-out VM to the pool (checkin and lease reclamation), as the pool's on_return
 -- says, and records it as event `action` by `actor`; for a VM that is not checked out it only
--- drops a stale lease entry.
--- vm: its field map when already read.
-local function release(id, vm, action, actor)
-  if not vm then
-    local v = redis.call('HMGET', K.vm .. id, 'status', 'user', 'ip')
-    vm = {status = v[1], user = v[2], ip = v[3]}
-  end
-  redis.call('ZREM', K.leases, id)
+-- drops a stale lease entry. Saves the VM. t: the time, when at hand.
+local function release(vm, action, actor, t)
+  redis.call('ZREM', K.leases, vm.vm_id)
   if vm.status ~= 'checked-out' then return end
   local to = RETURN_TO[redis.call('HGET', K.pool, 'on_return') or 'reuse'] or RETURN_TO.reuse
-  set_status(id, 'checked-out', to[1])
-  redis.call('HDEL', K.vm .. id, 'user', 'checked_out_at', 'lease_expires_at', 'lease_seconds', 'claim_ticket')
-  if vm.user then redis.call('SREM', K.held .. vm.user, id) end
-  if to[2] then queue_job(id, to[2]) end
-  event(action, actor, {vm_id = id, ip = vm.ip, user = vm.user, status = to[1]})
+  local holder = vm.user
+  vm.user, vm.checked_out_at, vm.lease_expires_at, vm.lease_seconds, vm.claim_ticket = nil, nil, nil, nil, nil
+  set_status(vm, to[1], t)
+  if to[2] then queue_job(vm, to[2], t) end
+  save_vm(vm)
+  if holder then redis.call('SREM', K.held .. holder, vm.vm_id) end
+  event(action, actor, {vm_id = vm.vm_id, ip = vm.ip, user = holder, status = to[1]})
   if not to[2] then serve_waiters() end
 end
 
--- A lease that ran out: the VM returns to the pool, by no one's request.
-local function expire(id, vm) release(id, vm, 'lease_expired', 'system') end
+-- A lease that ran out: the VM returns to the pool, by no one's request. vm: its map when
+-- already loaded.
+local function expire(id, vm)
+  vm = vm or load_vm(id)
+  if vm then return release(vm, 'lease_expired', 'system') end
+  redis.call('ZREM', K.leases, id)
+end
 
 -- Expired leases return their VMs to the pool before a script reads or changes reservations,
 -- so no answer shows an expired lease as held. reclaim_expired takes the RECLAIM_BATCH that
 -- expired first (every such script calls it, so a larger backlog drains over the next calls);
 -- reclaim_vm, reclaim_held and locate_vm make one VM, or one user's count and quota, exact at once.
-local RECLAIM_BATCH = 100
+local RECLAIM_BATCH = '100'
 
 local function reclaim_expired(t)
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.leases, '-inf', t, 'LIMIT', 0, RECLAIM_BATCH)) do
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.leases, '-inf', ms_text(t), 'LIMIT', '0', RECLAIM_BATCH)) do
     expire(id)
   end
 end
@@ -307,23 +411,18 @@ local function now_reclaimed()
   return t
 end
 
--- The VM named by id and/or ip (both given: must be the same VM) -> id, field map, flat record.
--- If its lease ran out by time t, it is reclaimed first.
+-- The VM named by id and/or ip (both given: must be the same VM) -> id, map. If its lease ran
+-- out by time t, it is reclaimed first.
 local function locate_vm(id, ip, t)
   if ip ~= '' then
-    local by_ip = redis.call('HGET', K.ips, ip)
+    local by_ip = ip_owner(ip)
     if by_ip and (id == '' or id == by_ip) then id = by_ip else id = '' end
   end
-  local flat = id ~= '' and vm_record(id) or {}
-  if #flat == 0 then fail('VM_NOT_FOUND Could not find a vm with given details') end
-  local vm = record_map(flat)
+  local vm = id ~= '' and load_vm(id)
+  if not vm then fail('VM_NOT_FOUND Could not find a vm with given details') end
   local expiry = tonumber(vm.lease_expires_at)
-  if expiry and expiry <= t then
-    expire(id, vm)
-    flat = vm_record(id)
-    vm = record_map(flat)
-  end
-  return id, vm, flat
+  if expiry and expiry <= t then expire(id, vm) end
+  return id, vm
 end
 
 -- User record {name, role, quota, created_at, held, max_lease, size_quotas} as a flat array
@@ -384,9 +483,11 @@ local function configure_ip_pool(cidr)
     redis.call('SETBIT', K.ipbits, 0, 1)
     redis.call('SETBIT', K.ipbits, block.size - 1, 1)
   end
-  for _, ip in ipairs(redis.call('HKEYS', K.ips)) do
-    local offset = ip_number(ip) - block.base
-    if offset >= 0 and offset < block.size then redis.call('SETBIT', K.ipbits, offset, 1) end
+  for n = 0, 4096 do
+    for _, ip in ipairs(redis.call('HKEYS', K.ips .. (n < 4096 and n or 'other'))) do
+      local offset = (ip_number(ip) or -1) - block.base
+      if offset >= 0 and offset < block.size then redis.call('SETBIT', K.ipbits, offset, 1) end
+    end
   end
 end
 
@@ -397,7 +498,7 @@ local function take_block_ip(block)
     if offset < 0 or offset > block.last then return nil end
     redis.call('SETBIT', K.ipbits, offset, 1)
     local ip = ip_text(block.base + offset)
-    if redis.call('HEXISTS', K.ips, ip) == 0 then return ip end
+    if not ip_owner(ip) then return ip end
   end
 end
 
@@ -411,12 +512,13 @@ end
 -- {max_vm_count, total, then one count per status in STATUSES order, then the IP pool's CIDR
 -- ("" for none) and its free addresses (-1 for none)}.
 local function pool_stats()
-  local out = {tonumber(redis.call('HGET', K.pool, 'max_vm_count')) or 0,
-               redis.call('ZCARD', K.vms)}
-  for _, s in ipairs(STATUSES) do out[#out + 1] = redis.call('SCARD', K.status .. s) end
+  local counts = redis.call('HMGET', K.pool, 'max_vm_count', 'vm_count', 'count:provisioning', 'count:available',
+                            'count:checked-out', 'count:error', 'count:deprovisioning')
+  local out = {}
+  for i = 1, 7 do out[i] = tonumber(counts[i]) or 0 end
   local block = ip_block()
-  out[#out + 1] = block and block.cidr or ''
-  out[#out + 1] = block and (block.last - block.first + 1) - redis.call('BITCOUNT', K.ipbits)
+  out[8] = block and block.cidr or ''
+  out[9] = block and (block.last - block.first + 1) - redis.call('BITCOUNT', K.ipbits)
     + (block.first > 0 and 2 or 0) or -1
   return out
 end
@@ -427,13 +529,12 @@ local LEASE_LIMIT = 31536000
 -- The lease, in seconds, that a checkout or a renewal gives `name`: ARGV[i] (seconds, "" for
 -- none), else `fallback` (a renewal's previous length), else the gateway's default ARGV[i + 1]
 -- ("" for none); nil means no lease. It is bounded by the caller's maximum: their own (user
--- field max_lease) or else the gateway's ARGV[i + 2]. Asking for more is BAD_REQUEST; a
--- fallback or default above the maximum is cut to it.
-local function lease_arg(i, name, fallback)
+-- field max_lease; `limits` from authenticate when at hand) or else the gateway's ARGV[i + 2].
+-- Asking for more is BAD_REQUEST; a fallback or default above the maximum is cut to it.
+local function lease_arg(i, name, fallback, limits)
   local requested = int_arg(i, 1, LEASE_LIMIT, 'lease_seconds', true)
   local default = int_arg(i + 1, 1, LEASE_LIMIT, 'default lease', true)
-  local max = tonumber(redis.call('HGET', K.user .. name, 'max_lease'))
-    or int_arg(i + 2, 1, LEASE_LIMIT, 'maximum lease')
+  local max = (limits or user_limits(name)).max_lease or int_arg(i + 2, 1, LEASE_LIMIT, 'maximum lease')
   local lease = requested or fallback or default
   if lease and lease > max then
     if requested then fail(('BAD_REQUEST the longest lease you may ask for is %d seconds'):format(max)) end
@@ -442,12 +543,11 @@ local function lease_arg(i, name, fallback)
   return lease
 end
 
--- Gives checked-out VM `id` a lease of `lease` seconds from time t: it ends at t + lease exactly,
--- in milliseconds, never earlier.
-local function set_lease(id, t, lease)
-  local expiry = t + lease * 1000
-  redis.call('HSET', K.vm .. id, 'lease_expires_at', expiry, 'lease_seconds', lease)
-  redis.call('ZADD', K.leases, expiry, id)
+-- Gives checked-out `vm` a lease of `lease` seconds from time t: it ends at t + lease exactly,
+-- in milliseconds, never earlier. The caller saves the VM.
+local function set_lease(vm, t, lease)
+  vm.lease_expires_at, vm.lease_seconds = ms_text(t + lease * 1000), tostring(lease)
+  redis.call('ZADD', K.leases, vm.lease_expires_at, vm.vm_id)
 end
 
 -- Sizes. The pool's catalog (pool field sizes, "name=cpu:memory_mb,...", seeded by the gateway)
@@ -464,12 +564,6 @@ end
 
 local function size_catalog() return parse_pairs(redis.call('HGET', K.pool, 'sizes'), '([%w_-]+)=(%d+:%d+)') end
 
-local function size_quotas(name)
-  local quotas = parse_pairs(redis.call('HGET', K.user .. name, 'size_quotas'), '([%w_-]+)=(%d+)')
-  for size, n in pairs(quotas) do quotas[size] = tonumber(n) end
-  return quotas
-end
-
 -- A size named by a request ("" for any), checked against the catalog.
 local function size_arg(i)
   local size = ARGV[i] or ''
@@ -482,53 +576,57 @@ end
 -- Checks a VM out to `name` at time t if they have room in their quota (user field quota, else
 -- `default_quota`; their own leases that ran out do not count) and, for a VM of a size they have
 -- a quota for, in that one, with a lease of `lease` seconds (nil: none). `size` "" (or nil) takes
--- a VM of any size they have room for. Returns the VM's id, or nil when none is available.
+-- a VM of any size they have room for: the first of the catalog's sizes that has one available,
+-- then one without a size. `limits`: the user's, from authenticate, when at hand. Returns the
+-- VM's map (saved), or nil when none is available.
 -- Errors: QUOTA_EXCEEDED (checked first).
-local function take_vm(name, default_quota, lease, t, detail, size)
+local function take_vm(name, default_quota, lease, t, detail, size, limits)
   size = size or ''
-  local quota = tonumber(redis.call('HGET', K.user .. name, 'quota')) or default_quota
-  local function at_quota() return redis.call('SCARD', K.held .. name) >= quota end
+  limits = limits or user_limits(name)
+  local quota = limits.quota or default_quota
+  local held_key = K.held .. name
   local reclaimed = false
-  if at_quota() then
+  if redis.call('SCARD', held_key) >= quota then
     reclaim_held(t, name) -- the caller's own leases that ran out do not count
     reclaimed = true
-    if at_quota() then
+    if redis.call('SCARD', held_key) >= quota then
       fail('QUOTA_EXCEEDED quota of ' .. quota .. (quota == 1 and ' VM' or ' VMs') .. ' reached')
     end
   end
-  local limits = size_quotas(name)
-  local id, popped_size
-  if next(limits) == nil and size == '' then
-    id = redis.call('SPOP', K.status .. 'available') -- the common case: no sizes to mind
-  else
+  local per_size = limits.size_quotas and parse_pairs(limits.size_quotas, '([%w_-]+)=(%d+)')
+  local room = function() return true end
+  if per_size and next(per_size) ~= nil then
     if not reclaimed then reclaim_held(t, name) end
     local held = {}
-    for _, vm in ipairs(redis.call('SMEMBERS', K.held .. name)) do
-      local s = redis.call('HGET', K.vm .. vm, 'size') or ''
+    for _, id in ipairs(redis.call('SMEMBERS', held_key)) do
+      local s = (load_vm(id) or {}).size or ''
       held[s] = (held[s] or 0) + 1
     end
-    local function room(s) return not limits[s] or (held[s] or 0) < limits[s] end
-    if size ~= '' then
-      if not room(size) then
-        fail(('QUOTA_EXCEEDED quota of %d %s %s reached'):format(limits[size], size, limits[size] == 1 and 'VM' or 'VMs'))
-      end
-      id, popped_size = redis.call('SPOP', K.status .. 'available:' .. size), size
-    else
-      local _, order = size_catalog()
-      for _, s in ipairs(order) do
-        if room(s) then id, popped_size = redis.call('SPOP', K.status .. 'available:' .. s), s end
-        if id then break end
-      end
+    room = function(s) return not per_size[s] or (held[s] or 0) < tonumber(per_size[s]) end
+    if size ~= '' and not room(size) then
+      local n = tonumber(per_size[size])
+      fail(('QUOTA_EXCEEDED quota of %d %s %s reached'):format(n, size, n == 1 and 'VM' or 'VMs'))
     end
   end
-  if not id then return nil end
-  unlist_available(id, popped_size)
-  set_status(id, nil, 'checked-out', 'user', name, 'checked_out_at', t)
-  if lease then set_lease(id, t, lease) end
-  redis.call('SADD', K.held .. name, id)
-  event('checkout', name, {vm_id = id, ip = redis.call('HGET', K.vm .. id, 'ip'), user = name,
-        status = 'checked-out', detail = detail or (lease and ('lease ' .. lease .. ' s') or 'no lease')})
-  return id
+  local vm
+  if size ~= '' then
+    vm = pop_free(size)
+  else
+    for s in (redis.call('HGET', K.pool, 'sizes') or ''):gmatch('([%w_-]+)=') do
+      vm = room(s) and pop_free(s)
+      if vm then break end
+    end
+    vm = vm or (room('') and pop_free(''))
+  end
+  if not vm then return nil end
+  set_status(vm, 'checked-out', t)
+  vm.user, vm.checked_out_at = name, ms_text(t)
+  if lease then set_lease(vm, t, lease) end
+  save_vm(vm)
+  redis.call('SADD', held_key, vm.vm_id)
+  event('checkout', name, {vm_id = vm.vm_id, ip = vm.ip, user = name, status = 'checked-out',
+        detail = detail or (lease and ('lease ' .. vm.lease_seconds .. ' s') or 'no lease')})
+  return vm
 end
 
 -- Waiting checkouts. A checkout that may wait and finds no VM becomes a waiter: its ticket in
@@ -555,28 +653,31 @@ end
 
 local serving = false -- take_vm may release a VM, whose release() must not serve again meanwhile
 
+local function available_count() return tonumber(redis.call('HGET', K.pool, 'count:available')) or 0 end
+
 serve_waiters = function()
   if serving or redis.call('ZCARD', K.waiters) == 0 then return end
   serving = true
   local t = now()
   -- in arrival order, as long as VMs are free (at most 1000 waiters looked at per call)
   for _, ticket in ipairs(redis.call('ZRANGE', K.waiters, 0, 999)) do
-    if redis.call('SCARD', K.status .. 'available') == 0 then break end
+    if available_count() == 0 then break end
     local w = waiter_info(ticket)
-    local ok, id = true, nil
+    local ok, vm = true, nil
     if not w or not w.user or w.deadline <= t then
       redis.call('ZREM', K.waiters, ticket)
       redis.call('HDEL', K.waiting, ticket) -- gone or past its deadline: its gateway answers 503
     else
-      ok, id = pcall(take_vm, w.user, w.default_quota, CLAIM_SECONDS, t, 'handed to a waiting checkout', w.size)
+      ok, vm = pcall(take_vm, w.user, w.default_quota, CLAIM_SECONDS, t, 'handed to a waiting checkout', w.size)
     end
-    if w and w.user and w.deadline > t and (id or not ok) then -- served, or at its quota
+    if w and w.user and w.deadline > t and (vm or not ok) then -- served, or at its quota
       redis.call('ZREM', K.waiters, ticket)
       local answer
       if ok then
-        redis.call('HSET', K.vm .. id, 'claim_ticket', ticket)
-        redis.call('HSET', K.waiting, ticket, 'handed ' .. id)
-        answer = ticket .. ' ' .. id
+        vm.claim_ticket = ticket
+        save_vm(vm)
+        redis.call('HSET', K.waiting, ticket, 'handed ' .. vm.vm_id)
+        answer = ticket .. ' ' .. vm.vm_id
       else
         redis.call('HDEL', K.waiting, ticket)
         answer = ticket .. ' QUOTA'
@@ -597,7 +698,7 @@ end
 -- because candidates ran out (a full IP pool ends the creation without one).
 -- Errors: IP_POOL_EXHAUSTED (the block was full before the first).
 local function create_from_candidates(actor, want, first, size)
-  local t = ('%d'):format(now())
+  local t = now()
   local block = ip_block()
   local catalog, order = size_catalog()
   size = (size ~= nil and size ~= '') and size or order[1]
@@ -608,7 +709,7 @@ local function create_from_candidates(actor, want, first, size)
   for i = first, #ARGV - 1, 2 do
     if #out > want then break end
     local id, ip = ARGV[i], ARGV[i + 1]
-    if block and ip ~= '' and redis.call('EXISTS', K.vm .. id) == 0 then
+    if block and ip ~= '' and not vm_exists(id) then
       ip = take_block_ip(block)
       if not ip then
         if #out == 1 then fail('IP_POOL_EXHAUSTED no free address is left in the IP pool ' .. block.cidr) end
@@ -616,19 +717,20 @@ local function create_from_candidates(actor, want, first, size)
         break
       end
     end
-    if (ip == '' or redis.call('HEXISTS', K.ips, ip) == 0) and redis.call('EXISTS', K.vm .. id) == 0 then
-      if size then redis.call('HSET', K.vm .. id, 'size', size, 'cpu', cpu, 'memory_mb', memory) end
+    if (ip == '' or not ip_owner(ip)) and not vm_exists(id) then
       -- (no size: a pool without a catalog, written by an older gateway)
+      local vm = {vm_id = id, size = size, cpu = size and cpu, memory_mb = size and memory, created_at = ms_text(t)}
       if ip ~= '' then
-        redis.call('HSET', K.ips, ip, id)
-        set_status(id, nil, status, 'vm_id', id, 'created_at', t, 'ip', ip)
-      else
-        set_status(id, nil, status, 'vm_id', id, 'created_at', t)
+        vm.ip = ip
+        redis.call('HSET', ip_index(ip), ip, id)
       end
-      if jobs then queue_job(id, 'provision') end
-      redis.call('ZADD', K.vms, 0, id)
+      set_status(vm, status, t)
+      if jobs then queue_job(vm, 'provision', t) end
+      save_vm(vm)
+      redis.call('ZADD', K.buckets, 0, id:sub(1, 3))
+      redis.call('HINCRBY', K.pool, 'vm_count', '1')
       event('create', actor, {vm_id = id, ip = ip, status = status, detail = size})
-      out[#out + 1] = vm_record(id)
+      out[#out + 1] = vm_reply(vm)
     end
   end
   out[1] = want - (#out - 1)
@@ -638,15 +740,15 @@ end
 
 -- Removes a VM that nobody holds and everything that points at it, recorded as event `action`
 -- (default 'delete') by `actor`.
-local function remove_vm(id, vm, actor, detail, action)
-  redis.call('DEL', K.vm .. id)
-  redis.call('ZREM', K.vms, id)
-  redis.call('SREM', K.status .. vm.status, id)
-  if vm.size then redis.call('SREM', K.status .. 'available:' .. vm.size, id) end
-  redis.call('ZREM', K.idle, id)
+local function remove_vm(vm, actor, detail, action)
+  local id, bucket = vm.vm_id, vm_bucket(vm.vm_id)
+  redis.call('HDEL', bucket, id)
+  if redis.call('EXISTS', bucket) == 0 then redis.call('ZREM', K.buckets, id:sub(1, 3)) end
+  redis.call('HINCRBY', K.pool, 'vm_count', '-1')
+  count_status(vm.status, '-1')
   redis.call('ZREM', K.jobs, id)
   if vm.ip then
-    redis.call('HDEL', K.ips, vm.ip)
+    redis.call('HDEL', ip_index(vm.ip), vm.ip)
     free_block_ip(vm.ip)
   end
   event(action or 'delete', actor, {vm_id = id, ip = vm.ip, status = 'deleted', detail = detail})
@@ -654,12 +756,12 @@ end
 
 -- Deletes an available or failed VM, as `actor`: at once, or with provisioning jobs it is
 -- `deprovisioning` until the provider has destroyed its machine (finish_job.lua removes it then).
-local function retire_vm(id, vm, actor, detail)
-  if not provisioning_jobs() then return remove_vm(id, vm, actor, detail) end
-  set_status(id, vm.status, 'deprovisioning')
-  if vm.status == 'available' then unlist_available(id) end
-  queue_job(id, 'deprovision')
-  event('delete', actor, {vm_id = id, ip = vm.ip, status = 'deprovisioning', detail = detail})
+local function retire_vm(vm, actor, detail)
+  if not provisioning_jobs() then return remove_vm(vm, actor, detail) end
+  set_status(vm, 'deprovisioning')
+  queue_job(vm, 'deprovision')
+  save_vm(vm)
+  event('delete', actor, {vm_id = vm.vm_id, ip = vm.ip, status = 'deprovisioning', detail = detail})
 end
 
 -- The start of every function of the library: the call's keys and arguments become KEYS, ARGV
@@ -667,9 +769,8 @@ end
 -- outlive a call).
 local function enter(keys, args)
   KEYS, ARGV = keys, args
-  K.tokens, K.user, K.users, K.held, K.vm = keys[1], keys[2], keys[3], keys[4], keys[5]
-  K.vms, K.status, K.ips, K.pool, K.leases, K.events = keys[6], keys[7], keys[8], keys[9], keys[10], keys[11]
-  K.waiters, K.waiting, K.handoff, K.ipbits, K.idle = keys[12], keys[13], keys[14], keys[15], keys[16]
-  K.jobs = keys[17]
+  K.tokens, K.user, K.users, K.held, K.records = keys[1], keys[2], keys[3], keys[4], keys[5]
+  K.buckets, K.free, K.ips, K.pool, K.leases, K.events = keys[6], keys[7], keys[8], keys[9], keys[10], keys[11]
+  K.waiters, K.waiting, K.handoff, K.ipbits, K.jobs = keys[12], keys[13], keys[14], keys[15], keys[16]
   serving = false
 end

@@ -1,7 +1,7 @@
 -- claim.lua: a waiting checkout takes the VM that serve_waiters handed to it (see _prelude.lua):
 --   the lease the request asked for (or the default, or none) replaces the claim lease, and
 --   both the checkout time and the lease count from now.
--- KEYS: the pool's seventeen keys, see README.md; uses: tokens, user, held, vm, status, leases,
+-- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, held, records, free, leases,
 --   events, waiting, pool, jobs.
 -- ARGV[1]: identity. ARGV[2]: ticket. ARGV[3..5]: lease asked, default lease, maximum lease.
 --   ARGV[6], ARGV[7]: the waiting request's Idempotency-Key ("" for none) and window: the answer
@@ -20,21 +20,22 @@ return run(function()
   local state = redis.call('HGET', K.waiting, ticket)
   local id = state and state:match('^handed (%S+)$')
   redis.call('HDEL', K.waiting, ticket)
-  local vm = id and select(2, locate_vm(id, '', t))
+  local vm = id and load_vm(id)
+  if vm then id, vm = locate_vm(id, '', t) end
   if not vm or vm.user ~= name or vm.claim_ticket ~= ticket then
     if idem then redis.call('DEL', idem.key) end
     fail('NO_VM_AVAILABLE No VMs currently available, please try after some time')
   end
   -- the client has it from now: its checkout time and lease count from the claim
-  redis.call('HDEL', K.vm .. id, 'claim_ticket')
-  redis.call('HSET', K.vm .. id, 'checked_out_at', t)
+  vm.claim_ticket, vm.checked_out_at = nil, t
   if lease then
-    set_lease(id, t, lease)
+    set_lease(vm, t, lease)
   else
     redis.call('ZREM', K.leases, id)
-    redis.call('HDEL', K.vm .. id, 'lease_expires_at', 'lease_seconds')
+    vm.lease_expires_at, vm.lease_seconds = nil, nil
   end
-  local record = vm_record(id)
+  save_vm(vm)
+  local record = vm_reply(vm)
   if idem then
     idem.f = pending.f
     keep_answer(idem, record)

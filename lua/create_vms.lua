@@ -1,6 +1,6 @@
 -- create_vms.lua: creates up to n VMs under the pool's cap (every VM counts, whatever its status):
 --   available at once, or provisioning when the provider has work to do (_prelude.lua).
--- KEYS: the pool's seventeen keys, see README.md; uses: tokens, user, pool, vms, vm, ips, status, events, ipbits, idle, jobs.
+-- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, pool, buckets, records, ips, free, events, ipbits, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: n, 1..1000. ARGV[3]: size, one of the pool's catalog, or
 --   "" for its first.
 -- ARGV[4], ARGV[5]: the request's Idempotency-Key ("" for none) and window, as for checkout.lua.
@@ -17,7 +17,7 @@ return run(function()
   require_admin(role)
   local n = int_arg(2, 1, 1000, 'count')
   local size = size_arg(3)
-  local idem = idempotency(actor, 4, 'create ' .. n .. ' ' .. size)
+  local idem = idempotency(actor, 4, 'create', n, size)
   local more = ARGV[6] == 'more'
   if not more then
     local kept = kept_answer(idem)
@@ -34,7 +34,7 @@ return run(function()
     if ARGV[i] == '' then fail('BAD_REQUEST candidate ids must not be empty') end
   end
   local cap = tonumber(redis.call('HGET', K.pool, 'max_vm_count')) or 0
-  local room = cap - redis.call('ZCARD', K.vms)
+  local room = cap - vm_count()
   if room <= 0 then fail('MAX_VM_COUNT Error: Maximum VM Count reached') end
   local out = create_from_candidates(actor, math.min(n, room), 7, size)
   local first = more and idempotency_entry(idem)

@@ -8,7 +8,7 @@
 --     place from the candidates (available at once, or provisioning), if the cap has room.
 --   deprovision failed: it stays `deprovisioning`, with the message, and is tried again after
 --     2^failures seconds (at most 300): a machine is never forgotten while it may exist.
--- KEYS: the pool's seventeen keys, see README.md; uses: vm, vms, status, ips, ipbits, idle, pool,
+-- KEYS: the pool's sixteen keys, see README.md; uses: records, buckets, free, ips, ipbits, pool,
 --   events, jobs, waiters, waiting, handoff.
 -- ARGV[1]: vm id. ARGV[2]: the claim take_job.lua gave. ARGV[3]: "done" or "failed".
 --   ARGV[4]: the address the provider gave, or "" (keep the VM's). ARGV[5]: the provider's
@@ -22,50 +22,52 @@ return run(function()
   local outcome = ARGV[3]
   if outcome ~= 'done' and outcome ~= 'failed' then fail('BAD_REQUEST outcome must be done or failed') end
   local ip, machine, message = ARGV[4] or '', ARGV[5] or '', (ARGV[6] or ''):sub(1, 500)
-  local vm = record_map(vm_record(id))
-  if not vm.job or vm.job_claim ~= claim then return {'stale'} end
+  local vm = load_vm(id)
+  if not vm or not vm.job or vm.job_claim ~= claim then return {'stale'} end
   local job = vm.job
   if job == 'provision' or job == 'reset' then
     if outcome == 'done' and ip ~= '' and ip ~= vm.ip then
-      local other = redis.call('HGET', K.ips, ip)
+      local other = ip_owner(ip)
       if other then
         outcome, message = 'failed', 'the provider gave address ' .. ip .. ', which VM ' .. other .. ' has'
       else
         if vm.ip then
-          redis.call('HDEL', K.ips, vm.ip)
+          redis.call('HDEL', ip_index(vm.ip), vm.ip)
           free_block_ip(vm.ip)
         end
-        redis.call('HSET', K.ips, ip, id)
-        redis.call('HSET', K.vm .. id, 'ip', ip)
+        redis.call('HSET', ip_index(ip), ip, id)
         vm.ip = ip
       end
     end
-    if machine ~= '' then redis.call('HSET', K.vm .. id, 'machine_id', machine) end
-    end_job(id)
+    if machine ~= '' then vm.machine_id = machine end
+    end_job(vm)
     if outcome == 'done' then
-      set_status(id, 'provisioning', 'available')
+      set_status(vm, 'available')
+      save_vm(vm)
       event(job == 'reset' and 'reset' or 'provisioned', 'system', {vm_id = id, ip = vm.ip, status = 'available', detail = machine})
       serve_waiters()
     else
       if message == '' then message = 'the provider failed' end
-      set_status(id, 'provisioning', 'error', 'error', message)
+      set_status(vm, 'error')
+      vm.error = message
+      save_vm(vm)
       event(job .. '_failed', 'system', {vm_id = id, ip = vm.ip, status = 'error', detail = message})
     end
-    return {'done', job, vm_record(id)}
+    return {'done', job, vm_reply(load_vm(id))}
   end
   -- deprovision or replace
   if outcome == 'failed' then
     if message == '' then message = 'the provider failed' end
-    local failures = redis.call('HINCRBY', K.vm .. id, 'failures', 1)
-    redis.call('HSET', K.vm .. id, 'error', message)
-    redis.call('HDEL', K.vm .. id, 'job_claim')
+    local failures = (tonumber(vm.failures) or 0) + 1
+    vm.failures, vm.error, vm.job_claim = failures, message, nil
+    save_vm(vm)
     redis.call('ZADD', K.jobs, now() + math.min(2 ^ failures, 300) * 1000, id)
     event('deprovision_failed', 'system', {vm_id = id, ip = vm.ip, status = 'deprovisioning', detail = message})
-    return {'done', job, vm_record(id)}
+    return {'done', job, vm_reply(vm)}
   end
-  remove_vm(id, vm, 'system', machine ~= '' and machine or vm.machine_id, 'deprovisioned')
+  remove_vm(vm, 'system', machine ~= '' and machine or vm.machine_id, 'deprovisioned')
   local cap = tonumber(redis.call('HGET', K.pool, 'max_vm_count')) or 0
-  if job == 'replace' and redis.call('ZCARD', K.vms) < cap then -- (a cap lowered meanwhile: none)
+  if job == 'replace' and vm_count() < cap then -- (a cap lowered meanwhile: none)
     local ok, out = pcall(create_from_candidates, 'system', 1, 7, vm.size)
     if ok and out[2] then return {'done', job, out[2]} end -- (a full IP pool: no replacement)
   end

@@ -1,7 +1,9 @@
 -- init_pool.lua: seeds the VM cap and the IP pool when the pool has none yet (gateway start-up),
 --   sets how VMs are provisioned and returned (every gateway of a pool must be configured alike),
---   and converts the leases of a pool from before times were milliseconds.
--- KEYS: the pool's seventeen keys, see README.md; uses: pool, vm, leases, events, ipbits, ips.
+--   converts the leases of a pool from before times were milliseconds, and moves the VMs of a
+--   pool from before VM records were bucketed into buckets (see migrate_layout below).
+-- KEYS: the pool's sixteen keys, see README.md; uses: pool, records, buckets, free, ips, leases,
+--   events, ipbits (and the keys of the earlier layout, derived from the pool's prefix).
 -- ARGV[1]: max_vm_count seed, whole number 0..1000000 (no identity). ARGV[2]: IP pool seed, a
 --   CIDR block, used only when the pool has none yet, or "" (none). ARGV[3]: the size catalog
 --   "name=cpu:memory_mb,...", used only when the pool has none yet, or "". ARGV[4]: provisioning,
@@ -9,20 +11,56 @@
 --   it). See "Provisioning" in _prelude.lua.
 -- Returns: the pool's current max_vm_count (integer).
 -- Errors: BAD_REQUEST.
+
+-- A pool written before VM records were bucketed kept a hash per VM (P:vm:<id>), every id in the
+-- zset P:vms, a set per status (P:status:<status>, and P:status:available:<size>), the addresses
+-- in the hash P:ips and the idle index P:idle. This moves every VM into the present layout and
+-- deletes those keys, in this one call: Redis serves nothing else meanwhile (some 20 µs per VM),
+-- once. An available VM's idle time counts from now.
+local function migrate_layout(t, legacy)
+  local ids = redis.call('ZRANGE', legacy .. 'vms', 0, -1)
+  local old_keys = {legacy .. 'vms', legacy .. 'ips', legacy .. 'idle'}
+  for _, status in ipairs(STATUSES) do old_keys[#old_keys + 1] = legacy .. 'status:' .. status end
+  local sizes = {}
+  for _, id in ipairs(ids) do
+    local vm = record_map(redis.call('HGETALL', legacy .. 'vm:' .. id))
+    local status = vm.status
+    if status then
+      vm.vm_id, vm.status = id, nil
+      set_status(vm, status, t)
+      save_vm(vm)
+      redis.call('ZADD', K.buckets, 0, id:sub(1, 3))
+      redis.call('HINCRBY', K.pool, 'vm_count', 1)
+      if vm.ip then redis.call('HSET', ip_index(vm.ip), vm.ip, id) end
+      if vm.size and not sizes[vm.size] then
+        sizes[vm.size] = true
+        old_keys[#old_keys + 1] = legacy .. 'status:available:' .. vm.size
+      end
+    end
+    redis.call('DEL', legacy .. 'vm:' .. id)
+  end
+  redis.call('DEL', unpack(old_keys))
+  event('migrate', 'system', {detail = #ids .. ' VMs moved to bucketed records'})
+end
+
 return run(function()
   local seed = int_arg(1, 0, 1000000, 'max_vm_count')
+  local t = now()
+  local legacy = K.pool:sub(1, -5) -- the pool's prefix and ':', for the keys of earlier layouts
   -- A pool written before times were milliseconds (no time_unit yet) has its leases converted,
   -- once, so that none ends early or late across the upgrade. (Older times in VM and user
-  -- records are whole seconds below 10^11; the gateway reads them as such.)
+  -- records are whole seconds below 10^11; the gateway reads them as such.) Such a pool also
+  -- has the earlier layout, converted next.
   if redis.call('HGET', K.pool, 'time_unit') ~= 'ms' then
-    local legacy = redis.call('ZRANGE', K.leases, 0, -1, 'WITHSCORES')
-    for i = 1, #legacy, 2 do
-      local id, expiry = legacy[i], tonumber(legacy[i + 1]) * 1000
+    local leases = redis.call('ZRANGE', K.leases, 0, -1, 'WITHSCORES')
+    for i = 1, #leases, 2 do
+      local id, expiry = leases[i], tonumber(leases[i + 1]) * 1000
       redis.call('ZADD', K.leases, expiry, id)
-      redis.call('HSET', K.vm .. id, 'lease_expires_at', expiry)
+      redis.call('HSET', legacy .. 'vm:' .. id, 'lease_expires_at', expiry)
     end
     redis.call('HSET', K.pool, 'time_unit', 'ms')
   end
+  if redis.call('EXISTS', legacy .. 'vms') == 1 then migrate_layout(t, legacy) end
   if redis.call('HSETNX', K.pool, 'max_vm_count', seed) == 1 then
     event('set_cap', 'system', {detail = 'max_vm_count ' .. seed .. ' (first start)'})
   end

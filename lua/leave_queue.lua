@@ -1,5 +1,5 @@
 -- leave_queue.lua: a waiting checkout stops waiting (its wait ended, or its client went away).
--- KEYS: the pool's seventeen keys, see README.md; uses: held, vm, status, leases, events,
+-- KEYS: the pool's sixteen keys, see README.md; uses: held, records, free, leases, events,
 --   waiters, waiting, handoff, pool, jobs.
 -- ARGV[1]: identity. ARGV[2]: ticket. ARGV[3]: "give back" when a VM already handed to the
 --   ticket must go back to the pool (the client is gone: it is never handed a VM), or "keep"
@@ -27,10 +27,9 @@ return run(function()
   if mode == 'keep' then return {'handed', id} end
   free_key()
   redis.call('HDEL', K.waiting, ticket)
-  local vm = record_map(vm_record(id))
-  if vm.user == name and vm.claim_ticket == ticket then
-    redis.call('HDEL', K.vm .. id, 'claim_ticket')
-    release(id, vm, 'abandoned', 'system')
+  local vm = load_vm(id)
+  if vm and vm.user == name and vm.claim_ticket == ticket then
+    release(vm, 'abandoned', 'system')
   end
   return {'returned', id}
 end)

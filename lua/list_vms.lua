@@ -1,10 +1,11 @@
 -- list_vms.lua: one page of all VMs in vm_id order, optionally of one status.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's seventeen keys, see README.md; uses: tokens, user, held, vm, vms, status, leases, events, pool, jobs.
+-- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, held, records, buckets, free,
+--   leases, events, pool, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: status filter or "". ARGV[3]: cursor or "" (page holds
 --   ids > cursor). ARGV[4]: limit, 1..1000.
 -- Returns: {next_cursor, vm record, ...}; next_cursor is "" on the last page. At most
---   SCAN_BUDGET ids are examined per call, so a filtered page may hold fewer than limit
+--   SCAN_BUDGET VMs are examined per call, so a filtered page may hold fewer than limit
 --   records (even none) with a non-empty next_cursor: the last id examined.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST.
 local SCAN_BUDGET = 10000
@@ -15,27 +16,35 @@ return run(function()
   if filter ~= '' and not IS_STATUS[filter] then
     fail('BAD_REQUEST status must be one of ' .. table.concat(STATUSES, ', '))
   end
-  local from = str_arg(3, 'cursor', true)
-  from = from == '' and '-' or '(' .. from
+  local after = str_arg(3, 'cursor', true)
   local limit = int_arg(4, 1, 1000, 'limit')
   local t = now_reclaimed()
-  local chunk = filter == '' and limit + 1 or 256
+  -- the buckets from the cursor's on, in order; in each, its VMs sorted by id
+  local from = after == '' and '-' or '[' .. after:sub(1, 3)
   local out, last, scanned = {''}, nil, 0
   while true do
-    local ids = redis.call('ZRANGE', K.vms, from, '+', 'BYLEX', 'LIMIT', 0, chunk)
-    for _, id in ipairs(ids) do
-      if #out > limit or scanned == SCAN_BUDGET then -- more ids remain after `last`
-        out[1] = last
-        return out
+    local buckets = redis.call('ZRANGE', K.buckets, from, '+', 'BYLEX', 'LIMIT', 0, 16)
+    for _, bucket in ipairs(buckets) do
+      local flat = redis.call('HGETALL', K.records .. bucket)
+      local records = {}
+      for i = 1, #flat, 2 do
+        if flat[i] > after then records[#records + 1] = {flat[i], flat[i + 1]} end
       end
-      scanned = scanned + 1
-      reclaim_vm(t, id)
-      if filter == '' or redis.call('SISMEMBER', K.status .. filter, id) == 1 then
-        out[#out + 1] = vm_record(id)
+      table.sort(records, function(a, b) return a[1] < b[1] end)
+      for _, entry in ipairs(records) do
+        if #out > limit or scanned == SCAN_BUDGET then -- more VMs remain after `last`
+          out[1] = last
+          return out
+        end
+        scanned = scanned + 1
+        local id, vm = entry[1], decode_vm(entry[1], entry[2])
+        local expiry = tonumber(vm.lease_expires_at)
+        if expiry and expiry <= t then expire(id, vm) end
+        if filter == '' or vm.status == filter then out[#out + 1] = vm_reply(vm) end
+        last = id
       end
-      last = id
     end
-    if #ids < chunk then return out end
-    from = '(' .. last
+    if #buckets < 16 then return out end
+    from = '(' .. buckets[#buckets]
   end
 end)

@@ -2,9 +2,10 @@
 --   them (Sources/Reservations/PoolKeeper.swift). Atomic, so any number of gateways may run it.
 --   1. Deletes available VMs nobody has checked out for `idle` seconds, the longest idle first,
 --      never leaving fewer than `min_ready` available (with provisioning jobs: deprovisions them).
+--      The longest idle are at the front of the free lists (see set_status in _prelude.lua).
 --   2. Creates VMs (within the cap, from the candidates) until `min_ready` are available or
 --      being provisioned.
--- KEYS: the pool's seventeen keys, see README.md; uses: pool, vms, vm, status, ips, ipbits, idle,
+-- KEYS: the pool's sixteen keys, see README.md; uses: pool, records, buckets, free, ips, ipbits,
 --   events, waiters, waiting, handoff, jobs.
 -- ARGV[1]: idle seconds 1..31536000, or "" for no idle cleanup. ARGV[2]: min_ready 0..1000000.
 --   ARGV[3..]: candidate id, ip pairs for new VMs, as for create_vms.lua (as many as may be needed).
@@ -15,21 +16,31 @@ return run(function()
   local min_ready = int_arg(2, 0, 1000000, 'min_ready')
   local t = now()
   local deleted = 0
-  local spare = redis.call('SCARD', K.status .. 'available') - min_ready
-  if idle and spare > 0 then
-    for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.idle, '-inf', t - idle * 1000, 'LIMIT', 0, math.min(spare, 1000))) do
-      local vm = record_map(vm_record(id))
-      if vm.status == 'available' then
-        retire_vm(id, vm, 'system', 'idle for ' .. idle .. ' s or more')
-        deleted = deleted + 1
-      else
-        redis.call('ZREM', K.idle, id) -- not available: no longer idle
+  if idle then
+    local spare = math.min(available_count() - min_ready, 1000)
+    local sizes = size_names()
+    sizes[#sizes + 1] = ''
+    for _, size in ipairs(sizes) do
+      local list = K.free .. size
+      while deleted < spare do
+        local id = redis.call('LINDEX', list, 0)
+        local vm = id and load_vm(id)
+        if id and (not vm or vm.status ~= 'available') then
+          redis.call('LPOP', list) -- an entry that no longer counts
+        elseif vm and tonumber(vm.available_since) <= t - idle * 1000 then
+          redis.call('LPOP', list)
+          retire_vm(vm, 'system', 'idle for ' .. idle .. ' s or more')
+          deleted = deleted + 1
+        else
+          break -- the rest of this list has been idle for less
+        end
       end
     end
   end
   local created = 0
-  local missing = min_ready - redis.call('SCARD', K.status .. 'available') - redis.call('SCARD', K.status .. 'provisioning')
-  local room = (tonumber(redis.call('HGET', K.pool, 'max_vm_count')) or 0) - redis.call('ZCARD', K.vms)
+  local counts = redis.call('HMGET', K.pool, 'count:available', 'count:provisioning', 'max_vm_count')
+  local missing = min_ready - (tonumber(counts[1]) or 0) - (tonumber(counts[2]) or 0)
+  local room = (tonumber(counts[3]) or 0) - vm_count()
   local want = math.min(missing, room, math.floor((#ARGV - 2) / 2))
   if want > 0 then
     local ok, out = pcall(create_from_candidates, 'system', want, 3)

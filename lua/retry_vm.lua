@@ -1,8 +1,8 @@
 -- retry_vm.lua: provisions an `error` VM again (with provisioning jobs it is `provisioning`
 --   until the provider is done; its id is the same, so the provider finds a machine an earlier
 --   try made rather than making a second).
--- KEYS: the pool's seventeen keys, see README.md; uses: tokens, user, vm, status, pool, events,
---   jobs, idle, waiters, waiting, handoff.
+-- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, records, free, pool, events,
+--   jobs, waiters, waiting, handoff.
 -- ARGV[1]: identity (admin). ARGV[2]: vm id.
 -- Returns: the VM record.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, VM_NOT_FOUND, INVALID_STATE (not in error).
@@ -14,14 +14,14 @@ return run(function()
     fail('INVALID_STATE only VMs in error can be retried; this one is ' .. vm.status)
   end
   if provisioning_jobs() then
-    set_status(id, 'error', 'provisioning')
-    queue_job(id, 'provision')
+    set_status(vm, 'provisioning')
+    queue_job(vm, 'provision')
   else
-    redis.call('HDEL', K.vm .. id, 'error')
-    set_status(id, 'error', 'available')
+    vm.error = nil
+    set_status(vm, 'available')
   end
-  local status = redis.call('HGET', K.vm .. id, 'status')
-  event('retry', actor, {vm_id = id, ip = vm.ip, status = status})
-  if status == 'available' then serve_waiters() end
-  return vm_record(id)
+  save_vm(vm)
+  event('retry', actor, {vm_id = id, ip = vm.ip, status = vm.status})
+  if vm.status == 'available' then serve_waiters() end
+  return vm_reply(load_vm(id))
 end)

@@ -2,7 +2,7 @@
 --   _prelude.lua) and claims it for `claim` ms: no other worker takes it until the claim runs
 --   out, which the worker pushes back (extend_job.lua) as long as the provider works. Atomic, so
 --   any number of workers may ask at once: a job is claimed by one.
--- KEYS: the pool's seventeen keys, see README.md; uses: vm, pool, jobs.
+-- KEYS: the pool's sixteen keys, see README.md; uses: records, pool, jobs.
 -- ARGV[1]: the claim, 1..3600000 ms (no identity: the gateway's own worker). ARGV[2]: the
 --   worker's name (its gateway's id), recorded in the VM's `job_worker`.
 -- Returns: {"job", vm id, job, claim (a number as text), VM record} for a job, else {"none",
@@ -19,12 +19,13 @@ return run(function()
       return {'none', first[2] and tonumber(first[2]) or -1, t}
     end
     local id = due[1]
-    local job = redis.call('HGET', K.vm .. id, 'job')
-    if job then
+    local vm = load_vm(id)
+    if vm and vm.job then
       local claim = tostring(redis.call('HINCRBY', K.pool, 'job_seq', 1))
-      redis.call('HSET', K.vm .. id, 'job_claim', claim, 'job_worker', worker)
+      vm.job_claim, vm.job_worker = claim, worker
+      save_vm(vm)
       redis.call('ZADD', K.jobs, t + claim_ms, id)
-      return {'job', id, job, claim, vm_record(id)}
+      return {'job', id, vm.job, claim, vm_reply(vm)}
     end
     redis.call('ZREM', K.jobs, id) -- a VM with no job left (or none at all): not work
   end

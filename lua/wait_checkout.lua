@@ -1,6 +1,6 @@
 -- wait_checkout.lua: checks out any available VM, or, when none is available, queues the caller
 --   as a waiter (see serve_waiters in _prelude.lua) behind those already waiting.
--- KEYS: the pool's seventeen keys, see README.md; uses: tokens, user, held, vm, status, pool,
+-- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, held, records, free, pool,
 --   leases, events, waiters, waiting, jobs.
 -- ARGV[1]: identity. ARGV[2]: default quota 0..1000000. ARGV[3..5]: lease asked, default lease,
 --   maximum lease, as for checkout.lua. ARGV[6]: how long to wait, 1..3600000 ms.
@@ -11,12 +11,13 @@
 -- Errors: UNAUTHORIZED, BAD_REQUEST, QUOTA_EXCEEDED (checked first: a waiter at quota is not
 --   queued), IDEMPOTENCY_MISMATCH, IDEMPOTENCY_IN_PROGRESS.
 return run(function()
-  local name = authenticate(ARGV[1])
+  local name, _, limits = authenticate(ARGV[1])
+  limits = limits or user_limits(name)
   local default_quota = int_arg(2, 0, 1000000, 'default quota')
-  local idem = idempotency(name, 10, 'checkout ' .. (ARGV[3] or '') .. ' ' .. size_arg(9))
+  local idem = idempotency(name, 10, 'checkout', ARGV[3] or '', size_arg(9))
   local kept = kept_answer(idem)
   if kept then return {'vm', kept} end
-  local lease = lease_arg(3, name)
+  local lease = lease_arg(3, name, nil, limits)
   local wait = int_arg(6, 1, 3600000, 'wait')
   local gateway, ticket = str_arg(7, 'gateway'), str_arg(8, 'ticket')
   if not gateway:match('^[%w-]+$') or not ticket:match('^[%w-]+$') then
@@ -24,9 +25,9 @@ return run(function()
   end
   local size = size_arg(9)
   local t = now_reclaimed()
-  local id = take_vm(name, default_quota, lease, t, nil, size)
-  if id then
-    local record = vm_record(id)
+  local vm = take_vm(name, default_quota, lease, t, nil, size, limits)
+  if vm then
+    local record = vm_reply(vm)
     keep_answer(idem, record)
     return {'vm', record}
   end

@@ -177,7 +177,13 @@ public final class ChildProcess: Sendable {
         guard closeFrom(&actions, 3) == 0 else { throw RedisServerError("cannot arrange the child's descriptors") }
 
         var pid: pid_t = 0
-        let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, &argv, &envp)
+        var result = posix_spawnp(&pid, arguments[0], &actions, &attributes, &argv, &envp)
+        // ETXTBSY: a program just written can still be open for writing in a child that another
+        // thread is starting at this moment (until that child's exec closes it); try again shortly
+        for _ in 0..<20 where result == ETXTBSY {
+            usleep(10_000)
+            result = posix_spawnp(&pid, arguments[0], &actions, &attributes, &argv, &envp)
+        }
         guard result == 0 else {
             throw RedisServerError("cannot start \(arguments[0]) (is it installed?): \(String(cString: strerror(result)))")
         }

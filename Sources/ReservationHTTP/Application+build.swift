@@ -51,6 +51,7 @@ public func buildApplication(
         redis, blockingRedis, LeaseReaper(store: store, logger: logger),
         HandoffListener(room: room, redis: blockingRedis, keys: keys, logger: logger),
         ProvisioningWorker(store: store, policy: configuration.provisioning, workerID: room.gatewayID, logger: logger),
+        RedisSettingsCheck(redis: redis, logger: logger),
     ]
     if let path = configuration.adminTokenFile {
         services.append(AdminTokenFileWatcher(path: path, tokens: adminTokens, interval: .seconds(2), logger: logger))

@@ -1,9 +1,9 @@
-/// The seventeen Redis keys of one pool, in the order every script expects them (see lua/README.md).
+/// The sixteen Redis keys of one pool, in the order every script expects them (see lua/README.md).
 /// They share one hash tag, so a Redis Cluster keeps the whole pool in one slot.
 public struct PoolKeys: Sendable, Equatable {
     /// The key prefix, e.g. `vmreserve:{default}`.
     public let prefix: String
-    /// KEYS[1...17] of every script.
+    /// KEYS[1...16] of every script.
     public let all: [String]
 
     /// - Parameter pool: the pool's name; it becomes the hash tag, so it must not contain braces.
@@ -11,7 +11,8 @@ public struct PoolKeys: Sendable, Equatable {
         precondition(!pool.contains("{") && !pool.contains("}"), "a pool name cannot contain braces")
         let prefix = "\(namespace):{\(pool)}"
         self.prefix = prefix
-        all = ["tokens", "user:", "users", "held:", "vm:", "vms", "status:", "ips", "pool", "leases", "events", "waiters", "waiting", "handoff:", "ipbits", "idle", "jobs"]
+        all = ["tokens", "user:", "users", "held:", "records:", "buckets", "free:", "ips:", "pool", "leases", "events", "waiters", "waiting",
+               "handoff:", "ipbits", "jobs"]
             .map { "\(prefix):\($0)" }
     }
 }

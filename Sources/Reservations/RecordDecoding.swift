@@ -1,6 +1,6 @@
 import RedisClient
 
-/// Turns script replies (flat field/value arrays, see lua/README.md) into models.
+/// Turns script replies (flat field/value arrays, and VMs as `VMRecord`s, see lua/README.md) into models.
 enum RecordDecoding {
     static func fields(_ reply: RESPValue) throws(ReservationError) -> [String: String] {
         guard let flat = reply.array, flat.count % 2 == 0 else { throw malformed(reply) }
@@ -14,8 +14,7 @@ enum RecordDecoding {
     }
 
     static func vm(_ reply: RESPValue) throws(ReservationError) -> VM {
-        let record = try fields(reply)
-        guard let id = record["vm_id"],
+        guard let record = VMRecord.fields(reply), let id = record["vm_id"],
               let status = record["status"].flatMap(VMStatus.init(rawValue:)),
               let createdAt = time(record["created_at"])
         else { throw malformed(reply) }

@@ -92,8 +92,8 @@ private struct Tally: Sendable {
             #expect(Set(vms.map(\.ip)).count == 20)
             let stats = try await store.poolStats(admin)
             #expect(stats.total == 20 && stats.counts[.available] == 20)
-            #expect(try await pool.hash("ips").count == 20)
-            #expect(try await pool.command("SCARD", pool.key("status:available")) == .integer(20))
+            #expect(try await pool.ipIndex().count == 20)
+            #expect(try await pool.count("available") == 20)
         }
     }
 
@@ -150,7 +150,7 @@ private struct Tally: Sendable {
                     #expect(all.items.count == vmCount && all.nextCursor == nil)
                     #expect(all.items.allSatisfy { $0.status == .available && $0.user == nil })
                     #expect(Set(all.items.map(\.ip)).count == vmCount)
-                    #expect(try await pool.hash("ips").count == vmCount)
+                    #expect(try await pool.ipIndex().count == vmCount)
                     #expect(try await pool.command("ZCARD", pool.key("leases")) == .integer(0))
                 }
             }

@@ -27,10 +27,10 @@ import TestSupport
             #expect(try await pool.run(.poolStats, [ScriptPool.admin]) == poolStatsReply([100, 6, 0, 6, 0, 0, 0], ipPool: "10.1.2.0/29", free: 0))
 
             // a deleted VM's address is the next one handed out
-            let third = try #require(try await pool.hash("ips")["10.1.2.3"])
+            let third = try #require(try await pool.ipIndex()["10.1.2.3"])
             _ = try await pool.run(.deleteVM, [ScriptPool.admin, third, ""])
             #expect(try await create(pool, 1, start: 20) == ["10.1.2.3"])
-            #expect(Set(try await pool.hash("ips").keys).count == 6)
+            #expect(Set(try await pool.ipIndex().keys).count == 6)
         }
     }
 

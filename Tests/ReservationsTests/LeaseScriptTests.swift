@@ -127,9 +127,9 @@ import TestSupport
             let alice = try await pool.addUser("alice", quota: 1)
             let id = try await pool.checkout(alice, lease: "60")
             try await pool.command("ZADD", pool.key("leases"), "XX", "1", id)
-            try await pool.command("HSET", pool.key("vm:" + id), "lease_expires_at", "1")
+            try await pool.setVM(id, ["lease_expires_at": "1"])
             try await pool.expectFailure(.renew, [alice, id, "60"] + gatewayLeases, code: "VM_NOT_FOUND", changesState: true)
-            #expect(try await pool.hash("vm:" + id)["status"] == "available")
+            #expect(try await pool.vm(id)["status"] == "available")
             #expect(try await pool.members("held:alice").isEmpty)
         }
     }
@@ -152,8 +152,8 @@ import TestSupport
             let second = try await pool.run(.reapLeases, ["1000"]).array?.compactMap(\.int) ?? []
             #expect(second.count == 3 && second[0] == 1 && second[1] == later, "\(second)")
             #expect(abs(second[2] - (try await pool.now())) < 60_000, "Redis' time, in ms")
-            #expect(try await pool.members("status:checked-out") == Set(ids[2...3]).union(try await pool.members("held:unleased")))
-            #expect(try await pool.hash("vm:" + ids[0])["user"] == nil)
+            #expect(try await pool.vmIDs(status: "checked-out") == Set(ids[2...3]).union(try await pool.members("held:unleased")))
+            #expect(try await pool.vm(ids[0])["user"] == nil)
             #expect(try await pool.members("held:holder0").isEmpty)
             #expect(try await pool.members("held:holder1").isEmpty)
             #expect(try await pool.run(.reapLeases, ["1000"]).array?.first?.int == 0, "again: nothing to do")
@@ -161,22 +161,56 @@ import TestSupport
         }
     }
 
-    @Test func thePoolFromBeforeMillisecondsHasItsLeasesConvertedOnce() async throws {
+    @Test func aPoolFromBeforeMillisecondsAndBucketsIsConvertedOnce() async throws {
         try await withScriptPool { pool async throws in
-            try await pool.addVMs(1...2)  // a pool as an older gateway left it: no time_unit
+            // a pool as an older gateway left it: times in seconds (no time_unit), a hash per VM,
+            // sets per status, the addresses in one hash, an idle index
             let alice = try await pool.addUser("alice", quota: 2)
-            let leased = try await pool.checkout(alice, lease: "60")
-            let seconds = try await pool.now() / 1000 + 60
-            try await pool.command("ZADD", pool.key("leases"), "XX", String(seconds), leased)
-            try await pool.command("HSET", pool.key("vm:" + leased), "lease_expires_at", String(seconds))
+            let bob = try await pool.addUser("bob", quota: 1)
+            let now = try await pool.now() / 1000
+            try await pool.command("HSET", pool.key("pool"), "max_vm_count", "5", "sizes", "small=1:2048")
             try await pool.command("HDEL", pool.key("pool"), "time_unit")
+            try await pool.command("HSET", pool.key("vm:vm-1"), "vm_id", "vm-1", "status", "checked-out", "ip", "11.0.0.1",
+                                   "user", "alice", "checked_out_at", String(now), "lease_expires_at", String(now + 60),
+                                   "lease_seconds", "60", "created_at", String(now - 10), "size", "small", "cpu", "1", "memory_mb", "2048")
+            try await pool.command("HSET", pool.key("vm:vm-2"), "vm_id", "vm-2", "status", "available", "ip", "11.0.0.2",
+                                   "created_at", String(now - 10), "size", "small", "cpu", "1", "memory_mb", "2048")
+            try await pool.command("HSET", pool.key("vm:vm-3"), "vm_id", "vm-3", "status", "error", "created_at", String(now - 10),
+                                   "error", "boom | with a bar", "machine_id", "m|1%")
+            try await pool.command("ZADD", pool.key("vms"), "0", "vm-1", "0", "vm-2", "0", "vm-3")
+            try await pool.command("SADD", pool.key("status:checked-out"), "vm-1")
+            try await pool.command("SADD", pool.key("status:available"), "vm-2")
+            try await pool.command("SADD", pool.key("status:available:small"), "vm-2")
+            try await pool.command("SADD", pool.key("status:error"), "vm-3")
+            try await pool.command("HSET", pool.key("ips"), "11.0.0.1", "vm-1", "11.0.0.2", "vm-2")
+            try await pool.command("ZADD", pool.key("idle"), "1", "vm-2")
+            try await pool.command("ZADD", pool.key("leases"), String(now + 60), "vm-1")
+            try await pool.command("SADD", pool.key("held:alice"), "vm-1")
+
             _ = try await pool.run(.initPool, ["5"])
-            #expect(try await pool.command("ZSCORE", pool.key("leases"), leased).int == seconds * 1000)
-            #expect(try await pool.hash("vm:" + leased)["lease_expires_at"] == String(seconds * 1000))
+            #expect(try await pool.command("ZSCORE", pool.key("leases"), "vm-1").int == (now + 60) * 1000)
             #expect(try await pool.hash("pool")["time_unit"] == "ms")
+            let held = try await pool.vm("vm-1")
+            #expect(held["status"] == "checked-out" && held["user"] == "alice" && held["lease_expires_at"] == String((now + 60) * 1000))
+            #expect(held["ip"] == "11.0.0.1" && held["size"] == "small" && held["created_at"] == String(now - 10))
+            let failed = try await pool.vm("vm-3")
+            #expect(failed["error"] == "boom | with a bar" && failed["machine_id"] == "m|1%", "text from outside, kept exactly")
+            #expect(try await pool.vmIDs() == ["vm-1", "vm-2", "vm-3"])
+            #expect(try await pool.ipIndex() == ["11.0.0.1": "vm-1", "11.0.0.2": "vm-2"])
+            #expect(try await pool.run(.poolStats, [ScriptPool.admin]) == poolStatsReply([5, 3, 0, 1, 1, 1, 0]))
+            for old in ["vms", "vm:vm-1", "vm:vm-2", "vm:vm-3", "ips", "idle", "status:available", "status:available:small",
+                        "status:checked-out", "status:error"] {
+                #expect(try await pool.exists(old) == false, "\(old) is gone")
+            }
+            #expect(try await pool.events().last?["action"] == "migrate")
+
+            let before = try await pool.dump().filter { !$0.key.hasSuffix(":events") }
             _ = try await pool.run(.initPool, ["5"])
-            #expect(try await pool.command("ZSCORE", pool.key("leases"), leased).int == seconds * 1000, "once only")
-            #expect(try await pool.run(.reapLeases, ["10"]).array?.first?.int == 0, "and not ended by the change")
+            #expect(try await pool.dump().filter { !$0.key.hasSuffix(":events") } == before, "once only")
+            // and the pool serves on: the available VM is checked out, the held one checked in
+            #expect(try await pool.checkout(bob) == "vm-2")
+            #expect(fields(try await pool.run(.checkin, [alice, "vm-1", ""]))["status"] == "available")
+            #expect(try await pool.run(.reapLeases, ["10"]).array?.first?.int == 0)
         }
     }
 }

@@ -20,13 +20,13 @@ import TestSupport
             // four are available; make three of them idle for an hour, oldest vm-00001
             var idle: [String] = []
             for (rank, vm) in vms.map(\.id).filter({ $0 != held }).prefix(3).enumerated() {
-                try await pool.command("ZADD", pool.key("idle"), "XX", String(rank + 1), vm)
+                try await pool.setVM(vm, ["available_since": String(rank + 1)])
                 idle.append(vm)
             }
             #expect(try await maintain(pool, idle: "3600", minReady: 2) == [2, 0])
-            let left = try await pool.members("status:available")
+            let left = try await pool.vmIDs(status: "available")
             #expect(left.count == 2 && !left.contains(idle[0]) && !left.contains(idle[1]) && left.contains(idle[2]))
-            #expect(try await pool.hash("vm:" + held)["status"] == "checked-out", "a checked-out VM is never idle")
+            #expect(try await pool.vm(held)["status"] == "checked-out", "a checked-out VM is never idle")
             #expect(try await pool.events().last?["detail"] == "idle for 3600 s or more")
             #expect(try await pool.events().last?["actor"] == "system")
             #expect(try await maintain(pool, idle: "3600", minReady: 2) == [0, 0], "the minimum holds")
@@ -38,13 +38,13 @@ import TestSupport
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 4)
             #expect(try await maintain(pool, idle: "", minReady: 3) == [0, 3])
-            #expect(try await pool.command("SCARD", pool.key("status:available")) == .integer(3))
+            #expect(try await pool.count("available") == 3)
             _ = try await pool.checkout("p:taker", defaultQuota: 5)
             _ = try await pool.checkout("p:taker", defaultQuota: 5)
             #expect(try await maintain(pool, idle: "", minReady: 3) == [0, 1], "the cap of 4 stops it")
-            #expect(try await pool.command("ZCARD", pool.key("vms")) == .integer(4))
+            #expect(try await pool.vmIDs().count == 4)
             #expect(try await maintain(pool, idle: "3600", minReady: 0) == [0, 0], "none idle for an hour")
-            #expect(try await pool.command("SCARD", pool.key("status:available")) == .integer(2))
+            #expect(try await pool.count("available") == 2)
         }
     }
 

@@ -52,7 +52,7 @@ extension IssuedToken {
                 #expect(IPAddressGenerator.isAllowed(address))
                 #expect(try await store.vm(admin, id: vm.id) == vm)
             }
-            #expect(try await pool.hash("ips").count == 30)
+            #expect(try await pool.ipIndex().count == 30)
             let stats = try await store.poolStats(admin)
             #expect(stats.total == 30 && stats.counts[.available] == 30)
         }
@@ -106,8 +106,7 @@ extension IssuedToken {
             let alice = try await store.createUser(admin, name: "alice", role: .user, quota: 3)
             for _ in 0..<3 { _ = try await store.checkout(alice.caller, leaseSeconds: nil) }
             let free = try #require(try await store.listVMs(admin, status: .available, cursor: nil, limit: 10).items.first)
-            try await pool.command("SMOVE", pool.key("status:available"), pool.key("status:error"), free.id)
-            try await pool.command("HSET", pool.key("vm:" + free.id), "status", "error")
+            try await pool.setVM(free.id, ["status": "error"])
             #expect(numbers(try await store.poolStats(admin)) == [10, 7, 0, 3, 3, 1, 0])
             #expect(try await store.deleteVM(admin, id: free.id, ip: nil).status == .error)
             let other = try #require(try await store.listVMs(admin, status: .available, cursor: nil, limit: 10).items.first)
@@ -129,7 +128,7 @@ extension IssuedToken {
             #expect(await errorCode { try await store.deleteVM(alice.caller, id: free.id, ip: nil) } == "FORBIDDEN")
             #expect(try await store.deleteVM(admin, id: free.id, ip: free.ip) == free)
             #expect(await errorCode { try await store.vm(admin, id: free.id) } == "VM_NOT_FOUND")
-            #expect(try await pool.hash("ips") == [held.ip: held.id])
+            #expect(try await pool.ipIndex() == [held.ip: held.id])
         }
     }
 

@@ -66,7 +66,7 @@ private let adminOnlyScripts: [Script] = [
                     try await pool.client.call(function: script.functionName, keys: keys, arguments: [admin, "1"])
                 }
                 #expect(error?.prefix == "BAD_REQUEST")
-                #expect(error?.message == "expected the pool's 17 keys")
+                #expect(error?.message == "expected the pool's 16 keys")
                 #expect(try await pool.dump() == before)
             }
         }
@@ -121,9 +121,8 @@ private let adminOnlyScripts: [Script] = [
             let alice = try await pool.addUser("alice", quota: 2)
             _ = try await pool.checkout(alice)
             _ = try await pool.checkout(alice)
-            let spare = try await pool.command("SPOP", pool.key("status:available")).string ?? ""
-            try await pool.command("SADD", pool.key("status:error"), spare)
-            try await pool.command("HSET", pool.key("vm:" + spare), "status", "error")
+            let spare = try #require(try await pool.vmIDs(status: "available").first)
+            try await pool.setVM(spare, ["status": "error"])
             #expect(try await pool.run(.poolStats, [admin]) == poolStatsReply([10, 6, 0, 3, 2, 1, 0]))
         }
     }
@@ -141,7 +140,7 @@ private let adminOnlyScripts: [Script] = [
             try await pool.seed(cap: 3)
             try await pool.addVMs(1...2)
             #expect(try await pool.run(.setPool, [admin, "7"]) == poolStatsReply([7, 2, 0, 2, 0, 0, 0]))
-            #expect(try await pool.hash("pool") == ["max_vm_count": "7", "time_unit": "ms"])
+            #expect(try await pool.hash("pool") == ["max_vm_count": "7", "time_unit": "ms", "vm_count": "2", "count:available": "2"])
             // init_pool no longer changes it
             #expect(try await pool.run(.initPool, ["100"]) == .integer(7))
         }
@@ -152,7 +151,7 @@ private let adminOnlyScripts: [Script] = [
             try await pool.seed(cap: 5)
             try await pool.addVMs(1...4)
             #expect(try await pool.run(.setPool, [admin, "2"]) == poolStatsReply([2, 4, 0, 4, 0, 0, 0]))
-            #expect(try await pool.zmembers("vms").count == 4)
+            #expect(try await pool.vmIDs().count == 4)
             let candidate = ScriptPool.candidate(9)
             try await pool.expectFailure(.createVMs, [admin, "1", "", "", "", "", candidate.id, candidate.ip], code: "MAX_VM_COUNT", message: maxVMCountMessage)
         }
@@ -188,11 +187,11 @@ private let adminOnlyScripts: [Script] = [
                 #expect(record["status"] == "available")
                 let created = try #require(record["created_at"].flatMap { Int($0) })
                 #expect((before...after).contains(created))
-                #expect(try await pool.hash("vm:" + candidate.id) == record)
+                #expect(try await pool.vm(candidate.id) == record)
             }
-            #expect(try await pool.zmembers("vms") == candidates.map(\.id))
-            #expect(try await pool.members("status:available") == Set(candidates.map(\.id)))
-            #expect(try await pool.hash("ips") == Dictionary(uniqueKeysWithValues: candidates.map { ($0.ip, $0.id) }))
+            #expect(try await pool.vmIDs() == candidates.map(\.id))
+            #expect(try await pool.vmIDs(status: "available") == Set(candidates.map(\.id)))
+            #expect(try await pool.ipIndex() == Dictionary(uniqueKeysWithValues: candidates.map { ($0.ip, $0.id) }))
         }
     }
 
@@ -202,8 +201,8 @@ private let adminOnlyScripts: [Script] = [
             let candidates = (1...4).map(ScriptPool.candidate)
             let reply = try await pool.run(.createVMs, [admin, "2", "", "", "", ""] + candidates.flatMap { [$0.id, $0.ip] })
             #expect(reply.array?.first == .integer(0))
-            #expect(try await pool.zmembers("vms") == ["vm-00001", "vm-00002"])
-            #expect(try await pool.hash("ips").count == 2)
+            #expect(try await pool.vmIDs() == ["vm-00001", "vm-00002"])
+            #expect(try await pool.ipIndex().count == 2)
         }
     }
 
@@ -216,9 +215,9 @@ private let adminOnlyScripts: [Script] = [
             let elements = try #require(reply.array)
             #expect(elements.first == .integer(0)) // the cap limits, candidates did not run out
             #expect(elements.dropFirst().map { fields($0)["vm_id"] } == ["vm-00004", "vm-00005"])
-            #expect(try await pool.zmembers("vms").count == 5)
-            #expect(try await pool.command("SCARD", pool.key("status:available")) == .integer(5))
-            #expect(try await pool.hash("ips").count == 5)
+            #expect(try await pool.vmIDs().count == 5)
+            #expect(try await pool.count("available") == 5)
+            #expect(try await pool.ipIndex().count == 5)
             let next = ScriptPool.candidate(8)
             try await pool.expectFailure(.createVMs, [admin, "1", "", "", "", "", next.id, next.ip], code: "MAX_VM_COUNT", message: maxVMCountMessage)
         }
@@ -237,10 +236,10 @@ private let adminOnlyScripts: [Script] = [
             let elements = try #require(reply.array)
             #expect(elements.first == .integer(1))
             #expect(elements.dropFirst().map { fields($0)["vm_id"] } == ["vm-new-b"])
-            #expect(try await pool.hash("ips") == ["11.0.0.1": "vm-00001", "11.0.0.2": "vm-new-b"])
-            #expect(try await pool.hash("vm:vm-00001")["ip"] == "11.0.0.1")
-            #expect(try await pool.exists("vm:vm-new-a") == false)
-            #expect(try await pool.zmembers("vms") == ["vm-00001", "vm-new-b"])
+            #expect(try await pool.ipIndex() == ["11.0.0.1": "vm-00001", "11.0.0.2": "vm-new-b"])
+            #expect(try await pool.vm("vm-00001")["ip"] == "11.0.0.1")
+            #expect(try await pool.vm("vm-new-a").isEmpty)
+            #expect(try await pool.vmIDs() == ["vm-00001", "vm-new-b"])
         }
     }
 
@@ -249,8 +248,8 @@ private let adminOnlyScripts: [Script] = [
             try await pool.seed(cap: 10)
             let reply = try await pool.run(.createVMs, [admin, "3", "", "", "", "", "a", "12.0.0.1", "b", "12.0.0.1", "a", "12.0.0.2"])
             #expect(reply.array?.first == .integer(2))
-            #expect(try await pool.hash("ips") == ["12.0.0.1": "a"])
-            #expect(try await pool.zmembers("vms") == ["a"])
+            #expect(try await pool.ipIndex() == ["12.0.0.1": "a"])
+            #expect(try await pool.vmIDs() == ["a"])
         }
     }
 
@@ -284,7 +283,7 @@ private let adminOnlyScripts: [Script] = [
                 // (the size, "" for the default, goes after the count)
                 try await pool.expectFailure(.createVMs, [admin] + arguments.prefix(1) + ["", "", "", ""] + arguments.dropFirst(), code: "BAD_REQUEST")
             }
-            #expect(try await pool.zmembers("vms").isEmpty)
+            #expect(try await pool.vmIDs().isEmpty)
         }
     }
 
@@ -313,9 +312,9 @@ private let adminOnlyScripts: [Script] = [
             #expect(record["lease_expires_at"] == nil)
             let checkedOutAt = try #require(record["checked_out_at"].flatMap { Int($0) })
             #expect((before...after).contains(checkedOutAt))
-            #expect(try await pool.hash("vm:" + id) == record)
-            #expect(try await pool.members("status:checked-out") == [id])
-            #expect(try await pool.members("status:available") == Set(["vm-00001", "vm-00002", "vm-00003"]).subtracting([id]))
+            #expect(try await pool.vm(id) == record)
+            #expect(try await pool.vmIDs(status: "checked-out") == [id])
+            #expect(try await pool.vmIDs(status: "available") == Set(["vm-00001", "vm-00002", "vm-00003"]).subtracting([id]))
             #expect(try await pool.members("held:alice") == [id])
             #expect(try await pool.command("ZCARD", pool.key("leases")) == .integer(0))
         }
@@ -379,7 +378,7 @@ private let adminOnlyScripts: [Script] = [
             try await pool.expectFailure(.checkout, [admin, "0", ""] + gatewayLeases, code: "QUOTA_EXCEEDED")
             let id = try await pool.checkout(admin, defaultQuota: 1)
             #expect(try await pool.members("held:admin") == [id])
-            #expect(try await pool.hash("vm:" + id)["user"] == "admin")
+            #expect(try await pool.vm(id)["user"] == "admin")
             try await pool.expectFailure(.checkout, [admin, "1", ""] + gatewayLeases, code: "QUOTA_EXCEEDED", message: "quota of 1 VM reached")
         }
     }
@@ -443,8 +442,8 @@ private let adminOnlyScripts: [Script] = [
             try await pool.command("ZADD", pool.key("leases"), "XX", "1", first)
             let second = try await pool.checkout(alice, lease: "60")
             #expect(try await pool.members("held:alice") == [second])
-            #expect(try await pool.command("SCARD", pool.key("status:checked-out")) == .integer(1))
-            #expect(try await pool.command("SCARD", pool.key("status:available")) == .integer(1))
+            #expect(try await pool.count("checked-out") == 1)
+            #expect(try await pool.count("available") == 1)
         }
     }
 
@@ -457,9 +456,9 @@ private let adminOnlyScripts: [Script] = [
             let id = try await pool.checkout(alice, lease: "60")
             try await pool.command("ZADD", pool.key("leases"), "XX", "1", id)
             try await pool.expectFailure(.checkout, [nobody, "0", ""] + gatewayLeases, code: "QUOTA_EXCEEDED", changesState: true)
-            #expect(try await pool.members("status:available") == [id])
+            #expect(try await pool.vmIDs(status: "available") == [id])
             #expect(try await pool.members("held:alice").isEmpty)
-            #expect(try await pool.hash("vm:" + id)["status"] == "available")
+            #expect(try await pool.vm(id)["status"] == "available")
         }
     }
 
@@ -475,18 +474,18 @@ private let adminOnlyScripts: [Script] = [
             }
             _ = try await pool.checkout("p:late")
             #expect(try await pool.command("ZCARD", pool.key("leases")) == .integer(220))
-            #expect(try await pool.command("SCARD", pool.key("status:available")) == .integer(99))
+            #expect(try await pool.count("available") == 99)
             // the batch takes the earliest (here: the first ids); the holders of the last two get
             // exact answers at once, beyond the 100 their own call reclaims
             let leftOver = try await pool.zmembers("leases")
             let (last, nextToLast) = (leftOver[leftOver.count - 1], leftOver[leftOver.count - 2])
-            let first = try #require(try await pool.hash("vm:" + last)["user"])
-            let second = try #require(try await pool.hash("vm:" + nextToLast)["user"])
+            let first = try #require(try await pool.vm(last)["user"])
+            let second = try #require(try await pool.vm(nextToLast)["user"])
             _ = try await pool.checkout("p:" + first)  // a quota of 1, no longer taken by the expired lease
             #expect(try await pool.members("held:" + first).count == 1)
             #expect(try await pool.command("ZCARD", pool.key("leases")) == .integer(119))
             #expect(try await pool.run(.listMine, ["p:" + second]) == .array([]))
-            #expect(try await pool.hash("vm:" + nextToLast)["status"] == "available")
+            #expect(try await pool.vm(nextToLast)["status"] == "available")
             #expect(try await pool.command("ZCARD", pool.key("leases")) == .integer(18))
             // the next call drains the rest
             #expect(try await pool.run(.poolStats, [admin]) == poolStatsReply([330, 320, 0, 318, 2, 0, 0]))
@@ -536,7 +535,7 @@ private let adminOnlyScripts: [Script] = [
             }
             #expect(try await pool.members("held:alice") == [live])
             #expect(try await pool.zmembers("leases") == [live])
-            #expect(try await pool.members("status:checked-out") == [live])
+            #expect(try await pool.vmIDs(status: "checked-out") == [live])
         }
     }
 }
@@ -548,14 +547,16 @@ private let adminOnlyScripts: [Script] = [
             let vms = try await pool.addVMs(1...2)
             let alice = try await pool.addUser("alice", quota: 2)
             let id = try await pool.checkout(alice, lease: "60")
-            let created = try #require(try await pool.hash("vm:" + id)["created_at"])
+            let created = try #require(try await pool.vm(id)["created_at"])
             let ip = try #require(vms.first { $0.id == id }?.ip)
-            let reply = try await pool.run(.checkin, [alice, id, ""])
-            let expected = ["vm_id": id, "ip": ip, "status": "available", "created_at": created]
-            #expect(fields(reply) == expected)
-            #expect(try await pool.hash("vm:" + id) == expected)
-            #expect(try await pool.members("status:available") == Set(vms.map(\.id)))
-            #expect(try await pool.members("status:checked-out").isEmpty)
+            let reply = fields(try await pool.run(.checkin, [alice, id, ""]))
+            let since = try #require(reply["available_since"].flatMap { Int($0) })
+            #expect(try await pool.now() - since < 60_000, "available since the checkin")
+            let expected = ["vm_id": id, "ip": ip, "status": "available", "created_at": created, "available_since": String(since)]
+            #expect(reply == expected)
+            #expect(try await pool.vm(id) == expected)
+            #expect(try await pool.vmIDs(status: "available") == Set(vms.map(\.id)))
+            #expect(try await pool.vmIDs(status: "checked-out").isEmpty)
             #expect(try await pool.members("held:alice").isEmpty)
             #expect(try await pool.command("ZCARD", pool.key("leases")) == .integer(0))
         }
@@ -572,7 +573,7 @@ private let adminOnlyScripts: [Script] = [
             #expect(fields(try await pool.run(.checkin, [alice, "", ipOf[first]!]))["vm_id"] == first)
             #expect(fields(try await pool.run(.checkin, [alice, second, ipOf[second]!]))["vm_id"] == second)
             #expect(try await pool.members("held:alice").isEmpty)
-            #expect(try await pool.command("SCARD", pool.key("status:available")) == .integer(2))
+            #expect(try await pool.count("available") == 2)
         }
     }
 
@@ -608,7 +609,7 @@ private let adminOnlyScripts: [Script] = [
             let alice = try await pool.addUser("alice", quota: 2)
             let first = try await pool.checkout(alice)
             let second = try await pool.checkout(alice)
-            let ipOfSecond = try #require(try await pool.hash("vm:" + second)["ip"])
+            let ipOfSecond = try #require(try await pool.vm(second)["ip"])
             for arguments in [["nope", ""], ["", "1.1.1.1"], [first, ipOfSecond], [first, "1.1.1.1"], ["nope", ipOfSecond]] {
                 try await pool.expectFailure(.checkin, [alice] + arguments, code: "VM_NOT_FOUND", message: vmNotFoundMessage)
                 try await pool.expectFailure(.checkin, [admin] + arguments, code: "VM_NOT_FOUND", message: vmNotFoundMessage)
@@ -623,7 +624,7 @@ private let adminOnlyScripts: [Script] = [
             let alice = try await pool.addUser("alice")
             let bob = try await pool.addUser("bob")
             let held = try await pool.checkout(alice)
-            let free = try #require(try await pool.members("status:available").first)
+            let free = try #require(try await pool.vmIDs(status: "available").first)
             try await pool.expectFailure(.checkin, [bob, held, ""], code: "FORBIDDEN", message: "you do not hold this VM")
             try await pool.expectFailure(.checkin, [bob, free, ""], code: "FORBIDDEN")
             try await pool.expectFailure(.checkin, [alice, free, ""], code: "FORBIDDEN")
@@ -648,16 +649,30 @@ private let adminOnlyScripts: [Script] = [
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 2)
             let vms = try await pool.addVMs(1...2)
-            let record = try await pool.hash("vm:vm-00001")
+            let record = try await pool.vm("vm-00001")
             #expect(fields(try await pool.run(.deleteVM, [admin, "vm-00001", ""])) == record)
-            #expect(try await pool.exists("vm:vm-00001") == false)
-            #expect(try await pool.zmembers("vms") == ["vm-00002"])
-            #expect(try await pool.members("status:available") == ["vm-00002"])
-            #expect(try await pool.hash("ips") == [vms[1].ip: "vm-00002"])
+            #expect(try await pool.vm("vm-00001").isEmpty)
+            #expect(try await pool.vmIDs() == ["vm-00002"])
+            #expect(try await pool.vmIDs(status: "available") == ["vm-00002"])
+            #expect(try await pool.ipIndex() == [vms[1].ip: "vm-00002"])
             // the IP and the room under the cap can be used again
             let reply = try await pool.run(.createVMs, [admin, "1", "", "", "", "", "vm-again", vms[0].ip])
             #expect(reply.array?.first == .integer(0))
-            #expect(try await pool.hash("ips")[vms[0].ip] == "vm-again")
+            #expect(try await pool.ipIndex()[vms[0].ip] == "vm-again")
+        }
+    }
+
+    @Test func aCheckoutPassesOverTheFreeListEntriesOfVMsThatAreGone() async throws {
+        try await withScriptPool { pool async throws in
+            try await pool.seed(cap: 5)
+            try await pool.addVMs(1...3)
+            _ = try await pool.run(.deleteVM, [admin, "vm-00001", ""])
+            _ = try await pool.run(.deleteVM, [admin, "vm-00002", ""])
+            #expect(try await pool.command("LLEN", pool.key("free:")) == .integer(3), "deletes leave their entries (a pool without sizes: one list)")
+            #expect(try await pool.checkout("p:alice") == "vm-00003")
+            #expect(try await pool.command("LLEN", pool.key("free:")) == .integer(0))
+            #expect(try await pool.run(.poolStats, [admin]) == poolStatsReply([5, 1, 0, 0, 1, 0, 0]))
+            try await pool.expectFailure(.checkout, ["p:bob", "1", ""] + gatewayLeases, code: "NO_VM_AVAILABLE")
         }
     }
 
@@ -665,13 +680,12 @@ private let adminOnlyScripts: [Script] = [
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 2)
             let vms = try await pool.addVMs(1...1)
-            try await pool.command("SMOVE", pool.key("status:available"), pool.key("status:error"), vms[0].id)
-            try await pool.command("HSET", pool.key("vm:" + vms[0].id), "status", "error")
+            try await pool.setVM(vms[0].id, ["status": "error"])
             let reply = fields(try await pool.run(.deleteVM, [admin, vms[0].id, vms[0].ip]))
             #expect(reply["status"] == "error")
-            #expect(try await pool.exists("status:error") == false)
-            #expect(try await pool.exists("ips") == false)
-            #expect(try await pool.exists("vms") == false)
+            #expect(try await pool.count("error") == 0)
+            #expect(try await pool.ipIndex().isEmpty)
+            #expect(try await pool.vmIDs().isEmpty)
         }
     }
 
@@ -694,9 +708,8 @@ private let adminOnlyScripts: [Script] = [
             let id = try await pool.checkout("p:someone")
             try await pool.expectFailure(.deleteVM, [admin, id, ""], code: "INVALID_STATE",
                                          message: "only available or error VMs can be deleted; this one is checked-out")
-            let other = try #require(try await pool.members("status:available").first)
-            try await pool.command("SMOVE", pool.key("status:available"), pool.key("status:provisioning"), other)
-            try await pool.command("HSET", pool.key("vm:" + other), "status", "provisioning")
+            let other = try #require(try await pool.vmIDs(status: "available").first)
+            try await pool.setVM(other, ["status": "provisioning"])
             try await pool.expectFailure(.deleteVM, [admin, other, ""], code: "INVALID_STATE")
         }
     }
@@ -707,7 +720,7 @@ private let adminOnlyScripts: [Script] = [
             try await pool.addVMs(1...2)
             let alice = try await pool.addUser("alice")
             let id = try await pool.checkout(alice)
-            let record = try await pool.hash("vm:" + id)
+            let record = try await pool.vm(id)
             #expect(fields(try await pool.run(.getVM, [alice, id])) == record)
             #expect(fields(try await pool.run(.getVM, [admin, id])) == record)
             #expect(fields(try await pool.run(.getVM, [admin, "vm-00002"]))["vm_id"] == "vm-00002")
@@ -721,7 +734,7 @@ private let adminOnlyScripts: [Script] = [
             let alice = try await pool.addUser("alice")
             let bob = try await pool.addUser("bob")
             let held = try await pool.checkout(alice)
-            let free = try #require(try await pool.members("status:available").first)
+            let free = try #require(try await pool.vmIDs(status: "available").first)
             for id in [held, free, "nope"] {
                 try await pool.expectFailure(.getVM, [bob, id], code: "VM_NOT_FOUND", message: vmNotFoundMessage)
             }
@@ -774,7 +787,7 @@ private let adminOnlyScripts: [Script] = [
             #expect(result.ids == ["vm-00005"] && result.next == "")
             // whole records
             let first = try #require(try await pool.run(.listVMs, [admin, "", "", "1"]).array)
-            #expect(fields(first[1]) == (try await pool.hash("vm:vm-00001")))
+            #expect(fields(first[1]) == (try await pool.vm("vm-00001")))
         }
     }
 
@@ -821,8 +834,7 @@ private let adminOnlyScripts: [Script] = [
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 10_050)
             try await pool.addVMs(1...10_050)
-            try await pool.command("SMOVE", pool.key("status:available"), pool.key("status:error"), "vm-10040")
-            try await pool.command("HSET", pool.key("vm:vm-10040"), "status", "error")
+            try await pool.setVM("vm-10040", ["status": "error"])
             let first = try await page(pool, status: "error", limit: 10)
             #expect(first == ([], "vm-10000"))
             let second = try await page(pool, status: "error", cursor: first.next, limit: 10)

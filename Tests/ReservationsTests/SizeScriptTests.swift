@@ -16,15 +16,15 @@ import TestSupport
     @Test func vmsCarryTheirSizeAndACheckoutForASizeGetsOnlyThatSize() async throws {
         try await withScriptPool { pool async throws in
             try await sizedPool(pool)
-            let small = try await pool.hash("vm:s-1")
+            let small = try await pool.vm("s-1")
             #expect(small["size"] == "small" && small["cpu"] == "1" && small["memory_mb"] == "2048")
-            #expect(try await pool.hash("vm:l-2")["cpu"] == "4")
-            #expect(try await pool.members("status:available:large") == ["l-1", "l-2"])
+            #expect(try await pool.vm("l-2")["cpu"] == "4")
+            #expect(try await pool.vmIDs(status: "available", size: "large") == ["l-1", "l-2"])
             let alice = try await pool.addUser("alice", quota: 5)
             let large = fields(try await pool.run(.checkout, [alice, "5", ""] + gatewayLeases + ["large"]))
             #expect(large["size"] == "large")
-            #expect(try await pool.members("status:available:large").count == 1)
-            #expect(try await pool.members("status:available").count == 3)
+            #expect(try await pool.vmIDs(status: "available", size: "large").count == 1)
+            #expect(try await pool.vmIDs(status: "available").count == 3)
             _ = try await pool.run(.checkout, [alice, "5", ""] + gatewayLeases + ["large"])
             try await pool.expectFailure(.checkout, [alice, "5", ""] + gatewayLeases + ["large"], code: "NO_VM_AVAILABLE")
             try await pool.expectFailure(.checkout, [alice, "5", ""] + gatewayLeases + ["medium"], code: "NO_VM_AVAILABLE")
@@ -32,8 +32,23 @@ import TestSupport
                                          message: "size must be one of small, medium, large")
             // a checkin puts it back in its size's set
             _ = try await pool.run(.checkin, [alice, large["vm_id"]!, ""])
-            #expect(try await pool.members("status:available:large") == [large["vm_id"]!])
+            #expect(try await pool.vmIDs(status: "available", size: "large") == [large["vm_id"]!])
             try await pool.expectFailure(.createVMs, [ScriptPool.admin, "1", "huge", "", "", "", "h-1", "11.1.2.1"], code: "BAD_REQUEST")
+        }
+    }
+
+    @Test func aCheckoutOfAnySizeTakesTheLongestAvailableOfTheCatalogsFirstSizeThatHasOne() async throws {
+        try await withScriptPool { pool async throws in
+            try await sizedPool(pool)
+            let alice = try await pool.addUser("alice", quota: 5)
+            func any() async throws -> String { fields(try await pool.run(.checkout, [alice, "5", ""] + gatewayLeases + [""]))["vm_id"] ?? "" }
+            #expect(try await any() == "s-1")
+            #expect(try await any() == "s-2")
+            _ = try await pool.run(.checkin, [alice, "s-1", ""])
+            #expect(try await any() == "s-1", "small before large, whatever was available longer")
+            #expect(try await any() == "l-1")
+            #expect(try await any() == "l-2")
+            try await pool.expectFailure(.checkout, [alice, "5", ""] + gatewayLeases + [""], code: "NO_VM_AVAILABLE")
         }
     }
 
@@ -70,10 +85,10 @@ import TestSupport
             _ = try await pool.run(.waitCheckout, [wantsLarge, "5", "", "", "604800", "60000", "gw", "t-large", "large"])
             _ = try await pool.run(.waitCheckout, [anyone, "5", "", "", "604800", "60000", "gw", "t-any", ""])
             _ = try await pool.run(.checkin, [taker, "s-1", ""])  // small: not for the first waiter
-            #expect(try await pool.hash("vm:s-1")["user"] == "anyone")
+            #expect(try await pool.vm("s-1")["user"] == "anyone")
             #expect(try await pool.zmembers("waiters") == ["t-large"])
             _ = try await pool.run(.checkin, [taker, "l-2", ""])
-            #expect(try await pool.hash("vm:l-2")["user"] == "wants-large")
+            #expect(try await pool.vm("l-2")["user"] == "wants-large")
         }
     }
 }

@@ -24,8 +24,10 @@ func newTokenHash() -> String {
     TokenDigest(of: Token.generate()).hex
 }
 
-/// A flat field/value array reply as a dictionary.
+/// A reply as a dictionary: a VM (`[vm_id, record]`, see `VMRecord`) as its fields, any other
+/// flat field/value array as it is.
 func fields(_ reply: RESPValue) -> [String: String] {
+    if let vm = VMRecord.fields(reply) { return vm }
     let flat = reply.array ?? []
     var result: [String: String] = [:]
     for index in stride(from: 0, to: flat.count - 1, by: 2) {
@@ -69,6 +71,65 @@ struct ScriptPool: Sendable {
 
     func exists(_ suffix: String) async throws -> Bool {
         try await command("EXISTS", key(suffix)).int == 1
+    }
+
+    // The VMs as stored (see "VMs" in lua/_prelude.lua): records in bucket hashes, free lists,
+    // an address index in buckets, counts in the pool hash.
+
+    /// VM `id`'s fields, vm_id included; empty when there is no such VM.
+    func vm(_ id: String) async throws -> [String: String] {
+        guard let text = try await command("HGET", key("records:" + id.prefix(3)), id).string else { return [:] }
+        return VMRecord.fields(id: id, text: text) ?? [:]
+    }
+
+    /// Every VM's fields by id.
+    func allVMs() async throws -> [String: [String: String]] {
+        var vms: [String: [String: String]] = [:]
+        for bucket in try await zmembers("buckets") {
+            let flat = try await command("HGETALL", key("records:" + bucket)).array?.compactMap(\.string) ?? []
+            for index in stride(from: 0, to: flat.count - 1, by: 2) {
+                vms[flat[index]] = VMRecord.fields(id: flat[index], text: flat[index + 1])
+            }
+        }
+        return vms
+    }
+
+    /// The ids of every VM, sorted.
+    func vmIDs() async throws -> [String] {
+        try await allVMs().keys.sorted()
+    }
+
+    /// The ids of the VMs in `status` (and of `size`, when given).
+    func vmIDs(status: String, size: String? = nil) async throws -> Set<String> {
+        Set(try await allVMs().filter { $0.value["status"] == status && (size == nil || $0.value["size"] == size) }.keys)
+    }
+
+    /// The pool's count of VMs in `status` (its field `count:<status>`).
+    func count(_ status: String) async throws -> Int {
+        Int(try await command("HGET", key("pool"), "count:" + status).string ?? "0") ?? 0
+    }
+
+    /// Every address in use, with its VM's id (the buckets `ips:<n>`).
+    func ipIndex() async throws -> [String: String] {
+        var index: [String: String] = [:]
+        for name in (try await command("KEYS", key("ips:*"))).array?.compactMap(\.string) ?? [] {
+            index.merge(fields(try await command("HGETALL", name))) { first, _ in first }
+        }
+        return index
+    }
+
+    /// Rewrites VM `id`'s record with `changes` (nil: unset), as a script would, keeping the
+    /// pool's counts by status right; to put a VM in a state no script makes on demand.
+    func setVM(_ id: String, _ changes: [String: String?]) async throws {
+        var vm = try await vm(id)
+        let before = vm["status"]
+        for (name, value) in changes { vm[name] = value }
+        let text = VMRecord.fieldNames.map { vm[$0] ?? "" }.joined(separator: "|")
+        try await command("HSET", key("records:" + id.prefix(3)), id, text)
+        if let after = vm["status"], after != before {
+            if let before { try await command("HINCRBY", key("pool"), "count:" + before, "-1") }
+            try await command("HINCRBY", key("pool"), "count:" + after, "1")
+        }
     }
 
     /// Redis' clock, in Unix milliseconds (what the scripts use).
@@ -162,7 +223,7 @@ struct ScriptPool: Sendable {
     func addVMs(_ numbers: ClosedRange<Int>) async throws -> [(id: String, ip: String)] {
         let candidates = numbers.map(Self.candidate)
         let cap = try await command("HGET", key("pool"), "max_vm_count").int ?? 0
-        let total = try await command("ZCARD", key("vms")).int ?? 0
+        let total = Int(try await command("HGET", key("pool"), "vm_count").string ?? "0") ?? 0
         if cap < total + candidates.count {
             _ = try await run(.setPool, [Self.admin, String(total + candidates.count)])
         }

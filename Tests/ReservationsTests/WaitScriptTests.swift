@@ -48,7 +48,7 @@ import TestSupport
             try await pool.expectFailure(.checkout, [late, "5", ""] + gatewayLeases, code: "NO_VM_AVAILABLE")
 
             _ = try await pool.run(.checkin, [holder, id, ""])
-            let vm = try await pool.hash("vm:" + id)
+            let vm = try await pool.vm(id)
             #expect(vm["user"] == "ann" && vm["status"] == "checked-out" && vm["claim_ticket"] == "t0")
             #expect(vm["lease_seconds"] == "30", "a claim lease, returned by the reaper if nobody claims it")
             #expect(try await handoffs(pool, "gw0") == ["t0 \(id)"])
@@ -90,7 +90,7 @@ import TestSupport
             _ = try await pool.run(.updateUser, [ScriptPool.admin, "full", "0", "", ""])
             let (id, _) = try await pool.addVMs(1...1)[0]
             #expect(try await handoffs(pool) == ["t1 QUOTA", "t2 \(id)"])
-            #expect(try await pool.hash("vm:" + id)["user"] == "ann")
+            #expect(try await pool.vm(id)["user"] == "ann")
             #expect(try await pool.hash("waiting").keys.sorted() == ["t2"])
         }
     }
@@ -119,9 +119,9 @@ import TestSupport
             let bob = try await pool.addUser("bob", quota: 1)
             try await wait(pool, bob, ticket: "t3")
             _ = try await pool.run(.checkin, [ann, id, ""])
-            #expect(try await pool.hash("vm:" + id)["user"] == "ben")
+            #expect(try await pool.vm(id)["user"] == "ben")
             #expect(try await pool.run(.leaveQueue, [ben, "t2", "give back"]).array?.compactMap(\.string) == ["returned", id])
-            #expect(try await pool.hash("vm:" + id)["user"] == "bob", "given back, and handed on to the next waiter")
+            #expect(try await pool.vm(id)["user"] == "bob", "given back, and handed on to the next waiter")
             #expect(try await pool.events().suffix(2).first?["action"] == "abandoned")
             #expect(try await pool.members("held:ben").isEmpty)
             try await pool.expectFailure(.leaveQueue, [ben, "t2", "maybe"], code: "BAD_REQUEST")
@@ -134,10 +134,10 @@ import TestSupport
             let ann = try await pool.addUser("ann", quota: 1)
             try await wait(pool, ann, ticket: "t0", gateway: "dead")
             let (id, _) = try await pool.addVMs(1...1)[0]
-            #expect(try await pool.hash("vm:" + id)["user"] == "ann")
+            #expect(try await pool.vm(id)["user"] == "ann")
             try await pool.command("ZADD", pool.key("leases"), "XX", "1", id)  // the claim lease runs out
             _ = try await pool.run(.reapLeases, ["10"])
-            let vm = try await pool.hash("vm:" + id)
+            let vm = try await pool.vm(id)
             #expect(vm["status"] == "available" && vm["user"] == nil && vm["claim_ticket"] == nil)
             try await pool.expectFailure(.claim, [ann, "t0", "", "", "604800"], code: "NO_VM_AVAILABLE", changesState: true)
         }
