@@ -23,9 +23,9 @@ build: deps
 release: deps
 	swift build -c release --product vmreserve
 
-# The benchmark of BENCHMARKS.md (release build, wrk, redis-benchmark).
+# The benchmark suite of BENCHMARKS.md (release build, wrk, redis-benchmark, matplotlib).
 bench: deps
-	bash bench/run.sh
+	python3 bench/suite.py
 
 deps:
 	@bash scripts/install-deps.sh

@@ -14,7 +14,7 @@ enum RecordDecoding {
     }
 
     static func vm(_ reply: RESPValue) throws(ReservationError) -> VM {
-        guard let record = VMRecord.fields(reply), let id = record["vm_id"],
+        guard let record = VMRecord(reply), let id = record["vm_id"],
               let status = record["status"].flatMap(VMStatus.init(rawValue:)),
               let createdAt = time(record["created_at"])
         else { throw malformed(reply) }

@@ -27,7 +27,7 @@ func newTokenHash() -> String {
 /// A reply as a dictionary: a VM (`[vm_id, record]`, see `VMRecord`) as its fields, any other
 /// flat field/value array as it is.
 func fields(_ reply: RESPValue) -> [String: String] {
-    if let vm = VMRecord.fields(reply) { return vm }
+    if let vm = VMRecord(reply) { return vm.fields }
     let flat = reply.array ?? []
     var result: [String: String] = [:]
     for index in stride(from: 0, to: flat.count - 1, by: 2) {
@@ -79,7 +79,7 @@ struct ScriptPool: Sendable {
     /// VM `id`'s fields, vm_id included; empty when there is no such VM.
     func vm(_ id: String) async throws -> [String: String] {
         guard let text = try await command("HGET", key("records:" + id.prefix(3)), id).string else { return [:] }
-        return VMRecord.fields(id: id, text: text) ?? [:]
+        return VMRecord(id: id, text: text)?.fields ?? [:]
     }
 
     /// Every VM's fields by id.
@@ -88,7 +88,7 @@ struct ScriptPool: Sendable {
         for bucket in try await zmembers("buckets") {
             let flat = try await command("HGETALL", key("records:" + bucket)).array?.compactMap(\.string) ?? []
             for index in stride(from: 0, to: flat.count - 1, by: 2) {
-                vms[flat[index]] = VMRecord.fields(id: flat[index], text: flat[index + 1])
+                vms[flat[index]] = VMRecord(id: flat[index], text: flat[index + 1])?.fields
             }
         }
         return vms

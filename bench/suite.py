@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""vmreserve's benchmark suite: one command, one run, every figure of BENCHMARKS.md's table.
+
+    python3 bench/suite.py [--seconds S] [--sizes 100,10000,1000000] [--users N] [--no-write]
+
+Builds vmreserve and bench/BareEndpoint in release mode, starts its own redis-server (no
+persistence, the record settings of RedisServerProcess.recordSettings) and gateways on free
+loopback ports, and measures, all in this one run:
+
+  references  the bare Hummingbird endpoint and the gateway's /healthz (wrk, 64 connections);
+              redis-benchmark at 64 clients: plain GET, and FCALL of checkout.lua and checkin.lua;
+  cycles      authenticated checkout/checkin cycles (bench/checkout_checkin.lua: each wrk thread
+              is one user that checks in what it holds, else checks out) at 1, 16, 64 and 256
+              connections, against 1 gateway and against 3 (one wrk per gateway, the
+              connections split between them), for every pool size (VMs; the pool also has
+              --users users);
+  memory      Redis' used_memory per VM and per user (the history stream, capped at about
+              100,000 events, is measured apart and trimmed first);
+  CPU         each process's CPU time per request (gateways, redis-server, wrk), from /proc
+              and wait4, and the gateway's RSS after the 256-connection run.
+
+It writes bench/results/suite.json, PNG plots in bench/results/, and the Markdown table between
+the `suite:begin` and `suite:end` markers of BENCHMARKS.md. Latency percentiles with 3 gateways
+are the highest of the three wrk processes' (wrk cannot merge its histograms): an upper bound.
+Needs wrk, redis-benchmark and, from PyPI, redis and matplotlib (installed if missing).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from luabench import KEY_NAMES
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "bench", "results")
+CONNECTIONS = [1, 16, 64, 256]
+RECORD_SETTINGS = ["--hash-max-listpack-entries", "512", "--hash-max-listpack-value", "128"]
+ADMIN = os.urandom(16).hex()
+
+
+def ensure_tools():
+    missing = [tool for tool in ("wrk", "redis-benchmark") if not shutil.which(tool)]
+    if missing:
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        packages = ["wrk" if tool == "wrk" else "redis-tools" for tool in missing]
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq"] + packages, check=True, stdout=subprocess.DEVNULL)
+    for module in ("redis", "matplotlib"):
+        try:
+            __import__(module)
+        except ImportError:
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", module], check=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024
+
+
+def http(url, method="GET", body=None, token=ADMIN):
+    request = urllib.request.Request(url, method=method, data=body and json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.load(response)
+
+
+class Processes:
+    """redis-server and gateways of this run, stopped at the end."""
+
+    def __init__(self, work):
+        self.work = work
+        self.running = []
+
+    def start(self, name, arguments, **options):
+        log = open(os.path.join(self.work, name + ".log"), "w")
+        process = subprocess.Popen(arguments, stdout=log, stderr=subprocess.STDOUT, **options)
+        self.running.append(process)
+        return process
+
+    def stop(self, process):
+        process.terminate()
+        process.wait()
+        self.running.remove(process)
+
+    def stop_all(self):
+        for process in list(self.running):
+            self.stop(process)
+
+
+def wait_for(url):
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer")
+
+
+def wrk(url, connections, seconds, script=None, tokens=None):
+    """Starts one wrk; returns the process (see wrk_result)."""
+    environment = dict(os.environ, TOKENS=",".join(tokens or []))
+    arguments = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
+                 os.path.join(ROOT, "bench", "wrk_report.lua")]
+    if script:
+        environment["WRK_SCRIPT"] = script
+    return subprocess.Popen(arguments + [url], stdout=subprocess.PIPE, text=True, env=environment)
+
+
+def wrk_result(process):
+    """(report from bench/wrk_report.lua, wrk's CPU seconds)."""
+    _, _, usage = os.wait4(process.pid, 0)
+    output = process.stdout.read()
+    process.returncode = 0
+    report = json.loads(output[output.index("{"):output.rindex("}") + 1])
+    return report, usage.ru_utime + usage.ru_stime
+
+
+def measure(name, urls, connections, seconds, servers, redis_pid, script=None, tokens_per_wrk=None):
+    """One load run against `urls` (connections split between them); CPU per request of each process."""
+    share = [max(1, connections // len(urls))] * len(urls)
+    before = {pid: cpu_seconds(pid) for pid in servers + [redis_pid]}
+    runs = [wrk(url, share[i], seconds, script, tokens_per_wrk[i] if tokens_per_wrk else None) for i, url in enumerate(urls)]
+    results = [wrk_result(run) for run in runs]
+    after = {pid: cpu_seconds(pid) for pid in servers + [redis_pid]}
+    requests = sum(r["requests"] for r, _ in results)
+    per_request = lambda seconds_used: seconds_used * 1e6 / max(1, requests)
+    return {
+        "name": name, "connections": sum(share), "gateways": len(urls), "requests": requests,
+        "rate": sum(r["requests"] / r["duration_s"] for r, _ in results),
+        "non_2xx": sum(r["non_2xx"] for r, _ in results), "errors": sum(r["errors"] for r, _ in results),
+        "p50_ms": max(r["p50_us"] for r, _ in results) / 1000, "p99_ms": max(r["p99_us"] for r, _ in results) / 1000,
+        "p999_ms": max(r["p999_us"] for r, _ in results) / 1000,
+        "cpu_us": {"server": per_request(sum(after[p] - before[p] for p in servers)),
+                   "redis": per_request(after[redis_pid] - before[redis_pid]),
+                   "wrk": per_request(sum(cpu for _, cpu in results))},
+    }
+
+
+def redis_benchmark(port, redis_pid, arguments, requests=200000):
+    """redis-benchmark at 64 clients: requests/s and Redis' CPU per request."""
+    before = cpu_seconds(redis_pid)
+    output = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "64", "-n", str(requests), "-r", "1000000", "-q"]
+                            + arguments, capture_output=True, text=True, check=True).stdout
+    used = cpu_seconds(redis_pid) - before
+    rate = float(re.findall(r"([\d.]+) requests per second", output.replace("\r", "\n"))[-1])
+    return {"rate": rate, "redis_cpu_us": used * 1e6 / requests}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run (default 5)")
+    parser.add_argument("--sizes", default="100,10000,1000000", help="pool sizes in VMs (default 100,10000,1000000)")
+    parser.add_argument("--users", type=int, default=10000, help="users in the pool (default 10000)")
+    parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md as it is")
+    options = parser.parse_args()
+    sizes = [int(size) for size in options.sizes.split(",")]
+    ensure_tools()
+    import redis
+
+    for product in ("vmreserve", "bare-endpoint"):
+        subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    binary = os.path.join(ROOT, ".build", "release", "vmreserve")
+    work = tempfile.mkdtemp(prefix="vmreserve-suite-")
+    processes = Processes(work)
+    try:
+        redis_port = free_port()
+        redis_server = processes.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                                                 "--save", "", "--appendonly", "no", "--dir", work] + RECORD_SETTINGS)
+        r = redis.Redis(port=redis_port)
+        for _ in range(200):
+            try:
+                r.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+
+        def start_gateways(count, pool):
+            gateways = []
+            for index in range(count):
+                port = free_port()
+                process = processes.start(f"gateway-{pool}-{index}", [
+                    binary, "serve", "--port", str(port), "--redis-url", f"redis://127.0.0.1:{redis_port}/0",
+                    "--admin-token", ADMIN, "--max-vm-count", "1000000", "--pool", pool, "--log-level", "warning"])
+                gateways.append((process, f"http://127.0.0.1:{port}"))
+            for _, url in gateways:
+                wait_for(url + "/readyz")
+            return gateways
+
+        machine = {
+            "cores": os.cpu_count(),
+            "cpu": re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read()).group(1),
+            "redis": r.info("server")["redis_version"],
+            "swift": subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()[0],
+        }
+        results = {"machine": machine, "seconds": options.seconds, "references": {}, "cycles": [], "memory": []}
+        print(f"# {machine['cores']} cores, {machine['cpu']}, Redis {machine['redis']}", flush=True)
+
+        # references
+        bare_port = free_port()
+        bare = processes.start("bare", [os.path.join(ROOT, ".build", "release", "bare-endpoint"), str(bare_port)])
+        wait_for(f"http://127.0.0.1:{bare_port}/")
+        results["references"]["bare"] = measure("bare", [f"http://127.0.0.1:{bare_port}/"], 64, options.seconds,
+                                                [bare.pid], redis_server.pid)
+        processes.stop(bare)
+        gateways = start_gateways(1, "reference")
+        results["references"]["healthz"] = measure("healthz", [gateways[0][1] + "/healthz"], 64, options.seconds,
+                                                   [gateways[0][0].pid], redis_server.pid)
+        results["references"]["redis_get"] = redis_benchmark(redis_port, redis_server.pid, ["GET", "key:__rand_int__"])
+        library = subprocess.run([binary, "lua-library"], capture_output=True, text=True).stdout.split("\n", 1)[0]
+        library = library.split("name=", 1)[1]
+        keys = [f"vmreserve:{{reference}}:{k}" for k in KEY_NAMES]
+        for _ in range(200):
+            http(gateways[0][1] + "/v1/admin/vms", "POST", {"count": 1000})
+        results["references"]["redis_checkout"] = redis_benchmark(
+            redis_port, redis_server.pid,
+            ["FCALL", f"{library}_checkout", str(len(keys))] + keys + ["p:__rand_int__", "1000000", "", "", "604800", ""])
+        processes.stop(gateways[0][0])
+        for name, value in results["references"].items():
+            print(name, json.dumps(value), flush=True)
+
+        # pools of each size
+        for size in sizes:
+            pool = f"size{size}"
+            gateways = start_gateways(3, pool)
+            admin_url = gateways[0][1]
+            start_memory = r.info("memory")["used_memory"]
+            for start in range(0, size, 1000):
+                http(admin_url + "/v1/admin/vms", "POST", {"count": min(1000, size - start)})
+            events = f"vmreserve:{{{pool}}}:events"
+            history = r.memory_usage(events, samples=0) or 0
+            r.xtrim(events, maxlen=0, approximate=False)
+            vm_memory = r.info("memory")["used_memory"]
+            tokens = []
+            for index in range(options.users):
+                quota = 256 if index < 16 else 5
+                user = http(admin_url + "/v1/admin/users", "POST", {"name": f"user{index:06d}", "quota": quota})
+                if index < 16:
+                    tokens.append(user["data"]["token"])
+            r.xtrim(events, maxlen=0, approximate=False)
+            user_memory = r.info("memory")["used_memory"]
+            results["memory"].append({
+                "vms": size, "users": options.users, "per_vm": (vm_memory - start_memory) / size,
+                "per_user": (user_memory - vm_memory) / max(1, options.users), "history_per_event": history / size})
+            print("memory", json.dumps(results["memory"][-1]), flush=True)
+            for count in (1, 3):
+                for connections in CONNECTIONS:
+                    urls = [url + "/" for _, url in gateways[:count]]
+                    # each wrk thread is one user with a quota above its connections
+                    per_wrk = [tokens[2 * i:2 * i + 2] for i in range(count)]
+                    run = measure("cycle", urls, connections, options.seconds, [p.pid for p, _ in gateways[:count]],
+                                  redis_server.pid, os.path.join(ROOT, "bench", "checkout_checkin.lua"), per_wrk)
+                    run["vms"] = size
+                    if connections == 256:
+                        run["gateway_rss_mb"] = max(rss_mb(p.pid) for p, _ in gateways[:count])
+                    results["cycles"].append(run)
+                    print(json.dumps(run), flush=True)
+                    # wrk stops with VMs out: check them in, so that the next run starts from a full pool
+                    for token in tokens:
+                        for vm in http(admin_url + "/v1/vms/mine", token=token)["data"]:
+                            http(admin_url + "/v1/checkins", "POST", {"vm_id": vm["vm_id"]}, token=token)
+            for process, _ in gateways:
+                processes.stop(process)
+            r.flushall()
+    finally:
+        processes.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "suite.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    plot(results)
+    table = markdown(results)
+    print(table)
+    if not options.no_write:
+        path = os.path.join(ROOT, "BENCHMARKS.md")
+        text = open(path).read()
+        begin, end = "<!-- suite:begin -->", "<!-- suite:end -->"
+        text = text[:text.index(begin) + len(begin)] + "\n" + table + "\n" + text[text.index(end):]
+        open(path, "w").write(text)
+
+
+def markdown(results):
+    ref, m = results["references"], results["machine"]
+    out = [f"Machine: {m['cores']} cores, {m['cpu']}, Redis {m['redis']}, {m['swift']}; "
+           f"{results['seconds']} s per run; `python3 bench/suite.py`.", ""]
+    bare, healthz = ref["bare"], ref["healthz"]
+    out += ["| reference | requests/s | p50 ms | p99 ms | CPU µs/request: server | redis | wrk |", "|---|---|---|---|---|---|---|"]
+    for name in ("bare", "healthz"):
+        run = ref[name]
+        out.append(f"| {'bare Hummingbird endpoint' if name == 'bare' else 'gateway /healthz'}, 64 conn | {run['rate']:,.0f} | "
+                   f"{run['p50_ms']:.2f} | {run['p99_ms']:.2f} | {run['cpu_us']['server']:.1f} | {run['cpu_us']['redis']:.1f} | "
+                   f"{run['cpu_us']['wrk']:.1f} |")
+    for name, label in (("redis_get", "redis-benchmark GET"), ("redis_checkout", "redis-benchmark FCALL checkout")):
+        out.append(f"| {label}, 64 clients | {ref[name]['rate']:,.0f} | | | | {ref[name]['redis_cpu_us']:.1f} | |")
+    out += ["", "| VMs | gateways | connections | requests/s | vs bare | non-2xx | p50 ms | p99 ms | p99.9 ms | "
+            "CPU µs/request: gateways | redis | wrk | gateway vs /healthz |", "|" + "---|" * 13]
+    for run in results["cycles"]:
+        cpu = run["cpu_us"]
+        out.append(f"| {run['vms']:,} | {run['gateways']} | {run['connections']} | {run['rate']:,.0f} | "
+                   f"{run['rate'] / bare['rate']:.2f} | {run['non_2xx'] / max(1, run['requests']):.0%} | {run['p50_ms']:.2f} | "
+                   f"{run['p99_ms']:.2f} | {run['p999_ms']:.2f} | {cpu['server']:.1f} | {cpu['redis']:.1f} | {cpu['wrk']:.1f} | "
+                   f"{cpu['server'] / healthz['cpu_us']['server']:.2f} |")
+    out += ["", "| VMs | users | Redis bytes per VM | per user | history bytes per event |", "|---|---|---|---|---|"]
+    for mem in results["memory"]:
+        out.append(f"| {mem['vms']:,} | {mem['users']:,} | {mem['per_vm']:.0f} | {mem['per_user']:.0f} | {mem['history_per_event']:.0f} |")
+    rss = [run["gateway_rss_mb"] for run in results["cycles"] if "gateway_rss_mb" in run]
+    if rss:
+        out += ["", f"Gateway RSS after the 256-connection runs: {min(rss):.0f}–{max(rss):.0f} MB."]
+    out += ["", "Plots: `bench/results/throughput.png`, `bench/results/latency.png`, `bench/results/pool_size.png`."]
+    return "\n".join(out)
+
+
+def plot(results):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sizes = sorted({run["vms"] for run in results["cycles"]})
+    for kind, ylabel, fields in (("throughput", "checkout/checkin requests/s", ["rate"]),
+                                 ("latency", "latency (ms)", ["p50_ms", "p99_ms"])):
+        figure, axes = plt.subplots(figsize=(7, 4.5))
+        for size in sizes:
+            for gateways in (1, 3):
+                runs = [r for r in results["cycles"] if r["vms"] == size and r["gateways"] == gateways]
+                for field in fields:
+                    axes.plot([r["connections"] for r in runs], [r[field] for r in runs], marker="o",
+                              label=f"{size:,} VMs, {gateways} gateway{'s' if gateways > 1 else ''}" +
+                              ("" if len(fields) == 1 else f" {field[:-3]}"))
+        axes.set_xscale("log", base=2)
+        axes.set_xlabel("connections")
+        axes.set_ylabel(ylabel)
+        if kind == "latency":
+            axes.set_yscale("log")
+        axes.legend(fontsize=7)
+        axes.grid(True, alpha=0.3)
+        figure.tight_layout()
+        figure.savefig(os.path.join(RESULTS, kind + ".png"), dpi=110)
+        plt.close(figure)
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for gateways in (1, 3):
+        runs = [r for r in results["cycles"] if r["gateways"] == gateways and r["connections"] >= 64 and r["connections"] < 128]
+        axes.plot([r["vms"] for r in runs], [r["rate"] for r in runs], marker="o", label=f"{gateways} gateway(s), 64 connections")
+    axes.set_xscale("log")
+    axes.set_xlabel("VMs in the pool")
+    axes.set_ylabel("checkout/checkin requests/s")
+    axes.set_ylim(bottom=0)
+    axes.legend()
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(os.path.join(RESULTS, "pool_size.png"), dpi=110)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    main()
