@@ -182,7 +182,8 @@ end
 -- '%' and '|' escaped as %25 and %7C.
 -- Scripts answer a VM as {vm_id, record}, the record as stored (Sources/Reservations/VMRecord.swift
 -- reads it), and the pool hash counts VMs: field `vm_count` all of them, `count:<status>`
--- those in a status.
+-- those in each status but checked-out, whose count is the rest (one HINCRBY fewer for every
+-- checkout and checkin).
 local VM_FIELDS = {'status', 'ip', 'created_at', 'size', 'cpu', 'memory_mb', 'user', 'checked_out_at',
                    'lease_expires_at', 'lease_seconds', 'claim_ticket', 'available_since', 'job', 'job_claim',
                    'job_worker', 'failures', 'machine_id', 'error'}
@@ -235,11 +236,14 @@ local function record_map(flat)
   return m
 end
 
-local COUNT_FIELD = {provisioning = 'count:provisioning', available = 'count:available',
-                     ['checked-out'] = 'count:checked-out', error = 'count:error', deprovisioning = 'count:deprovisioning'}
+local COUNT_FIELD = {provisioning = 'count:provisioning', available = 'count:available', error = 'count:error',
+                     deprovisioning = 'count:deprovisioning'}
 
 -- by: '1' or '-1'
-local function count_status(status, by) redis.call('HINCRBY', K.pool, COUNT_FIELD[status], by) end
+local function count_status(status, by)
+  local field = COUNT_FIELD[status]
+  if field then redis.call('HINCRBY', K.pool, field, by) end
+end
 
 local function vm_count() return tonumber(redis.call('HGET', K.pool, 'vm_count')) or 0 end
 
@@ -513,9 +517,11 @@ end
 -- ("" for none) and its free addresses (-1 for none)}.
 local function pool_stats()
   local counts = redis.call('HMGET', K.pool, 'max_vm_count', 'vm_count', 'count:provisioning', 'count:available',
-                            'count:checked-out', 'count:error', 'count:deprovisioning')
+                            'count:error', 'count:deprovisioning')
   local out = {}
-  for i = 1, 7 do out[i] = tonumber(counts[i]) or 0 end
+  for i = 1, 6 do out[i] = tonumber(counts[i]) or 0 end
+  -- in STATUSES order, checked-out (the rest) after available
+  out[7], out[6], out[5] = out[6], out[5], out[2] - out[3] - out[4] - out[5] - out[6]
   local block = ip_block()
   out[8] = block and block.cidr or ''
   out[9] = block and (block.last - block.first + 1) - redis.call('BITCOUNT', K.ipbits)

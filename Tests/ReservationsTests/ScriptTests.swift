@@ -442,7 +442,7 @@ private let adminOnlyScripts: [Script] = [
             try await pool.command("ZADD", pool.key("leases"), "XX", "1", first)
             let second = try await pool.checkout(alice, lease: "60")
             #expect(try await pool.members("held:alice") == [second])
-            #expect(try await pool.count("checked-out") == 1)
+            #expect(try await pool.vmIDs(status: "checked-out") == [second])
             #expect(try await pool.count("available") == 1)
         }
     }

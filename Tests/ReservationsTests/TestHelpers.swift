@@ -104,7 +104,8 @@ struct ScriptPool: Sendable {
         Set(try await allVMs().filter { $0.value["status"] == status && (size == nil || $0.value["size"] == size) }.keys)
     }
 
-    /// The pool's count of VMs in `status` (its field `count:<status>`).
+    /// The pool's count of VMs in `status` (its field `count:<status>`; checked-out VMs are
+    /// counted by none).
     func count(_ status: String) async throws -> Int {
         Int(try await command("HGET", key("pool"), "count:" + status).string ?? "0") ?? 0
     }
@@ -127,8 +128,8 @@ struct ScriptPool: Sendable {
         let text = VMRecord.fieldNames.map { vm[$0] ?? "" }.joined(separator: "|")
         try await command("HSET", key("records:" + id.prefix(3)), id, text)
         if let after = vm["status"], after != before {
-            if let before { try await command("HINCRBY", key("pool"), "count:" + before, "-1") }
-            try await command("HINCRBY", key("pool"), "count:" + after, "1")
+            if let before, before != "checked-out" { try await command("HINCRBY", key("pool"), "count:" + before, "-1") }
+            if after != "checked-out" { try await command("HINCRBY", key("pool"), "count:" + after, "1") }
         }
     }
 
