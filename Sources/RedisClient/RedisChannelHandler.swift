@@ -6,6 +6,9 @@ struct RedisRequest: Sendable {
     let command: RedisCommand
     let promise: EventLoopPromise<RESPValue>
     let deadline: NIODeadline
+    /// Sent right after `ASKING` (Redis Cluster's one-command permission for a slot being
+    /// imported), with nothing between the two.
+    var asking = false
 }
 
 /// Pipelines commands over one connection. Commands written during one event-loop pass are
@@ -36,6 +39,10 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         if let failure {
             request.promise.fail(failure)
             return
+        }
+        if request.asking {
+            RedisCommand("ASKING").encode(into: &outbound)
+            waiting.append(Waiting(promise: context.eventLoop.makePromise(), deadline: request.deadline))
         }
         request.command.encode(into: &outbound)
         waiting.append(Waiting(promise: request.promise, deadline: request.deadline))

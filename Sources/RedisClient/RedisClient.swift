@@ -11,6 +11,11 @@ import Synchronization
 /// `run()` owns the connections: it connects, loads the function library, and reconnects with
 /// backoff whenever a connection drops. While no connection is up, commands fail at once with
 /// `RedisError.unavailable`, so callers can answer "try later" instead of waiting.
+///
+/// With `Configuration.cluster`, it talks to a Redis Cluster: it reads the slot map (`CLUSTER
+/// SLOTS`) from the nodes given, keeps `connectionCount` connections to every master, sends each
+/// command to the master of its key's slot (`ClusterSlot`), and follows `MOVED` (updating the map,
+/// and reading it again) and `ASK` (once, with `ASKING`) redirections.
 public final class RedisClient: Service, Sendable {
     /// Limits and timeouts, in one place.
     public struct Configuration: Sendable {
@@ -24,6 +29,8 @@ public final class RedisClient: Service, Sendable {
         public var reconnectBackoff: (first: Duration, limit: Duration)
         /// When set, `url`'s host and port are ignored: the sentinels name the primary.
         public var sentinel: SentinelConfiguration?
+        /// When set, Redis is a cluster and these are some of its nodes (`url` gives the password).
+        public var cluster: [RedisURL]?
 
         public init(
             url: RedisURL,
@@ -47,9 +54,16 @@ public final class RedisClient: Service, Sendable {
     private let setupCommands: [RedisCommand]
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
-    private let slots: Mutex<[RedisConnection?]>
-    private let slotCount: Int
-    private let nextSlot = Atomic<Int>(0)
+    /// Each node's connections, by `host:port` ("" for the one node of a client without a cluster).
+    private let connections: Mutex<[String: [RedisConnection?]]>
+    /// Cluster: the master of each slot (empty until the map is read).
+    private let slotMasters = Mutex<[String]>([])
+    private let connectionCount: Int
+    private let nextConnection = Atomic<Int>(0)
+    /// Cluster: nodes whose connections `run()` must start maintaining, and a wish to read the map again.
+    private let newNodes: AsyncStream<String>.Continuation
+    private let newNodeStream: AsyncStream<String>
+    private let mapIsStale = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - library: loaded on every new connection (a no-op when Redis has it), so FCALL rarely
@@ -69,16 +83,26 @@ public final class RedisClient: Service, Sendable {
         self.setupCommands = setupCommands
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
-        self.slotCount = configuration.connectionCount
-        self.slots = Mutex(Array(repeating: nil, count: configuration.connectionCount))
+        self.connectionCount = configuration.connectionCount
+        self.connections = Mutex(configuration.cluster == nil ? ["": Array(repeating: nil, count: configuration.connectionCount)] : [:])
+        (newNodeStream, newNodes) = AsyncStream.makeStream()
     }
 
     /// Keeps every connection up until the task is cancelled or a graceful shutdown begins.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for slot in 0..<self.slotCount {
-                    group.addTask { await self.maintainConnection(in: slot) }
+                guard self.configuration.cluster != nil else {
+                    for index in 0..<self.connectionCount {
+                        group.addTask { await self.maintainConnection(to: "", index: index) }
+                    }
+                    return
+                }
+                group.addTask { await self.maintainClusterMap() }
+                for await node in self.newNodeStream {
+                    for index in 0..<self.connectionCount {
+                        group.addTask { await self.maintainConnection(to: node, index: index) }
+                    }
                 }
             }
         }
@@ -86,7 +110,7 @@ public final class RedisClient: Service, Sendable {
 
     /// True when at least one connection is up.
     public var isConnected: Bool {
-        slots.withLock { connections in connections.contains { $0 != nil } }
+        connections.withLock { nodes in nodes.values.contains { $0.contains { $0 != nil } } }
     }
 
     /// Sends one command on the next connected connection.
@@ -105,18 +129,18 @@ public final class RedisClient: Service, Sendable {
         function: String, keys: [String], arguments: [String], acknowledgements: (replicas: Int, timeout: Duration)? = nil
     ) async throws -> RESPValue {
         let deadline = newDeadline()
-        guard let connection = pickConnection() else { throw RedisError.unavailable }
         let call = RedisCommand.fcall(function, keys: keys, arguments: arguments)
-        let reply: RESPValue
+        let (reply, connection): (RESPValue, RedisConnection)
         do {
-            reply = try await send(call, on: connection, deadline: deadline)
+            (reply, connection) = try await send(call, to: node(for: keys.first), deadline: deadline)
         } catch let error as RedisError where error.isFunctionNotFound {
             guard let library else { throw error }
             logger.notice("Redis lost the function library; loading it again", metadata: ["library": "\(library.name)"])
             // behind the deadline already: fail this call alone, not the connection's timer
             guard NIODeadline.now() < deadline else { throw RedisError.timeout }
-            try await load(library, on: connection, deadline: deadline)
-            reply = try await send(call, on: connection, deadline: deadline)
+            guard let loadOn = pickConnection(node(for: keys.first)) else { throw RedisError.unavailable }
+            try await load(library, on: loadOn, deadline: deadline)
+            (reply, connection) = try await send(call, to: node(for: keys.first), deadline: deadline)
         }
         if let acknowledgements {
             let milliseconds = acknowledgements.timeout.components.seconds * 1000
@@ -131,13 +155,18 @@ public final class RedisClient: Service, Sendable {
         return reply
     }
 
-    /// True when Redis answers and holds the client's function library.
+    /// True when Redis answers and holds the client's function library (in a cluster: every
+    /// master this client knows, and at least one).
     public func libraryLoaded() async -> Bool {
-        guard let library else { return (try? await send(RedisCommand("PING"))) != nil }
-        guard let reply = try? await send(RedisCommand("FUNCTION", ["LIST", "LIBRARYNAME", library.name])),
-              let libraries = reply.array
-        else { return false }
-        return !libraries.isEmpty
+        let nodes = connections.withLock { Array($0.keys) }
+        guard !nodes.isEmpty else { return false }
+        for node in nodes {
+            guard let connection = pickConnection(node) else { return false }
+            let command = library.map { RedisCommand("FUNCTION", ["LIST", "LIBRARYNAME", $0.name]) } ?? RedisCommand("PING")
+            guard let reply = try? await send(command, on: connection, deadline: newDeadline()) else { return false }
+            if library != nil, reply.array?.isEmpty != false { return false }
+        }
+        return true
     }
 
     private func newDeadline() -> NIODeadline {
@@ -145,15 +174,66 @@ public final class RedisClient: Service, Sendable {
     }
 
     private func send(_ command: RedisCommand, deadline: NIODeadline) async throws -> RESPValue {
-        guard let connection = pickConnection() else { throw RedisError.unavailable }
-        return try await send(command, on: connection, deadline: deadline)
+        try await send(command, to: node(for: command.routingKey), deadline: deadline).reply
+    }
+
+    /// Sends to `node`, following a cluster's redirections (at most a few); answers the reply and
+    /// the connection that gave it.
+    private func send(
+        _ command: RedisCommand, to node: String, deadline: NIODeadline
+    ) async throws -> (reply: RESPValue, connection: RedisConnection) {
+        var node = node, asking = false
+        for _ in 0..<5 {
+            guard let connection = await connection(to: node, deadline: deadline) else { throw RedisError.unavailable }
+            do {
+                return (try await send(command, on: connection, deadline: deadline, asking: asking), connection)
+            } catch let error as RedisError where configuration.cluster != nil && ["MOVED", "ASK", "TRYAGAIN"].contains(error.prefix) {
+                // MOVED <slot> <host:port>: the slot has a new master; ASK: this one command goes there
+                let parts = error.message.split(separator: " ")
+                if error.prefix == "TRYAGAIN" {
+                    try await Task.sleep(for: .milliseconds(20)) // a multi-key command while its slot moves
+                    continue
+                }
+                guard parts.count == 2, let slot = Int(parts[0]), (0..<ClusterSlot.count).contains(slot) else { throw error }
+                node = String(parts[1])
+                addNode(node)
+                asking = error.prefix == "ASK"
+                if !asking {
+                    slotMasters.withLock { masters in if masters.count == ClusterSlot.count { masters[slot] = node } }
+                    mapIsStale.store(true, ordering: .relaxed)
+                }
+            }
+        }
+        throw RedisError(kind: .unavailable, message: "too many cluster redirections for \(command.wireArguments[0])")
+    }
+
+    /// The node that serves `key`: "" without a cluster; in one, the master of its slot (any
+    /// known node while the map is not read yet, or for a command without a key).
+    private func node(for key: String?) -> String {
+        guard configuration.cluster != nil else { return "" }
+        return slotMasters.withLock { masters in
+            if let key, masters.count == ClusterSlot.count { return masters[ClusterSlot.of(key)] }
+            return masters.first ?? ""
+        }
+    }
+
+    /// A connection to `node`, waiting (until the deadline) for one of a node just learned of.
+    private func connection(to node: String, deadline: NIODeadline) async -> RedisConnection? {
+        while true {
+            if let connection = pickConnection(node) { return connection }
+            let known = connections.withLock { $0[node] != nil }
+            guard configuration.cluster != nil, known, NIODeadline.now() + .milliseconds(10) < deadline else { return nil }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     /// A server that answers READONLY is a replica now (a failover demoted it): with sentinels,
     /// the connection is dropped, so that its maintainer asks them for the new primary.
-    private func send(_ command: RedisCommand, on connection: RedisConnection, deadline: NIODeadline) async throws -> RESPValue {
+    private func send(
+        _ command: RedisCommand, on connection: RedisConnection, deadline: NIODeadline, asking: Bool = false
+    ) async throws -> RESPValue {
         do {
-            return try await connection.send(command, deadline: deadline)
+            return try await connection.send(command, deadline: deadline, asking: asking)
         } catch let error as RedisError where error.kind == .server && error.prefix == "READONLY" && configuration.sentinel != nil {
             logger.warning("Redis is a replica now; asking the sentinels for the primary")
             connection.close()
@@ -161,21 +241,82 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
-    private func pickConnection() -> RedisConnection? {
-        let start = Int(UInt(bitPattern: nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(slotCount))
-        return slots.withLock { connections in
-            for offset in 0..<slotCount {
-                // a connection that just died stays in its slot until its maintainer notices: skip it
-                if let connection = connections[(start + offset) % slotCount], connection.isActive { return connection }
+    private func pickConnection(_ node: String) -> RedisConnection? {
+        let start = Int(UInt(bitPattern: nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(connectionCount))
+        return connections.withLock { nodes in
+            guard let connections = nodes[node] else { return nil }
+            for offset in 0..<connectionCount {
+                // a connection that just died stays in its place until its maintainer notices: skip it
+                if let connection = connections[(start + offset) % connectionCount], connection.isActive { return connection }
             }
             return nil
         }
     }
 
+    /// Cluster: starts keeping connections to `node` ("host:port") if this client has none yet.
+    private func addNode(_ node: String) {
+        let added = connections.withLock { nodes in
+            guard nodes[node] == nil else { return false }
+            nodes[node] = Array(repeating: nil, count: connectionCount)
+            return true
+        }
+        if added { newNodes.yield(node) }
+    }
+
+    /// Cluster: reads the slot map from any node that answers (those given first), at start, then
+    /// every few seconds and soon after a MOVED, and starts connections to masters it did not know.
+    private func maintainClusterMap() async {
+        var lastRead = ContinuousClock.now - .seconds(60)
+        while !Task.isCancelled {
+            let due = ContinuousClock.now - lastRead > .seconds(5) || mapIsStale.exchange(false, ordering: .relaxed)
+            if due, let masters = await readClusterMap() {
+                slotMasters.withLock { $0 = masters }
+                for node in Set(masters) { addNode(node) }
+                lastRead = .now
+            }
+            try? await Task.sleep(for: masters.isEmpty ? .milliseconds(200) : .milliseconds(100))
+        }
+    }
+
+    private var masters: [String] { slotMasters.withLock { $0 } }
+
+    /// The master of every slot, from `CLUSTER SLOTS`; nil when no node answered with a full map.
+    private func readClusterMap() async -> [String]? {
+        guard let seeds = configuration.cluster else { return nil }
+        let known = connections.withLock { Array($0.keys) }.compactMap { node -> RedisURL? in
+            let parts = node.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]) else { return nil }
+            return RedisURL(host: String(parts[0]), port: port)
+        }
+        for seed in seeds + known {
+            var url = configuration.url
+            url.host = seed.host
+            url.port = seed.port
+            url.database = 0
+            guard let connection = try? await RedisConnection.connect(to: url, configuration: configuration, eventLoopGroup: eventLoopGroup)
+            else { continue }
+            defer { connection.close() }
+            guard let reply = try? await connection.send(RedisCommand("CLUSTER", ["SLOTS"]), deadline: newDeadline()),
+                  let ranges = reply.array
+            else { continue }
+            var masters = Array(repeating: "", count: ClusterSlot.count)
+            for range in ranges {
+                guard let parts = range.array, parts.count >= 3, let first = parts[0].int, let last = parts[1].int,
+                      let master = parts[2].array, master.count >= 2, let port = master[1].int,
+                      (0...last).contains(first), last < ClusterSlot.count
+                else { continue }
+                let host = master[0].string.flatMap { $0.isEmpty || $0 == "?" ? nil : $0 } ?? seed.host
+                for slot in first...last { masters[slot] = "\(host):\(port)" }
+            }
+            if !masters.contains("") { return masters }
+        }
+        return nil
+    }
+
     /// Keeps one slot connected. The wait between attempts doubles up to the limit, with jitter
     /// so that gateways do not reconnect in lockstep, and starts over only after a connection
     /// has stayed up for a few seconds (a connection dropped at once does not reset it).
-    private func maintainConnection(in slot: Int) async {
+    private func maintainConnection(to node: String, index slot: Int) async {
         var backoff = configuration.reconnectBackoff.first
         var lastFailure = ""
         while !Task.isCancelled {
@@ -184,15 +325,20 @@ public final class RedisClient: Service, Sendable {
                 if let sentinel = configuration.sentinel {
                     url = try await sentinel.primary(for: url, configuration: configuration, eventLoopGroup: eventLoopGroup)
                 }
+                if !node.isEmpty, let colon = node.lastIndex(of: ":"), let port = Int(node[node.index(after: colon)...]) {
+                    url.host = String(node[..<colon])
+                    url.port = port
+                    url.database = 0
+                }
                 let connection = try await RedisConnection.connect(to: url, configuration: configuration, eventLoopGroup: eventLoopGroup)
                 do {
                     if configuration.sentinel != nil { try await requirePrimary(connection) }
-                    try await prepare(connection)
+                    try await prepare(connection, node: node)
                 } catch {
                     connection.close()
                     throw error
                 }
-                slots.withLock { $0[slot] = connection }
+                connections.withLock { $0[node]?[slot] = connection }
                 logger.info("connected to Redis", metadata: ["url": "\(url)", "connection": "\(slot)"])
                 lastFailure = ""
                 let connectedAt = ContinuousClock.now
@@ -201,7 +347,7 @@ public final class RedisClient: Service, Sendable {
                 } onCancel: {
                     connection.close()
                 }
-                slots.withLock { $0[slot] = nil }
+                connections.withLock { $0[node]?[slot] = nil }
                 if !Task.isCancelled {
                     logger.warning("lost the connection to Redis; reconnecting", metadata: ["connection": "\(slot)"])
                 }
@@ -232,11 +378,12 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
-    /// Loads the library, then sends the setup commands.
-    private func prepare(_ connection: RedisConnection) async throws {
+    /// Loads the library, then sends the setup commands (in a cluster, those whose key this
+    /// node's slots hold).
+    private func prepare(_ connection: RedisConnection, node: String) async throws {
         let deadline = newDeadline()
         if let library { try await load(library, on: connection, deadline: deadline) }
-        for command in setupCommands {
+        for command in setupCommands where configuration.cluster == nil || self.node(for: command.routingKey) == node {
             _ = try await connection.send(command, deadline: deadline)
         }
     }

@@ -48,11 +48,13 @@ final class RedisConnection: Sendable {
     }
 
     /// Sends a command and waits for its reply; an error reply is thrown as `RedisError.server`.
-    func send(_ command: RedisCommand, deadline: NIODeadline) async throws -> RESPValue {
+    /// - Parameter asking: send `ASKING` first, directly before it (see `RedisRequest`).
+    func send(_ command: RedisCommand, deadline: NIODeadline, asking: Bool = false) async throws -> RESPValue {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
         // The handler completes the write at once; a write that fails never reached it (the
         // channel closed first), so nothing else will ever complete the reply.
-        channel.writeAndFlush(RedisRequest(command: command, promise: promise, deadline: deadline)).whenFailure { _ in
+        let request = RedisRequest(command: command, promise: promise, deadline: deadline, asking: asking)
+        channel.writeAndFlush(request).whenFailure { _ in
             promise.fail(RedisError.connectionClosed)
         }
         let reply = try await promise.futureResult.get()

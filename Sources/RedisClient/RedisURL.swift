@@ -76,4 +76,20 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         let credentials = password == nil ? "" : "\(username ?? ""):***@"
         return "redis://\(credentials)\(host):\(port)/\(database)"
     }
+
+    /// `host:port,host:port,…` (`defaultPort` when a port is left out), naming what they are
+    /// (`of`, e.g. "sentinel") in errors.
+    public static func addresses(_ text: String, defaultPort: Int, of what: String) throws(RedisError) -> [RedisURL] {
+        var addresses: [RedisURL] = []
+        for entry in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = entry.split(separator: ":", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count), !parts[0].isEmpty else {
+                throw .invalidURL("\(what)s are host:port,host:port,…, not '\(entry)'")
+            }
+            let port = parts.count == 2 ? Int(parts[1]) : defaultPort
+            guard let port, (1...65535).contains(port) else { throw .invalidURL("a \(what)'s port must be 1 to 65535 in '\(entry)'") }
+            addresses.append(RedisURL(host: String(parts[0]), port: port))
+        }
+        return addresses
+    }
 }

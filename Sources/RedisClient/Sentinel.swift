@@ -18,17 +18,7 @@ public struct SentinelConfiguration: Sendable, Equatable {
 
     /// `host:port,host:port,…` (port 26379 when left out).
     public static func parseAddresses(_ text: String) throws(RedisError) -> [RedisURL] {
-        var addresses: [RedisURL] = []
-        for entry in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let parts = entry.split(separator: ":", omittingEmptySubsequences: false)
-            guard (1...2).contains(parts.count), !parts[0].isEmpty else {
-                throw .invalidURL("sentinels are host:port,host:port,…, not '\(entry)'")
-            }
-            let port = parts.count == 2 ? Int(parts[1]) : 26379
-            guard let port, (1...65535).contains(port) else { throw .invalidURL("a sentinel's port must be 1 to 65535 in '\(entry)'") }
-            addresses.append(RedisURL(host: String(parts[0]), port: port))
-        }
-        return addresses
+        try RedisURL.addresses(text, defaultPort: 26379, of: "sentinel")
     }
 
     /// The current primary's address, from the first sentinel that knows it; `url`'s

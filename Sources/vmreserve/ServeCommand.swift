@@ -19,7 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
             VMRESERVE_ADMIN_TOKEN, VMRESERVE_MAX_VM_COUNT, VMRESERVE_DEFAULT_QUOTA, VMRESERVE_DEV (1 or true), \
             VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_IP_POOL, VMRESERVE_IDLE_DELETE_AFTER, VMRESERVE_MIN_READY, VMRESERVE_SIZES, VMRESERVE_PROVIDER, VMRESERVE_BOOT_DELAY, \
             VMRESERVE_FAILURE_RATE, VMRESERVE_PROVISION_CMD, VMRESERVE_DEPROVISION_CMD, VMRESERVE_RESET_CMD, \
-            VMRESERVE_PROVIDER_TIMEOUT, VMRESERVE_ON_RETURN, VMRESERVE_JOB_CLAIM, VMRESERVE_IDEMPOTENCY_WINDOW, VMRESERVE_REDIS_SENTINEL, VMRESERVE_SENTINEL_MASTER, \
+            VMRESERVE_PROVIDER_TIMEOUT, VMRESERVE_ON_RETURN, VMRESERVE_JOB_CLAIM, VMRESERVE_IDEMPOTENCY_WINDOW, VMRESERVE_REDIS_SENTINEL, VMRESERVE_SENTINEL_MASTER, VMRESERVE_REDIS_CLUSTER, \
             VMRESERVE_MIN_REPLICAS_ACK, VMRESERVE_REPLICA_ACK_TIMEOUT, VMRESERVE_ADMIN_TOKEN_FILE, VMRESERVE_AUTH_FAILURE_LIMIT, \
             VMRESERVE_TRUST_FORWARDED_FOR (1 or true), VMRESERVE_OIDC_ISSUER, VMRESERVE_OIDC_AUDIENCE, \
             VMRESERVE_OIDC_USER_CLAIM, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
@@ -85,6 +85,8 @@ struct ServeCommand: AsyncParsableCommand {
     var redisSentinel: String?
     @Option(name: .customLong("sentinel-master"), help: "The name the sentinels monitor the primary under.")
     var sentinelMaster: String?
+    @Option(name: .customLong("redis-cluster"), help: "Some nodes of a Redis Cluster, host:port,... (port 6379 when left out): the gateway reads the slot map from them and sends the pool's calls to the master of its slot, following MOVED and ASK; --redis-url then gives only the password.")
+    var redisCluster: String?
     @Option(name: .customLong("min-replicas-ack"), help: "Answer a change only once this many replicas have it (WAIT); otherwise 503. (default: 0, answers do not wait)")
     var minReplicasAck: Int?
     @Option(name: .customLong("replica-ack-timeout"), help: "Milliseconds a change waits for --min-replicas-ack replicas. (default: 1000)")
@@ -161,6 +163,14 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.redis.sentinel = SentinelConfiguration(sentinels: addresses, masterName: sentinelMaster)
         } else if sentinelMaster != nil {
             throw ValidationError("--sentinel-master needs --redis-sentinel")
+        }
+        if let text: String = try settings.value(redisCluster, "VMRESERVE_REDIS_CLUSTER") {
+            guard configuration.redis.sentinel == nil else { throw ValidationError("--redis-cluster and --redis-sentinel exclude each other") }
+            do {
+                configuration.redis.cluster = try RedisURL.addresses(text, defaultPort: 6379, of: "cluster node")
+            } catch {
+                throw ValidationError("--redis-cluster: \(error.message)")
+            }
         }
         configuration.minReplicasAck = try settings.value(minReplicasAck, "VMRESERVE_MIN_REPLICAS_ACK", default: 0, in: 0...16)
         configuration.replicaAckTimeout = .milliseconds(
