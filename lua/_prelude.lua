@@ -31,6 +31,12 @@ local function fail(msg) error({err = msg}) end
 
 -- Runs the script body; our coded failures and Redis' refusals become exact error replies,
 -- anything else (a wrong command, a bug) is re-raised as is.
+-- Redis Cluster: scripts read keys they derive (a VM's bucket, a user's record) that a slot
+-- migration may already have moved, but no script runs while the pool's slot migrates. Some of
+-- the sixteen KEYS always exist (the pool hash) and some never do (the prefixes), and Redis runs
+-- a command of several keys in a migrating or importing slot only when it has all of them: it
+-- answers TRYAGAIN (or ASK, then TRYAGAIN from the target), which the gateway retries until the
+-- slot has moved (tested in ClusterGatewayTests).
 local function run(body)
   if #KEYS ~= 16 then return redis.error_reply("BAD_REQUEST expected the pool's 16 keys") end
   local ok, res = pcall(body)

@@ -182,18 +182,22 @@ public final class RedisClient: Service, Sendable {
     private func send(
         _ command: RedisCommand, to node: String, deadline: NIODeadline
     ) async throws -> (reply: RESPValue, connection: RedisConnection) {
-        var node = node, asking = false
-        for _ in 0..<5 {
+        var node = node, asking = false, redirections = 0
+        while redirections < 5 {
             guard let connection = await connection(to: node, deadline: deadline) else { throw RedisError.unavailable }
             do {
                 return (try await send(command, on: connection, deadline: deadline, asking: asking), connection)
             } catch let error as RedisError where configuration.cluster != nil && ["MOVED", "ASK", "TRYAGAIN"].contains(error.prefix) {
-                // MOVED <slot> <host:port>: the slot has a new master; ASK: this one command goes there
-                let parts = error.message.split(separator: " ")
+                // TRYAGAIN: a command of several keys while their slot moves: again shortly, while
+                // the deadline allows
                 if error.prefix == "TRYAGAIN" {
-                    try await Task.sleep(for: .milliseconds(20)) // a multi-key command while its slot moves
+                    guard NIODeadline.now() + .milliseconds(20) < deadline else { throw error }
+                    try await Task.sleep(for: .milliseconds(20))
                     continue
                 }
+                // MOVED <slot> <host:port>: the slot has a new master; ASK: this one command goes there
+                redirections += 1
+                let parts = error.message.split(separator: " ")
                 guard parts.count == 2, let slot = Int(parts[0]), (0..<ClusterSlot.count).contains(slot) else { throw error }
                 node = String(parts[1])
                 addNode(node)

@@ -1,6 +1,9 @@
 import Foundation
+import NIOHTTP1
 import RedisClient
 import RedisServerProcess
+import Reservations
+import Synchronization
 import Testing
 import TestSupport
 
@@ -56,4 +59,112 @@ import TestSupport
             }
         }
     }
+
+    /// `vmreserve move-pool` (5 keys per MIGRATE, so that the pool is half moved for a while)
+    /// while two gateways serve the pool under load: no script runs on a half-moved pool (Redis
+    /// answers TRYAGAIN, and the gateways retry), every request is
+    /// answered (a client retries what a gateway answered 503, as any client would), no VM ever
+    /// has two holders, and the pool ends on the other master, consistent, and serving.
+    @Test func aPoolMovedToAnotherMasterUnderLoadLosesNothing() async throws {
+        try await withTestProcesses { processes in
+            let nodes = try await processes.redisCluster()
+            let pool = "movable", keys = PoolKeys(pool: "movable")
+            let source = try await clusterMaster(of: keys.prefix, among: nodes)
+            let target = try #require(nodes.first { $0.port != source.port })
+            var started: [Gateway] = []
+            for node in nodes.prefix(2) {
+                let port = try freeLoopbackPort()
+                let log = try processes.temporaryDirectory("moving-gateway").appending(path: "log")
+                _ = try await GatewayProcess.start(["--redis-cluster", "127.0.0.1:\(node.port)", "--pool", pool, "--admin-token", adminToken],
+                                                   port: port, log: log, processes: processes)
+                started.append(Gateway(port: port))
+            }
+            let gateways = started
+            let vms = 30, clients = 10, cycles = 40  // at least
+            try await gateways[0].createVMs(vms)
+            var created: [String] = []
+            for index in 0..<clients { created.append(try await gateways[index % 2].createUser("user\(index)", quota: 1)) }
+            let tokens = created
+            let holders = LeaseTests.Findings(), violations = LeaseTests.Findings(), retried = LeaseTests.Findings()
+            let held = Holders(), done = Holders(), moved = Holders()
+            try await withThrowingTaskGroup { group in
+                for (index, token) in tokens.enumerated() {
+                    group.addTask {
+                        /// A request, again while a gateway answers 503 (the move took longer than its deadline)
+                        func call(_ gateway: Gateway, _ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> APIResponse {
+                            while true {
+                                let answer = try await gateway.call(method, path, token: token, body: body)
+                                guard answer.status == 503, answer.code == "store_unavailable" else { return answer }
+                                retried.add(["\(path)"])
+                                try await Task.sleep(for: .milliseconds(50))
+                            }
+                        }
+                        // (on until the move has ended too, so that it always meets requests)
+                        var cycle = 0
+                        while cycle < cycles || moved.count == 0 {
+                            defer { cycle += 1 }
+                            let gateway = gateways[(index + cycle) % 2]
+                            let checkout = try await call(gateway, .POST, "/v1/checkouts")
+                            guard checkout.status == 201, let id = checkout["vm_id"] else {
+                                violations.add(["checkout: \(checkout.status) \(checkout.text)"])
+                                continue
+                            }
+                            if let other = held.take(id, by: "client \(index)") {
+                                holders.add(["\(id) held by client \(index) and \(other)"])
+                            }
+                            held.release(id)
+                            let checkin = try await call(gateways[(index + cycle + 1) % 2], .POST, "/v1/checkins", body: #"{"vm_id": "\#(id)"}"#)
+                            if checkin.status != 200 { violations.add(["checkin: \(checkin.status) \(checkin.text)"]) }
+                            _ = done.take("cycle \(index) \(cycle)", by: "")
+                        }
+                    }
+                }
+                group.addTask {
+                    try await waitUntil("the load is under way") { done.count >= clients * cycles / 4 }
+                    let log = try processes.temporaryDirectory("move").appending(path: "log")
+                    let move = try processes.start([GatewayProcess.executable, "move-pool", "--redis-cluster", "127.0.0.1:\(nodes[2].port)",
+                                                    "--pool", pool, "--to", "127.0.0.1:\(target.port)", "--batch", "5"], output: .file(log))
+                    let status = await move.waitForExit()
+                    _ = moved.take("move", by: "done")
+                    let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                    #expect(status == 0 && output.contains("moved pool movable"), "\(output)")
+                    print(output)
+                }
+                try await group.waitForAll()
+            }
+            #expect(violations.all.isEmpty, "\(violations.all.prefix(5))")
+            #expect(holders.all.isEmpty, "\(holders.all.prefix(5))")
+            print("moved under load: \(retried.all.count) requests answered 503 and retried")
+            // on the target now, consistent, and every VM back
+            #expect(try await sendToRedis(target.url, ["HGET", keys.prefix + ":pool", "count:available"]).first?.string == String(vms))
+            // the move met requests: Redis answered them TRYAGAIN while the slot moved, and they were retried
+            var tryAgain = 0
+            for node in [source, target] {
+                let stats = try await sendToRedis(node.url, ["INFO", "errorstats"]).first?.string ?? ""
+                tryAgain += Int(stats.split(separator: "errorstat_TRYAGAIN:count=").dropFirst().first?.prefix { $0.isNumber } ?? "0") ?? 0
+            }
+            #expect(tryAgain > 0, "no request met the move")
+            #expect((try? await sendToRedis(source.url, ["EXISTS", keys.prefix + ":pool"])) == nil, "the source answers MOVED")
+            try await withRedisClient(.test(target.url, connectionCount: 1)) { redis async throws in
+                #expect(try await LeaseTests.inconsistencies(redis, keys: keys).isEmpty)
+            }
+            for gateway in gateways {
+                let checkout = try await gateway.call(.POST, "/v1/checkouts", token: tokens[0])
+                #expect(checkout.status == 201, "\(checkout.text)")
+                if let id = checkout["vm_id"] {
+                    #expect(try await gateway.call(.POST, "/v1/checkins", token: tokens[0], body: #"{"vm_id": "\#(id)"}"#).status == 200)
+                }
+            }
+        }
+    }
+}
+
+/// Who holds what, as a test's clients see it.
+final class Holders: Sendable {
+    private let map = Mutex<[String: String]>([:])
+
+    /// Records `holder` for `key`; answers the previous holder, if any.
+    func take(_ key: String, by holder: String) -> String? { map.withLock { $0.updateValue(holder, forKey: key) } }
+    func release(_ key: String) { map.withLock { _ = $0.removeValue(forKey: key) } }
+    var count: Int { map.withLock { $0.count } }
 }

@@ -8,8 +8,11 @@ extension TestProcesses {
     public func redisCluster(masters: Int = 3) async throws -> [RedisServerProcess] {
         var nodes: [RedisServerProcess] = []
         for _ in 0..<masters {
-            nodes.append(try await redis(extraArguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                                                          "--cluster-node-timeout", "5000"]))
+            // a node also listens on its port + 10000 (the cluster bus), which must be a port too
+            var port = try freeLoopbackPort()
+            while port > 55535 { port = try freeLoopbackPort() }
+            nodes.append(try await redis(port: port, extraArguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                                                      "--cluster-node-timeout", "5000"]))
         }
         let log = try temporaryDirectory("cluster").appending(path: "create.log")
         let create = try start(["redis-cli", "--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" }
