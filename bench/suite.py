@@ -136,12 +136,14 @@ def wrk_result(process):
 
 
 def measure(name, urls, connections, seconds, servers, redis_pid, script=None, tokens_per_wrk=None):
-    """One load run against `urls` (connections split between them); CPU per request of each process."""
+    """One load run against `urls` (connections split between them); CPU per request of each process
+    (`redis_pid`: one redis-server, or a list of them whose CPU is added up)."""
+    redis_pids = redis_pid if isinstance(redis_pid, list) else [redis_pid]
     share = [max(1, connections // len(urls))] * len(urls)
-    before = {pid: cpu_seconds(pid) for pid in servers + [redis_pid]}
+    before = {pid: cpu_seconds(pid) for pid in servers + redis_pids}
     runs = [wrk(url, share[i], seconds, script, tokens_per_wrk[i] if tokens_per_wrk else None) for i, url in enumerate(urls)]
     results = [wrk_result(run) for run in runs]
-    after = {pid: cpu_seconds(pid) for pid in servers + [redis_pid]}
+    after = {pid: cpu_seconds(pid) for pid in servers + redis_pids}
     requests = sum(r["requests"] for r, _ in results)
     per_request = lambda seconds_used: seconds_used * 1e6 / max(1, requests)
     return {
@@ -151,7 +153,7 @@ def measure(name, urls, connections, seconds, servers, redis_pid, script=None, t
         "p50_ms": max(r["p50_us"] for r, _ in results) / 1000, "p99_ms": max(r["p99_us"] for r, _ in results) / 1000,
         "p999_ms": max(r["p999_us"] for r, _ in results) / 1000,
         "cpu_us": {"server": per_request(sum(after[p] - before[p] for p in servers)),
-                   "redis": per_request(after[redis_pid] - before[redis_pid]),
+                   "redis": per_request(sum(after[p] - before[p] for p in redis_pids)),
                    "wrk": per_request(sum(cpu for _, cpu in results))},
     }
 
