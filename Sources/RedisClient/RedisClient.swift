@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// A Redis client for many concurrent callers: a few long-lived connections, each pipelining the
 /// commands of every caller that picks it. Nothing here blocks a thread: replies arrive on
@@ -31,6 +32,9 @@ public final class RedisClient: Service, Sendable {
         public var sentinel: SentinelConfiguration?
         /// When set, Redis is a cluster and these are some of its nodes (`url` gives the password).
         public var cluster: [RedisURL]?
+        /// Every command and script call is a span of the tracer bootstrapped (swift-distributed-
+        /// tracing), a child of the task's current one. Off, the client never asks for one.
+        public var traced = false
 
         public init(
             url: RedisURL,
@@ -117,7 +121,11 @@ public final class RedisClient: Service, Sendable {
     /// - Throws: `RedisError`: `.unavailable` at once when no connection is up, `.timeout` after
     ///   `commandTimeout`, `.server` for an error reply.
     public func send(_ command: RedisCommand) async throws -> RESPValue {
-        try await send(command, deadline: newDeadline())
+        guard configuration.traced else { return try await send(command, deadline: newDeadline()) }
+        return try await withSpan(command.wireArguments[0], ofKind: .client) { span in
+            span.attributes["db.system"] = "redis"
+            return try await send(command, deadline: newDeadline())
+        }
     }
 
     /// Calls a function of the client's library with FCALL; if Redis does not have it (a Redis
@@ -127,6 +135,19 @@ public final class RedisClient: Service, Sendable {
     ///   an error (NOREPLICAS): the change may be lost if the primary fails now.
     public func call(
         function: String, keys: [String], arguments: [String], acknowledgements: (replicas: Int, timeout: Duration)? = nil
+    ) async throws -> RESPValue {
+        guard configuration.traced else {
+            return try await untracedCall(function: function, keys: keys, arguments: arguments, acknowledgements: acknowledgements)
+        }
+        return try await withSpan("FCALL " + function, ofKind: .client) { span in
+            span.attributes["db.system"] = "redis"
+            span.attributes["db.operation"] = "FCALL"
+            return try await untracedCall(function: function, keys: keys, arguments: arguments, acknowledgements: acknowledgements)
+        }
+    }
+
+    private func untracedCall(
+        function: String, keys: [String], arguments: [String], acknowledgements: (replicas: Int, timeout: Duration)?
     ) async throws -> RESPValue {
         let deadline = newDeadline()
         let call = RedisCommand.fcall(function, keys: keys, arguments: arguments)

@@ -18,8 +18,10 @@ public func buildApplication(
     var logger = Logger(label: "vmreserve")
     logger.logLevel = configuration.logLevel
     let keys = PoolKeys(pool: configuration.pool)
+    var redisConfiguration = configuration.redis
+    redisConfiguration.traced = configuration.tracing
     let redis = RedisClient(
-        configuration: configuration.redis,
+        configuration: redisConfiguration,
         library: Script.library,
         setupCommands: [
             ReservationStore.initializePoolCommand(keys: keys, maxVMCount: configuration.maxVMCount, ipPool: configuration.ipPool,
@@ -77,6 +79,9 @@ func buildRouter(
     let router = Router(context: GatewayRequestContext.self)
     let routeMethods = RouteMethods()
     router.addMiddleware {
+        if configuration.tracing {
+            TracingMiddleware()
+        }
         RequestTelemetryMiddleware(metrics: metrics)
         ErrorEnvelopeMiddleware()
         MethodNotAllowedMiddleware(routes: routeMethods)

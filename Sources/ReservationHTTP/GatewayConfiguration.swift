@@ -60,6 +60,9 @@ public struct GatewayConfiguration: Sendable {
     /// A connection that sends nothing for this long (no request, or a request that stopped
     /// arriving) is closed, so that idle or stalled clients cannot pile up.
     public var idleTimeout: Duration = .seconds(60)
+    /// A span per request, and a child span per Redis call, for the tracer bootstrapped
+    /// (`vmreserve serve --otlp-endpoint`). Off, neither is ever asked for.
+    public var tracing = false
 
     public init(
         host: String = "127.0.0.1",

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import OTel
 import RedisClient
 import RedisServerProcess
 import ReservationHTTP
@@ -19,7 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
             VMRESERVE_ADMIN_TOKEN, VMRESERVE_MAX_VM_COUNT, VMRESERVE_DEFAULT_QUOTA, VMRESERVE_DEV (1 or true), \
             VMRESERVE_DEFAULT_LEASE, VMRESERVE_MAX_LEASE, VMRESERVE_MAX_WAIT, VMRESERVE_IP_POOL, VMRESERVE_IDLE_DELETE_AFTER, VMRESERVE_MIN_READY, VMRESERVE_SIZES, VMRESERVE_PROVIDER, VMRESERVE_BOOT_DELAY, \
             VMRESERVE_FAILURE_RATE, VMRESERVE_PROVISION_CMD, VMRESERVE_DEPROVISION_CMD, VMRESERVE_RESET_CMD, \
-            VMRESERVE_PROVIDER_TIMEOUT, VMRESERVE_ON_RETURN, VMRESERVE_JOB_CLAIM, VMRESERVE_IDEMPOTENCY_WINDOW, VMRESERVE_REDIS_SENTINEL, VMRESERVE_SENTINEL_MASTER, VMRESERVE_REDIS_CLUSTER, \
+            VMRESERVE_PROVIDER_TIMEOUT, VMRESERVE_ON_RETURN, VMRESERVE_JOB_CLAIM, VMRESERVE_IDEMPOTENCY_WINDOW, VMRESERVE_REDIS_SENTINEL, VMRESERVE_SENTINEL_MASTER, VMRESERVE_REDIS_CLUSTER, VMRESERVE_OTLP_ENDPOINT, \
             VMRESERVE_MIN_REPLICAS_ACK, VMRESERVE_REPLICA_ACK_TIMEOUT, VMRESERVE_ADMIN_TOKEN_FILE, VMRESERVE_AUTH_FAILURE_LIMIT, \
             VMRESERVE_TRUST_FORWARDED_FOR (1 or true), VMRESERVE_OIDC_ISSUER, VMRESERVE_OIDC_AUDIENCE, \
             VMRESERVE_OIDC_USER_CLAIM, VMRESERVE_DATA_DIR, VMRESERVE_POOL, VMRESERVE_REDIS_CONNECTIONS, \
@@ -87,6 +88,8 @@ struct ServeCommand: AsyncParsableCommand {
     var sentinelMaster: String?
     @Option(name: .customLong("redis-cluster"), help: "Some nodes of a Redis Cluster, host:port,... (port 6379 when left out): the gateway reads the slot map from them and sends the pool's calls to the master of its slot, following MOVED and ASK; --redis-url then gives only the password.")
     var redisCluster: String?
+    @Option(name: .customLong("otlp-endpoint"), help: "Send traces (a span per request and per Redis call) over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318; spans go to its /v1/traces. OTEL_* variables tune the exporter (e.g. OTEL_EXPORTER_OTLP_PROTOCOL=http/json). Off by default.")
+    var otlpEndpoint: String?
     @Option(name: .customLong("min-replicas-ack"), help: "Answer a change only once this many replicas have it (WAIT); otherwise 503. (default: 0, answers do not wait)")
     var minReplicasAck: Int?
     @Option(name: .customLong("replica-ack-timeout"), help: "Milliseconds a change waits for --min-replicas-ack replicas. (default: 1000)")
@@ -211,14 +214,21 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--dev serves tokenless requests as an admin, so it only binds a loopback address")
         }
 
+        let otlpEndpoint: String? = try settings.value(self.otlpEndpoint, "VMRESERVE_OTLP_ENDPOINT")
+        if let otlpEndpoint, URL(string: otlpEndpoint)?.scheme.map({ ["http", "https"].contains($0) }) != true {
+            throw ValidationError("--otlp-endpoint must be an http or https URL, e.g. http://127.0.0.1:4318")
+        }
+        configuration.tracing = otlpEndpoint != nil
+
         let logOutput = LogOutput()
         LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, output: logOutput) }
+        let tracer = try otlpEndpoint.map { try Self.bootstrapTracing(endpoint: $0) }
         let localRedis = devMode ? try await startLocalRedisIfNeeded(url: url, settings: settings) : nil
         let app = buildApplication(configuration)
         // Services stop in reverse order: the server drains, then its Redis client closes, then
-        // the last log lines are written.
+        // the last spans leave, then the last log lines are written.
         var group = ServiceGroupConfiguration(
-            services: [logOutput, app],
+            services: [logOutput] + (tracer.map { [$0] } ?? []) + [app],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: app.logger
         )
@@ -232,6 +242,18 @@ struct ServeCommand: AsyncParsableCommand {
             throw error
         }
         await localRedis?.stop()
+    }
+
+    /// OpenTelemetry traces only (our logs and metrics have their own outputs), exported over
+    /// OTLP/HTTP to `endpoint` + /v1/traces; the returned service exports them while it runs.
+    private static func bootstrapTracing(endpoint: String) throws -> any Service {
+        var otel = OTel.Configuration.default
+        otel.serviceName = "vmreserve"
+        otel.logs.enabled = false
+        otel.metrics.enabled = false
+        otel.traces.otlpExporter.endpoint = endpoint.hasSuffix("/") ? endpoint + "v1/traces" : endpoint + "/v1/traces"
+        otel.traces.otlpExporter.protocol = .httpProtobuf
+        return try OTel.bootstrap(configuration: otel)
     }
 
     /// The provider and what becomes of returned VMs, from the provider flags.
