@@ -9,7 +9,6 @@ Starts its own three-master cluster (redis-cli --cluster create) on loopback, wi
 settings of RedisServerProcess.recordSettings. Prints, per placement, the total rate, each
 process' CPU per request (gateways, all masters, wrk) and each master's share of Redis' CPU.
 """
-import argparse
 import os
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ import time
 
 import redis
 
-from suite import ADMIN, RECORD_SETTINGS, ROOT, Processes, cpu_seconds, free_port, http, measure, wait_for
+from suite import ADMIN, RECORD_SETTINGS, ROOT, Processes, release_build, seconds_option, cpu_seconds, free_port, http, measure, wait_for
 
 
 def cluster_port():
@@ -29,11 +28,8 @@ def cluster_port():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=5)
-    options = parser.parse_args()
-    subprocess.run(["swift", "build", "-c", "release", "--product", "vmreserve"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    binary = os.path.join(ROOT, ".build", "release", "vmreserve")
+    options = seconds_option(__doc__)
+    binary = release_build("vmreserve")
     work = tempfile.mkdtemp(prefix="vmreserve-cluster-")
     processes = Processes(work)
     cores = os.cpu_count()

@@ -58,6 +58,20 @@ def ensure_tools():
             subprocess.run([sys.executable, "-m", "pip", "install", "-q", module], check=True)
 
 
+def release_build(*products):
+    """Builds the products in release mode; answers the path of vmreserve's binary."""
+    for product in products:
+        subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return os.path.join(ROOT, ".build", "release", "vmreserve")
+
+
+def seconds_option(description):
+    """The command line of a benchmark that takes only --seconds."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run (default 5)")
+    return parser.parse_args()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -179,10 +193,7 @@ def main():
     ensure_tools()
     import redis
 
-    for product in ("vmreserve", "bare-endpoint"):
-        subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
-    binary = os.path.join(ROOT, ".build", "release", "vmreserve")
+    binary = release_build("vmreserve", "bare-endpoint")
     work = tempfile.mkdtemp(prefix="vmreserve-suite-")
     processes = Processes(work)
     try:

@@ -6,14 +6,12 @@ and each process' CPU per request.
 
     python3 bench/tracing.py [--seconds S]
 """
-import argparse
 import http.server
 import os
-import subprocess
 import tempfile
 import threading
 
-from suite import ADMIN, RECORD_SETTINGS, ROOT, Processes, free_port, http as call, measure, wait_for
+from suite import ADMIN, RECORD_SETTINGS, ROOT, Processes, release_build, seconds_option, free_port, http as call, measure, wait_for
 
 
 class Collector(http.server.BaseHTTPRequestHandler):
@@ -29,11 +27,8 @@ class Collector(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=5)
-    options = parser.parse_args()
-    subprocess.run(["swift", "build", "-c", "release", "--product", "vmreserve"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    binary = os.path.join(ROOT, ".build", "release", "vmreserve")
+    options = seconds_option(__doc__)
+    binary = release_build("vmreserve")
     collector = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
     threading.Thread(target=collector.serve_forever, daemon=True).start()
     work = tempfile.mkdtemp(prefix="vmreserve-tracing-")
