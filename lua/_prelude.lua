@@ -399,15 +399,16 @@ end
 -- reclaim_vm, reclaim_held and locate_vm make one VM, or one user's count and quota, exact at once.
 local RECLAIM_BATCH = '100'
 
-local function reclaim_expired(t)
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.leases, '-inf', ms_text(t), 'LIMIT', '0', RECLAIM_BATCH)) do
-    expire(id)
-  end
-end
-
 local function reclaim_vm(t, id)
   local expiry = redis.call('ZSCORE', K.leases, id)
   if expiry and tonumber(expiry) <= t then expire(id) end
+end
+
+-- (each checked again: returning one VM may hand another of the batch to a waiter, with a new lease)
+local function reclaim_expired(t)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.leases, '-inf', ms_text(t), 'LIMIT', '0', RECLAIM_BATCH)) do
+    reclaim_vm(t, id)
+  end
 end
 
 local function reclaim_held(t, name)

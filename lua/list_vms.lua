@@ -21,7 +21,8 @@ return run(function()
   local t = now_reclaimed()
   -- the buckets from the cursor's on, in order; in each, its VMs sorted by id
   local from = after == '' and '-' or '[' .. after:sub(1, 3)
-  local out, last, scanned = {''}, nil, 0
+  -- (after a lease returned here, records read before may be out of date: read them again)
+  local out, last, scanned, returned = {''}, nil, 0, false
   while true do
     local buckets = redis.call('ZRANGE', K.buckets, from, '+', 'BYLEX', 'LIMIT', 0, 16)
     for _, bucket in ipairs(buckets) do
@@ -37,10 +38,15 @@ return run(function()
           return out
         end
         scanned = scanned + 1
-        local id, vm = entry[1], decode_vm(entry[1], entry[2])
-        local expiry = tonumber(vm.lease_expires_at)
-        if expiry and expiry <= t then expire(id, vm) end
-        if filter == '' or vm.status == filter then out[#out + 1] = vm_reply(vm) end
+        local id = entry[1]
+        local vm
+        if returned then vm = load_vm(id) else vm = decode_vm(id, entry[2]) end
+        local expiry = vm and tonumber(vm.lease_expires_at)
+        if expiry and expiry <= t then
+          expire(id, vm)
+          returned = true
+        end
+        if vm and (filter == '' or vm.status == filter) then out[#out + 1] = vm_reply(vm) end
         last = id
       end
     end

@@ -177,9 +177,9 @@ public final class RedisClient: Service, Sendable {
     }
 
     /// True when Redis answers and holds the client's function library (in a cluster: every
-    /// master this client knows, and at least one).
+    /// master of the slot map, not nodes that were masters once).
     public func libraryLoaded() async -> Bool {
-        let nodes = connections.withLock { Array($0.keys) }
+        let nodes = configuration.cluster == nil ? [""] : Array(Set(masters))
         guard !nodes.isEmpty else { return false }
         for node in nodes {
             guard let connection = pickConnection(node) else { return false }
@@ -221,6 +221,7 @@ public final class RedisClient: Service, Sendable {
                 let parts = error.message.split(separator: " ")
                 guard parts.count == 2, let slot = Int(parts[0]), (0..<ClusterSlot.count).contains(slot) else { throw error }
                 node = String(parts[1])
+                if node.hasPrefix(":") { node = (configuration.cluster?.first?.host ?? configuration.url.host) + node } // (an unknown endpoint)
                 addNode(node)
                 asking = error.prefix == "ASK"
                 if !asking {
@@ -409,7 +410,12 @@ public final class RedisClient: Service, Sendable {
         let deadline = newDeadline()
         if let library { try await load(library, on: connection, deadline: deadline) }
         for command in setupCommands where configuration.cluster == nil || self.node(for: command.routingKey) == node {
-            _ = try await connection.send(command, deadline: deadline)
+            do {
+                _ = try await connection.send(command, deadline: deadline)
+            } catch let error as RedisError where configuration.cluster != nil && ["MOVED", "ASK", "TRYAGAIN"].contains(error.prefix) {
+                // the slot moved, or is moving: its new master's connections run it
+                logger.debug("setup command not for this node now", metadata: ["error": "\(error)"])
+            }
         }
     }
 

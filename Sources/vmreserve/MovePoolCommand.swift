@@ -48,20 +48,32 @@ struct MovePoolCommand: AsyncParsableCommand {
         if let stranger = names.first(where: { !$0.hasPrefix(keys.prefix + ":") }) {
             throw ValidationError("slot \(slot) also holds \(stranger), which is not pool \(pool)'s: move its pool with it by hand")
         }
-        _ = try await Self.send(destination, base, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", source.id])
-        _ = try await Self.send(source, base, ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", destination.id])
         var moved = 0
-        while true {
-            let batch = try await Self.send(source, base, ["CLUSTER", "GETKEYSINSLOT", String(slot), String(max(1, batch))]).array?.compactMap(\.string) ?? []
-            if batch.isEmpty { break }
-            var password: [String] = []
-            if let secret = base.password { password = base.username.map { ["AUTH2", $0, secret] } ?? ["AUTH", secret] }
-            _ = try await Self.send(source, base, ["MIGRATE", destination.host, String(destination.port), "", "0", "10000"]
-                                    + (password.isEmpty ? [] : password) + ["KEYS"] + batch)
-            moved += batch.count
-        }
-        for master in [destination, source] + masters.filter({ $0.id != source.id && $0.id != destination.id }) {
-            _ = try await Self.send(master, base, ["CLUSTER", "SETSLOT", String(slot), "NODE", destination.id])
+        do {
+            _ = try await Self.send(destination, base, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", source.id])
+            _ = try await Self.send(source, base, ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", destination.id])
+            while true {
+                let batch = try await Self.send(source, base, ["CLUSTER", "GETKEYSINSLOT", String(slot), String(max(1, batch))]).array?.compactMap(\.string) ?? []
+                if batch.isEmpty { break }
+                var password: [String] = []
+                if let secret = base.password { password = base.username.map { ["AUTH2", $0, secret] } ?? ["AUTH", secret] }
+                // REPLACE: a key a failed earlier run copied already (no script writes the pool meanwhile)
+                _ = try await Self.send(source, base, ["MIGRATE", destination.host, String(destination.port), "", "0", "10000", "REPLACE"]
+                                        + password + ["KEYS"] + batch)
+                moved += batch.count
+            }
+            for master in [destination, source] + masters.filter({ $0.id != source.id && $0.id != destination.id }) {
+                _ = try await Self.send(master, base, ["CLUSTER", "SETSLOT", String(slot), "NODE", destination.id])
+            }
+        } catch {
+            // The pool does not serve while its slot is half moved: undo a move that moved
+            // nothing yet; otherwise the same command, run again, finishes it.
+            if moved == 0 {
+                _ = try? await Self.send(source, base, ["CLUSTER", "SETSLOT", String(slot), "STABLE"])
+                _ = try? await Self.send(destination, base, ["CLUSTER", "SETSLOT", String(slot), "STABLE"])
+                throw ValidationError("the move failed before any key moved, and was undone: \(error)")
+            }
+            throw ValidationError("the move failed after \(moved) keys (the pool does not serve meanwhile): run the same command again to finish it: \(error)")
         }
         let elapsed = ContinuousClock.now - started
         print("moved pool \(pool) (slot \(slot), \(moved) keys) from \(source.host):\(source.port) to \(destination.host):\(destination.port) in \(elapsed)")
