@@ -722,7 +722,8 @@ local function create_from_candidates(actor, want, first, size)
   for i = first, #ARGV - 1, 2 do
     if #out > want then break end
     local id, ip = ARGV[i], ARGV[i + 1]
-    if block and ip ~= '' and not vm_exists(id) then
+    local exists = vm_exists(id)
+    if block and ip ~= '' and not exists then
       ip = take_block_ip(block)
       if not ip then
         if #out == 1 then fail('IP_POOL_EXHAUSTED no free address is left in the IP pool ' .. block.cidr) end
@@ -730,7 +731,7 @@ local function create_from_candidates(actor, want, first, size)
         break
       end
     end
-    if (ip == '' or not ip_owner(ip)) and not vm_exists(id) then
+    if (ip == '' or not ip_owner(ip)) and not exists then
       -- (no size: a pool without a catalog, written by an older gateway)
       local vm = {vm_id = id, size = size, cpu = size and cpu, memory_mb = size and memory, created_at = ms_text(t)}
       if ip ~= '' then

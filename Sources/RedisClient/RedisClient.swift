@@ -307,36 +307,44 @@ public final class RedisClient: Service, Sendable {
     private var masters: [String] { slotMasters.withLock { $0 } }
 
     /// The master of every slot, from `CLUSTER SLOTS`; nil when no node answered with a full map.
+    /// It asks on a connection the client keeps, and connects to the nodes given only when none
+    /// answers (at start, or when every known node is down).
     private func readClusterMap() async -> [String]? {
         guard let seeds = configuration.cluster else { return nil }
-        let known = connections.withLock { Array($0.keys) }.compactMap { node -> RedisURL? in
-            let parts = node.split(separator: ":")
-            guard parts.count == 2, let port = Int(parts[1]) else { return nil }
-            return RedisURL(host: String(parts[0]), port: port)
+        let slots = RedisCommand("CLUSTER", ["SLOTS"])
+        for node in connections.withLock({ Array($0.keys) }) {
+            guard let connection = pickConnection(node),
+                  let reply = try? await send(slots, on: connection, deadline: newDeadline()),
+                  let masters = Self.slotMasters(reply, defaultHost: configuration.url.host)
+            else { continue }
+            return masters
         }
-        for seed in seeds + known {
+        for seed in seeds {
             var url = configuration.url
-            url.host = seed.host
-            url.port = seed.port
-            url.database = 0
+            (url.host, url.port, url.database) = (seed.host, seed.port, 0)
             guard let connection = try? await RedisConnection.connect(to: url, configuration: configuration, eventLoopGroup: eventLoopGroup)
             else { continue }
             defer { connection.close() }
-            guard let reply = try? await connection.send(RedisCommand("CLUSTER", ["SLOTS"]), deadline: newDeadline()),
-                  let ranges = reply.array
-            else { continue }
-            var masters = Array(repeating: "", count: ClusterSlot.count)
-            for range in ranges {
-                guard let parts = range.array, parts.count >= 3, let first = parts[0].int, let last = parts[1].int,
-                      let master = parts[2].array, master.count >= 2, let port = master[1].int,
-                      (0...last).contains(first), last < ClusterSlot.count
-                else { continue }
-                let host = master[0].string.flatMap { $0.isEmpty || $0 == "?" ? nil : $0 } ?? seed.host
-                for slot in first...last { masters[slot] = "\(host):\(port)" }
+            if let reply = try? await connection.send(slots, deadline: newDeadline()),
+               let masters = Self.slotMasters(reply, defaultHost: seed.host) {
+                return masters
             }
-            if !masters.contains("") { return masters }
         }
         return nil
+    }
+
+    /// `CLUSTER SLOTS`' answer as the `host:port` of each slot's master; nil unless it covers every slot.
+    private static func slotMasters(_ reply: RESPValue, defaultHost: String) -> [String]? {
+        var masters = Array(repeating: "", count: ClusterSlot.count)
+        for range in reply.array ?? [] {
+            guard let parts = range.array, parts.count >= 3, let first = parts[0].int, let last = parts[1].int,
+                  let master = parts[2].array, master.count >= 2, let port = master[1].int,
+                  (0...last).contains(first), last < ClusterSlot.count
+            else { continue }
+            let host = master[0].string.flatMap { $0.isEmpty || $0 == "?" ? nil : $0 } ?? defaultHost
+            for slot in first...last { masters[slot] = "\(host):\(port)" }
+        }
+        return masters.contains("") ? nil : masters
     }
 
     /// Keeps one slot connected. The wait between attempts doubles up to the limit, with jitter
