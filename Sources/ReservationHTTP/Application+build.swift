@@ -5,10 +5,9 @@ import RedisClient
 import Reservations
 import ServiceLifecycle
 
-/// Builds the gateway: a Redis client (and one for the blocking wait of waiting checkouts), the
-/// lease reaper, the handoff listener, the provisioning worker, the pool keeper when configured,
-/// and the HTTP server, as services that start in that order
-/// and stop in reverse (the server drains in-flight requests before Redis closes).
+/// Builds the gateway: a Redis client, the services of each pool served (`poolServices`) and the
+/// HTTP server, as services that start in that order and stop in reverse (the server drains
+/// in-flight requests before Redis closes).
 /// - Parameter onServerRunning: called once the server listens, with its channel (tests read the
 ///   port from it when they ask for port 0).
 public func buildApplication(
@@ -17,29 +16,18 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     var logger = Logger(label: "vmreserve")
     logger.logLevel = configuration.logLevel
-    let keys = PoolKeys(pool: configuration.pool)
     var redisConfiguration = configuration.redis
     redisConfiguration.traced = configuration.tracing
     let redis = RedisClient(
         configuration: redisConfiguration,
         library: Script.library,
-        setupCommands: [
-            ReservationStore.initializePoolCommand(keys: keys, maxVMCount: configuration.maxVMCount, ipPool: configuration.ipPool,
-                                                   sizes: configuration.sizes, provisioning: configuration.provisioning),
-        ],
+        setupCommands: configuration.pools.map { pool in
+            ReservationStore.initializePoolCommand(keys: PoolKeys(pool: pool), maxVMCount: configuration.maxVMCount,
+                                                   ipPool: configuration.ipPool, sizes: configuration.sizes,
+                                                   provisioning: configuration.provisioning)
+        },
         logger: logger
     )
-    let store = ReservationStore(redis: redis, keys: keys, defaultQuota: configuration.defaultQuota, leases: configuration.leases,
-                                 providerAssignsAddresses: configuration.provisioning.provider.assignsAddresses,
-                                 idempotencyWindow: configuration.idempotencyWindow,
-                                 replicaAcknowledgements: configuration.minReplicasAck > 0
-                                     ? (configuration.minReplicasAck, configuration.replicaAckTimeout) : nil)
-    // waiting checkouts: a connection of their own blocks on this gateway's handoff list
-    var blockingConfiguration = configuration.redis
-    blockingConfiguration.connectionCount = 1
-    blockingConfiguration.commandTimeout = .seconds(HandoffListener.block) + configuration.redis.commandTimeout
-    let blockingRedis = RedisClient(configuration: blockingConfiguration, logger: logger)
-    let room = WaitingRoom()
     let adminTokens = AdminTokens(configuration.adminTokens)
     if let path = configuration.adminTokenFile {
         do {
@@ -48,19 +36,17 @@ public func buildApplication(
             logger.error("the admin token file is unusable; it is read again when it changes", metadata: ["path": "\(path)"])
         }
     }
-    let router = buildRouter(store: store, room: room, adminTokens: adminTokens, configuration: configuration)
-    var services: [any Service] = [
-        redis, blockingRedis, LeaseReaper(store: store, logger: logger),
-        HandoffListener(room: room, redis: blockingRedis, keys: keys, logger: logger),
-        ProvisioningWorker(store: store, policy: configuration.provisioning, workerID: room.gatewayID, logger: logger),
-        RedisSettingsCheck(redis: redis, logger: logger),
-    ]
+    var services: [any Service] = [redis, RedisSettingsCheck(redis: redis, logger: logger)]
+    var pools: [ServedPool] = []
+    for name in configuration.pools {
+        let pool = ServedPool(name: name, store: makeStore(keys: PoolKeys(pool: name), redis: redis, configuration: configuration),
+                              room: WaitingRoom())
+        pools.append(pool)
+        services += poolServices(pool, configuration: configuration, logger: logger)
+    }
+    let router = buildRouter(pools: ServedPools(pools), adminTokens: adminTokens, configuration: configuration)
     if let path = configuration.adminTokenFile {
         services.append(AdminTokenFileWatcher(path: path, tokens: adminTokens, interval: .seconds(2), logger: logger))
-    }
-    if configuration.idleDeleteAfter != nil || configuration.minReady > 0 {
-        services.append(PoolKeeper(store: store, idleSeconds: configuration.idleDeleteAfter, minReady: configuration.minReady,
-                                   interval: configuration.poolUpkeepInterval, logger: logger))
     }
     return Application(
         router: router,
@@ -72,10 +58,37 @@ public func buildApplication(
     )
 }
 
-func buildRouter(
-    store: ReservationStore, room: WaitingRoom, adminTokens: AdminTokens, configuration: GatewayConfiguration
-) -> Router<GatewayRequestContext> {
-    let metrics = GatewayMetrics()
+/// The store of one pool.
+func makeStore(keys: PoolKeys, redis: RedisClient, configuration: GatewayConfiguration) -> ReservationStore {
+    ReservationStore(redis: redis, keys: keys, defaultQuota: configuration.defaultQuota, leases: configuration.leases,
+                     providerAssignsAddresses: configuration.provisioning.provider.assignsAddresses,
+                     idempotencyWindow: configuration.idempotencyWindow,
+                     replicaAcknowledgements: configuration.minReplicasAck > 0
+                         ? (configuration.minReplicasAck, configuration.replicaAckTimeout) : nil)
+}
+
+/// What keeps one pool going: the lease reaper, the handoff listener of its waiting checkouts (on
+/// a Redis connection of its own, which blocks), the provisioning worker, and the pool keeper when
+/// configured.
+private func poolServices(_ pool: ServedPool, configuration: GatewayConfiguration, logger: Logger) -> [any Service] {
+    var blockingConfiguration = configuration.redis
+    blockingConfiguration.connectionCount = 1
+    blockingConfiguration.commandTimeout = .seconds(HandoffListener.block) + configuration.redis.commandTimeout
+    let blockingRedis = RedisClient(configuration: blockingConfiguration, logger: logger)
+    var services: [any Service] = [
+        blockingRedis, LeaseReaper(store: pool.store, logger: logger),
+        HandoffListener(room: pool.room, redis: blockingRedis, keys: pool.store.keys, logger: logger),
+        ProvisioningWorker(store: pool.store, policy: configuration.provisioning, workerID: pool.room.gatewayID, logger: logger),
+    ]
+    if configuration.idleDeleteAfter != nil || configuration.minReady > 0 {
+        services.append(PoolKeeper(store: pool.store, idleSeconds: configuration.idleDeleteAfter, minReady: configuration.minReady,
+                                   interval: configuration.poolUpkeepInterval, logger: logger))
+    }
+    return services
+}
+
+func buildRouter(pools: ServedPools, adminTokens: AdminTokens, configuration: GatewayConfiguration) -> Router<GatewayRequestContext> {
+    let metrics = GatewayMetrics(pools: pools.all.map(\.name))
     let router = Router(context: GatewayRequestContext.self)
     let routeMethods = RouteMethods()
     router.addMiddleware {
@@ -92,18 +105,25 @@ func buildRouter(
         IdentityMiddleware(adminTokens: adminTokens, anonymousAdmin: configuration.devMode,
                            oidc: configuration.oidc.map { OIDCVerifier(configuration: $0, logger: Logger(label: "vmreserve")) })
     }
-    OperationsController(store: store, metrics: metrics).addRoutes(to: router)
-
-    let authenticated = router.group(context: AuthenticatedRequestContext.self)
-    let userRoutes = authenticated.group().add(middleware: CallerFirstMiddleware(store: store, requiredRole: .user))
-    let adminRoutes = authenticated.group().add(middleware: CallerFirstMiddleware(store: store, requiredRole: .admin))
-    let vms = VMController(store: store, room: room, maxWait: configuration.maxWait)
-    let admin = AdminVMController(store: store)
-    vms.addRoutes(to: userRoutes.group("v1"))
-    admin.addRoutes(to: adminRoutes.group("v1/admin"))
-    UserController(store: store).addRoutes(to: adminRoutes.group("v1/admin"))
-    HistoryController(store: store).addRoutes(user: userRoutes.group("v1"), admin: adminRoutes.group("v1/admin"))
-    LegacyController(vms: vms, admin: admin).addRoutes(userRoutes: userRoutes, adminRoutes: adminRoutes)
+    OperationsController(pools: pools, metrics: metrics).addRoutes(to: router)
+    // a pool's routes: the first pool's as written, every pool's under /pools/{pool}
+    for base in [router.group(), router.group("pools/{pool}")] {
+        addPoolRoutes(to: base.add(middleware: PoolSelectionMiddleware(pools: pools)), maxWait: configuration.maxWait)
+    }
     routeMethods.learn(from: router)
     return router
+}
+
+/// The routes that act on one pool (`context.pool`), below `base`.
+private func addPoolRoutes(to base: RouterGroup<GatewayRequestContext>, maxWait: Duration) {
+    let authenticated = base.group(context: AuthenticatedRequestContext.self)
+    let userRoutes = authenticated.group().add(middleware: CallerFirstMiddleware(requiredRole: .user))
+    let adminRoutes = authenticated.group().add(middleware: CallerFirstMiddleware(requiredRole: .admin))
+    let vms = VMController(maxWait: maxWait)
+    let admin = AdminVMController()
+    vms.addRoutes(to: userRoutes.group("v1"))
+    admin.addRoutes(to: adminRoutes.group("v1/admin"))
+    UserController().addRoutes(to: adminRoutes.group("v1/admin"))
+    HistoryController().addRoutes(user: userRoutes.group("v1"), admin: adminRoutes.group("v1/admin"))
+    LegacyController(vms: vms, admin: admin).addRoutes(userRoutes: userRoutes, adminRoutes: adminRoutes)
 }

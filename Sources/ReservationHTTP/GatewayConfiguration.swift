@@ -54,8 +54,11 @@ public struct GatewayConfiguration: Sendable {
     }
     /// Requests without a token act as the `anonymous` admin. Only on a loopback address.
     public var devMode: Bool
-    /// The pool's name: the hash tag of its Redis keys.
-    public var pool: String
+    /// The pools served, by name (each the hash tag of its Redis keys); never empty. The first is
+    /// served at the routes as docs/API.md writes them, every one under `/pools/{name}`.
+    public var pools: [String]
+    /// The pool served without a `/pools/{name}` prefix.
+    public var pool: String { pools[0] }
     public var logLevel: Logger.Level
     /// A connection that sends nothing for this long (no request, or a request that stopped
     /// arriving) is closed, so that idle or stalled clients cannot pile up.
@@ -82,7 +85,7 @@ public struct GatewayConfiguration: Sendable {
         self.maxVMCount = maxVMCount
         self.defaultQuota = defaultQuota
         self.devMode = devMode
-        self.pool = pool
+        self.pools = [pool]
         self.logLevel = logLevel
     }
 }

@@ -100,7 +100,8 @@ struct ServeCommand: AsyncParsableCommand {
     var dev = false
     @Option(name: .customLong("data-dir"), help: "Where dev mode's redis-server keeps its files. (default: .vmreserve-data)")
     var dataDir: String?
-    @Option(help: "Pool name; the hash tag of every Redis key of the pool. (default: default)") var pool: String?
+    @Option(help: "A pool to serve, by name (the hash tag of every Redis key of the pool); repeat it (or give VMRESERVE_POOL=a,b) to serve several: the first at the routes as docs/API.md writes them, each also under /pools/NAME. (default: default)")
+    var pool: [String] = []
     @Option(name: .customLong("redis-connections"), help: "Redis connections to keep, each pipelined. (default: 2)")
     var redisConnections: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. (default: info)")
@@ -116,7 +117,6 @@ struct ServeCommand: AsyncParsableCommand {
             maxVMCount: try settings.value(maxVMCount, "VMRESERVE_MAX_VM_COUNT", default: 100, in: 0...1_000_000),
             defaultQuota: try settings.value(defaultQuota, "VMRESERVE_DEFAULT_QUOTA", default: 5, in: 0...1_000_000),
             devMode: devMode,
-            pool: try settings.value(pool, "VMRESERVE_POOL", default: "default"),
             logLevel: try settings.logLevel(logLevel, "VMRESERVE_LOG_LEVEL", default: "info")
         )
         let maxLeaseSeconds = try settings.value(maxLease, "VMRESERVE_MAX_LEASE", default: 604_800, in: 1...LeasePolicy.limit)
@@ -178,9 +178,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.minReplicasAck = try settings.value(minReplicasAck, "VMRESERVE_MIN_REPLICAS_ACK", default: 0, in: 0...16)
         configuration.replicaAckTimeout = .milliseconds(
             try settings.value(replicaAckTimeout, "VMRESERVE_REPLICA_ACK_TIMEOUT", default: 1000, in: 1...60_000))
-        guard !configuration.pool.contains("{"), !configuration.pool.contains("}"), !configuration.pool.isEmpty else {
-            throw ValidationError("--pool: a pool name cannot be empty or contain braces")
-        }
+        configuration.pools = try pools(settings)
         configuration.adminTokens = adminToken.isEmpty ? [try settings.value(nil as String?, "VMRESERVE_ADMIN_TOKEN")].compactMap { $0 } : adminToken
         if configuration.adminTokens.contains(where: { $0.count < 16 || $0.contains(" ") }) {
             throw ValidationError("--admin-token: use at least 16 characters and no spaces (vmreserve tokens are 64 hex digits)")
@@ -257,6 +255,18 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// The provider and what becomes of returned VMs, from the provider flags.
+    /// `--pool`, repeated, or else `VMRESERVE_POOL` (names split at commas), or else `default`.
+    private func pools(_ settings: Settings) throws -> [String] {
+        let names = pool.isEmpty
+            ? (try settings.value(nil as String?, "VMRESERVE_POOL")).map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? ["default"]
+            : pool
+        for name in names where name.isEmpty || name.contains("{") || name.contains("}") || name.contains("/") || name.contains(",") {
+            throw ValidationError("--pool: a pool name cannot be empty or contain braces, slashes or commas: '\(name)'")
+        }
+        guard Set(names).count == names.count else { throw ValidationError("--pool: each pool once") }
+        return names
+    }
+
     private func provisioningPolicy(_ settings: Settings) throws -> ProvisioningPolicy {
         let kind: String = try settings.value(provider, "VMRESERVE_PROVIDER", default: "simulator")
         let provisionCommand: String? = try settings.value(provisionCommand, "VMRESERVE_PROVISION_CMD")

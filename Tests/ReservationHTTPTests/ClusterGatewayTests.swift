@@ -8,7 +8,8 @@ import Testing
 import TestSupport
 
 /// Gateways on a real three-master Redis Cluster (`--redis-cluster`): pools whose slots are on
-/// different masters each serve every kind of request, their keys on their own master only.
+/// different masters, all served by one gateway, each serve every kind of request, their keys on
+/// their own master only.
 @Suite(.timeLimit(.minutes(10))) struct ClusterGatewayTests {
     @Test func poolsOnDifferentMastersAllServe() async throws {
         try await withTestProcesses { processes in
@@ -21,15 +22,14 @@ import TestSupport
                 if !pools.contains(where: { $0.master.port == master.port }) { pools.append((name, master)) }
             }
             try #require(pools.count == 3)
-            let seed = nodes.map { "127.0.0.1:\($0.port)" }.joined(separator: ",")
-            for (index, pool) in pools.enumerated() {
-                let port = try freeLoopbackPort()
-                let log = try processes.temporaryDirectory("cluster-gateway").appending(path: "log")
-                // each gateway finds the cluster from one node, not always its pool's
-                _ = try await GatewayProcess.start(["--redis-cluster", seed.split(separator: ",")[index % 3].description,
-                                                    "--pool", pool.name, "--admin-token", adminToken], port: port, log: log,
-                                                   processes: processes)
-                let gateway = Gateway(port: port)
+            // one gateway serves the three pools, finding the cluster from one node
+            let port = try freeLoopbackPort()
+            let log = try processes.temporaryDirectory("cluster-gateway").appending(path: "log")
+            _ = try await GatewayProcess.start(["--redis-cluster", "127.0.0.1:\(nodes[0].port)", "--admin-token", adminToken]
+                                                   + pools.flatMap { ["--pool", $0.name] },
+                                               port: port, log: log, processes: processes)
+            for pool in pools {
+                let gateway = Gateway(port: port).pool(pool.name)
                 let ids = try await gateway.createVMs(3).compactMap { $0["vm_id"] as? String }
                 let alice = try await gateway.createUser("alice", quota: 2)
                 let checkout = try await gateway.call(.POST, "/v1/checkouts", token: alice)

@@ -23,7 +23,7 @@ final class GatewayFleet: Sendable {
 
     private init(ports: [Int], tokens: [String], running: [ChildProcess], arguments: [String], directory: URL, processes: TestProcesses) {
         self.ports = ports
-        gateways = ports.map(Gateway.init(port:))
+        gateways = ports.map { Gateway(port: $0) }
         self.tokens = tokens
         cluster = CrashTests.Cluster(gateways)
         self.running = Mutex(running)

@@ -25,12 +25,19 @@ let testHTTPClient: HTTPClient = {
 /// serve` process (`GatewayProcess`).
 struct Gateway: Sendable {
     let port: Int
+    /// Put before every path called: `/pools/NAME` for a pool other than the gateway's first.
+    var pathPrefix = ""
+
+    /// The same gateway, its calls for the pool `name` (under `/pools/NAME`).
+    func pool(_ name: String) -> Gateway {
+        Gateway(port: port, pathPrefix: "/pools/\(name)")
+    }
 
     func call(
         _ method: HTTPMethod, _ path: String, token: String? = adminToken, body: String? = nil,
         headers: [(String, String)] = []
     ) async throws -> APIResponse {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(pathPrefix)\(path)")
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         for (name, value) in headers { request.headers.add(name: name, value: value) }

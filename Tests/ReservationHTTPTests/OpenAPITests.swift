@@ -24,6 +24,8 @@ import TestSupport
         }
     }
 
+    /// The router's routes against the document's paths. A pool's routes are also under
+    /// `/pools/{pool}`: the document says so with its second server, not with each path again.
     @Test func theDocumentDescribesEveryRouteAndNoOther() async throws {
         let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: Self.file)) as? [String: Any])
         let paths = try #require(document["paths"] as? [String: [String: Any]])
@@ -32,14 +34,22 @@ import TestSupport
             let normalized = "/" + path.split(separator: "/").joined(separator: "/")
             for method in operations.keys { described.insert("\(method.uppercased()) \(normalized)") }
         }
+        let servers = try #require(document["servers"] as? [[String: Any]]).compactMap { $0["url"] as? String }
+        #expect(servers == ["http://127.0.0.1:5000", "http://127.0.0.1:5000/pools/{pool}"])
         let client = RedisClient(configuration: .init(url: RedisURL()))
         let store = ReservationStore(redis: client, keys: PoolKeys(), defaultQuota: 1)
-        let router = buildRouter(store: store, room: WaitingRoom(), adminTokens: AdminTokens([]), configuration: GatewayConfiguration())
-        let served = Set(router.routes.map { route in
+        let router = buildRouter(pools: ServedPools([ServedPool(name: "default", store: store, room: WaitingRoom())]),
+                                 adminTokens: AdminTokens([]), configuration: GatewayConfiguration())
+        let routes = router.routes.map { route in
             "\(route.method) /" + "\(route.path)".split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : $0 }.joined(separator: "/")
-        })
+        }
+        let prefix = " /pools/{pool}"
+        let served = Set(routes.filter { !$0.contains(prefix) })
+        let pooled = Set(routes.filter { $0.contains(prefix) }.map { $0.replacingOccurrences(of: prefix, with: " ") })
         #expect(served.subtracting(described).isEmpty, "routes the document leaves out: \(served.subtracting(described).sorted())")
         #expect(described.subtracting(served).isEmpty, "routes the server does not have: \(described.subtracting(served).sorted())")
+        let operations: Set = ["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json"]
+        #expect(pooled == served.subtracting(operations), "under /pools/{pool}: \(pooled.symmetricDifference(served.subtracting(operations)).sorted())")
     }
 
     @Test func schemathesisFindsNoAnswerThatBreaksTheDocument() async throws {

@@ -9,7 +9,9 @@ import TestSupport
 /// /healthz, /readyz, /metrics, dev mode, and how the gateway behaves when Redis fails.
 @Suite struct OperationsTests {
     @Test func healthReadinessAndMetricsNeedNoToken() async throws {
-        try await withGateway { gateway async throws in
+        let pool = "metrics-\(UUID().uuidString)"
+        try await withGateways(pool: pool) { gateways async throws in
+            let gateway = gateways[0]
             let health = try await gateway.call(.GET, "/healthz", token: nil)
             #expect(health.status == 200)
             #expect(health.envelopeStatus == "success")
@@ -24,9 +26,9 @@ import TestSupport
             #expect(metrics.text.contains(#"vmreserve_http_requests_total{method="POST",route="/v1/checkouts",code="201"} 1"#))
             #expect(metrics.text.contains(#"vmreserve_http_requests_total{method="GET",route="NotFound",code="404"} 1"#))
             #expect(metrics.text.contains("vmreserve_http_request_duration_seconds_bucket"))
-            #expect(metrics.text.contains(#"vmreserve_vms{status="available"} 1"#))
-            #expect(metrics.text.contains(#"vmreserve_vms{status="checked-out"} 1"#))
-            #expect(metrics.text.contains("vmreserve_max_vm_count 100"))
+            #expect(metrics.text.contains(#"vmreserve_vms{pool="\#(pool)",status="available"} 1"#))
+            #expect(metrics.text.contains(#"vmreserve_vms{pool="\#(pool)",status="checked-out"} 1"#))
+            #expect(metrics.text.contains(#"vmreserve_max_vm_count{pool="\#(pool)"} 100"#))
             #expect(metrics.gauge("vmreserve_http_requests_in_flight") == 1, "the scrape itself")
         }
     }

@@ -10,6 +10,8 @@ public struct GatewayRequestContext: RequestContext {
     var caller: Caller?
     /// The client's connection: a waiting checkout watches it close.
     let channel: any Channel
+    /// The pool the request is for, chosen by the `PoolSelectionMiddleware` from its path.
+    var pool: ServedPool?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -25,13 +27,19 @@ struct AuthenticatedRequestContext: ChildRequestContext {
     var coreContext: CoreRequestContextStorage
     let caller: Caller
     let channel: any Channel
+    let pool: ServedPool
 
     init(context: GatewayRequestContext) throws {
         guard let caller = context.caller else { throw APIError.unauthorized }
+        guard let pool = context.pool else { throw APIError.internalError }  // the pool selection runs first
         coreContext = context.coreContext
         self.caller = caller
         channel = context.channel
+        self.pool = pool
     }
+
+    /// The store of the request's pool.
+    var store: ReservationStore { pool.store }
 
     var maxUploadSize: Int { RequestDecoding.maxBodySize }
 }

@@ -5,8 +5,6 @@ import Reservations
 /// The history: every state change, recorded by the script that made it. Admins read all of it,
 /// a user what concerns them.
 struct HistoryController {
-    let store: ReservationStore
-
     func addRoutes(user: RouterGroup<AuthenticatedRequestContext>, admin: RouterGroup<AuthenticatedRequestContext>) {
         // `GET /v1/admin/events?vm_id=&user=&since=&cursor=&limit=`
         admin.get("events") { request, context in
@@ -29,7 +27,7 @@ struct HistoryController {
             return milliseconds
         }
         let limit = try RequestDecoding.integer(query["limit"], "limit", in: Limits.pageSize) ?? Limits.defaultPageSize
-        let page = try await store.events(context.caller, scope: scope, vmID: vmID, user: user, since: since,
+        let page = try await context.store.events(context.caller, scope: scope, vmID: vmID, user: user, since: since,
                                           cursor: query["cursor"], limit: limit)
         return EnvelopeResponse.success(page)
     }

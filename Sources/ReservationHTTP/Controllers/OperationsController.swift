@@ -3,7 +3,7 @@ import Reservations
 
 /// `/healthz`, `/readyz`, `/metrics` and `/openapi.json`: no token needed.
 struct OperationsController {
-    let store: ReservationStore
+    let pools: ServedPools
     let metrics: GatewayMetrics
 
     /// docs/openapi.json, embedded at build time.
@@ -14,7 +14,7 @@ struct OperationsController {
             EnvelopeResponse.success(JSONObject(fields: ["alive": true]))
         }
         router.get("readyz") { _, _ in
-            guard await store.isReady() else {
+            guard await pools.unprefixed.store.isReady() else {  // one Redis client serves every pool
                 throw APIError(ReservationError.storeUnavailable)
             }
             return EnvelopeResponse.success(JSONObject(fields: ["ready": true]))
@@ -25,7 +25,10 @@ struct OperationsController {
                             body: .init(byteBuffer: ByteBuffer(string: Self.openAPIDocument)))
         }
         router.get("metrics") { _, _ in
-            let stats = try? await store.poolStats(.trustedAdmin(name: "admin"))  // the gateway itself reads the counts
+            var stats: [String: PoolStats] = [:]
+            for pool in pools.all {  // the gateway itself reads the counts
+                stats[pool.name] = try? await pool.store.poolStats(.trustedAdmin(name: "admin"))
+            }
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -33,6 +33,9 @@ struct APIError: Error, Sendable {
                  message: "This route answers \(allowed.joined(separator: ", ")) only", headers: [.allow: allowed.joined(separator: ", ")])
     }
     static let routeNotFound = APIError(status: .notFound, code: "not_found", message: "No such route")
+    static func poolNotFound(_ message: String) -> APIError {
+        APIError(status: .notFound, code: "not_found", message: sentence(message))
+    }
     static let internalError = APIError(status: .internalServerError, code: "internal", message: "Internal error")
 
     /// The table from domain errors to the API.

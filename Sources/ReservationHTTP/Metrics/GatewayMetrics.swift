@@ -3,12 +3,14 @@ import Reservations
 import Synchronization
 
 /// The gateway's Prometheus metrics: requests by route, method and HTTP status; request latency;
-/// requests in flight; VMs by status and the cap, read from Redis when scraped.
+/// requests in flight; each pool's VMs by status and cap, read from Redis when scraped.
 final class GatewayMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let storeUp: Gauge
-    private let maxVMCount: Gauge
-    private let vmsByStatus: [VMStatus: Gauge]
+    /// By pool name.
+    private let maxVMCount: [String: Gauge]
+    /// By pool name.
+    private let vmsByStatus: [String: [VMStatus: Gauge]]
     private let inFlightGauge: Gauge
     /// Requests begun and not yet answered (kept here, set into the gauge when scraped).
     private let inFlight = Atomic(0)
@@ -35,22 +37,25 @@ final class GatewayMetrics: Sendable {
         .init(namespace: "vmreserve", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency")
     }
 
-    init() {
+    /// - Parameter pools: the names of the pools served.
+    init(pools: [String]) {
         let registry = registry
         storeUp = registry.makeGauge(descriptor: .init(
             namespace: "vmreserve", metricName: "store", unitName: "up", helpText: "1 when Redis answered the last scrape"
         ))
-        maxVMCount = registry.makeGauge(descriptor: .init(
-            namespace: "vmreserve", metricName: "max_vm", unitName: "count", helpText: "The pool's cap on VMs"
-        ))
+        let cap = MetricNameDescriptor(namespace: "vmreserve", metricName: "max_vm", unitName: "count", helpText: "The pool's cap on VMs")
+        maxVMCount = Dictionary(pools.map { ($0, registry.makeGauge(descriptor: cap, labels: [("pool", $0)])) },
+                                uniquingKeysWith: { first, _ in first })
         inFlightGauge = registry.makeGauge(descriptor: .init(
             namespace: "vmreserve", metricName: "http_requests_in_flight", unitName: "",
             helpText: "Requests begun (their head read) and not yet answered, this one included"
         ))
         let vms = MetricNameDescriptor(namespace: "vmreserve", metricName: "vms", unitName: "", helpText: "VMs by status")
-        vmsByStatus = Dictionary(uniqueKeysWithValues: VMStatus.allCases.map { status in
-            (status, registry.makeGauge(descriptor: vms, labels: [("status", status.rawValue)]))
-        })
+        vmsByStatus = Dictionary(pools.map { pool in
+            (pool, Dictionary(uniqueKeysWithValues: VMStatus.allCases.map { status in
+                (status, registry.makeGauge(descriptor: vms, labels: [("pool", pool), ("status", status.rawValue)]))
+            }))
+        }, uniquingKeysWith: { first, _ in first })
     }
 
     /// A request has begun; `end` follows it however it ends.
@@ -82,12 +87,13 @@ final class GatewayMetrics: Sendable {
     }
 
     /// Refreshes the pool gauges (if Redis answers) and renders everything in the text format.
-    func scrape(_ stats: PoolStats?) -> [UInt8] {
-        storeUp.set(to: stats == nil ? 0 : 1)
+    /// - Parameter stats: by pool name, the pools Redis answered for.
+    func scrape(_ stats: [String: PoolStats]) -> [UInt8] {
+        storeUp.set(to: stats.count == maxVMCount.count ? 1 : 0)
         inFlightGauge.set(to: Double(inFlight.load(ordering: .relaxed)))
-        if let stats {
-            maxVMCount.set(to: Double(stats.maxVMCount))
-            for (status, gauge) in vmsByStatus {
+        for (pool, stats) in stats {
+            maxVMCount[pool]?.set(to: Double(stats.maxVMCount))
+            for (status, gauge) in vmsByStatus[pool] ?? [:] {
                 gauge.set(to: Double(stats.counts[status] ?? 0))
             }
         }

@@ -11,7 +11,6 @@ import Reservations
 struct CallerFirstMiddleware: RouterMiddleware {
     typealias Context = AuthenticatedRequestContext
 
-    let store: ReservationStore
     /// The role the routes below need.
     let requiredRole: Role
 
@@ -21,7 +20,7 @@ struct CallerFirstMiddleware: RouterMiddleware {
         } catch {
             let status = APIError.from(error).status
             guard status == .badRequest || status == .contentTooLarge else { throw error }
-            let role = try await store.role(of: context.caller)
+            let role = try await context.store.role(of: context.caller)
             if requiredRole == .admin, role != .admin {
                 throw ReservationError.forbidden("this operation needs the admin role")
             }

@@ -1,0 +1,136 @@
+import Foundation
+import RedisServerProcess
+import Testing
+import TestSupport
+
+/// One gateway serving several pools (`--pool`, repeated): the first at the routes as written,
+/// every one under `/pools/{name}`. Each pool keeps its own VMs, users, waiting queue and history.
+@Suite(.timeLimit(.minutes(10))) struct SeveralPoolsTests {
+    @Test func eachPoolOfAGatewayKeepsItsOwnVMsUsersQueueAndHistory() async throws {
+        let red = "red-\(UUID().uuidString)", blue = "blue-\(UUID().uuidString)"
+        try await withGateways(pool: red, configure: { $0.pools = [red, blue] }) { gateways in
+            let gateway = gateways[0], redPool = gateways[0].pool(red), bluePool = gateways[0].pool(blue)
+            let redIDs = Set(try await gateway.createVMs(2).compactMap { $0["vm_id"] as? String })
+            let blueIDs = Set(try await bluePool.createVMs(3).compactMap { $0["vm_id"] as? String })
+            #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["total"] as? Int == 2)
+            #expect(try await redPool.call(.GET, "/v1/admin/pool").data?["total"] as? Int == 2, "the first pool under its prefix too")
+            #expect(try await bluePool.call(.GET, "/v1/admin/pool").data?["total"] as? Int == 3)
+
+            // users belong to one pool: the same name in both, each token valid in its own only
+            let alice = try await bluePool.createUser("alice", quota: 3)
+            let redAlice = try await gateway.createUser("alice", quota: 1)
+            #expect(try await gateway.call(.GET, "/v1/vms/mine", token: alice).status == 401)
+            #expect(try await bluePool.call(.GET, "/v1/vms/mine", token: redAlice).status == 401)
+            let checkout = try await bluePool.call(.POST, "/v1/checkouts", token: alice)
+            #expect(checkout.status == 201 && blueIDs.contains(checkout["vm_id"] ?? ""), "\(checkout.text)")
+            let redCheckout = try await redPool.call(.POST, "/v1/checkouts", token: redAlice)
+            #expect(redCheckout.status == 201 && redIDs.contains(redCheckout["vm_id"] ?? ""), "\(redCheckout.text)")
+            // the original design's routes and queries, under a prefix
+            let legacy = try await bluePool.call(.GET, "/checkoutVM/", token: alice)
+            #expect(legacy.status == 201 && blueIDs.contains(legacy["vm_id"] ?? ""), "\(legacy.text)")
+            let held = try await bluePool.call(.GET, "/v1/admin/vms?status=checked-out")
+            #expect(Set((held.data?["items"] as? [[String: Any]] ?? []).compactMap { $0["vm_id"] as? String })
+                    == [checkout["vm_id"]!, legacy["vm_id"]!])
+            #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["counts"].flatMap { $0 as? [String: Int] }?["checked-out"] == 1)
+
+            // a waiting checkout in blue is served by a checkin in blue
+            #expect(try await bluePool.call(.POST, "/v1/checkouts", token: alice).status == 201)
+            let bob = try await bluePool.createUser("bob", quota: 1), redis = try await SharedRedis.url()
+            async let waiting = bluePool.call(.POST, "/v1/checkouts?wait=60", token: bob)
+            try await waitUntil("bob waits") {
+                (try? await sendToRedis(redis, ["ZCARD", "vmreserve:{\(blue)}:waiters"]))?.first?.int == 1
+            }
+            #expect(try await bluePool.call(.POST, "/v1/checkins", token: alice, body: #"{"vm_id": "\#(checkout["vm_id"]!)"}"#).status == 200)
+            let handed = try await waiting
+            #expect(handed.status == 201 && handed["vm_id"] == checkout["vm_id"], "\(handed.text)")
+
+            // each pool's history holds its own changes only
+            let redEvents = try await gateway.call(.GET, "/v1/admin/events?limit=1000").data?["items"] as? [[String: Any]] ?? []
+            let blueEvents = try await bluePool.call(.GET, "/v1/admin/events?limit=1000").data?["items"] as? [[String: Any]] ?? []
+            #expect(Set(redEvents.compactMap { $0["vm_id"] as? String }) == redIDs)
+            #expect(Set(blueEvents.compactMap { $0["vm_id"] as? String }) == blueIDs)
+
+            // metrics: each pool's gauges
+            let metrics = try await gateway.call(.GET, "/metrics", token: nil).text
+            #expect(metrics.contains(#"vmreserve_vms{pool="\#(red)",status="checked-out"} 1"#), "\(metrics)")
+            #expect(metrics.contains(#"vmreserve_vms{pool="\#(blue)",status="checked-out"} 3"#))
+            #expect(metrics.contains(#"vmreserve_max_vm_count{pool="\#(blue)"} 100"#))
+        }
+    }
+
+    @Test func aPoolTheGatewayDoesNotServeIsNotFoundAndChangesNothing() async throws {
+        let red = "red-\(UUID().uuidString)"
+        try await withGateways(pool: red) { gateways in
+            let gateway = gateways[0]
+            let before = try await gateway.snapshot()
+            for path in ["/pools/nope/v1/admin/vms", "/pools/nope", "/pools/", "/pools", "/pools//v1/admin/vms"] {
+                let response = try await Gateway(port: gateway.port).call(.POST, path, body: #"{"count": 1}"#)
+                #expect(response.status == 404 && response.code == "not_found", "\(path): \(response.text)")
+                #expect(response.envelopeStatus == "error" && response.message?.isEmpty == false)
+            }
+            let unknown = try await gateway.pool("nope").call(.GET, "/v1/admin/pool")
+            #expect(unknown.message == "This gateway serves no pool named nope", "\(unknown.text)")
+            // a known pool, an unknown route or method: as without the prefix
+            #expect(try await gateway.pool(red).call(.GET, "/v1/nowhere").code == "not_found")
+            let method = try await gateway.pool(red).call(.DELETE, "/v1/checkouts")
+            #expect(method.status == 405 && method.headers["Allow"].first == "POST", "\(method.text)")
+            #expect(try await gateway.snapshot() == before)
+        }
+    }
+
+    /// Three `vmreserve serve` processes, each serving the pools red and blue, and clients of
+    /// both pools at once (with the same user names in each): no VM has two holders, no quota is
+    /// exceeded, and no client is ever handed a VM of the other pool.
+    @Test func clientsOfTwoPoolsOnThreeGatewayProcessesStayInTheirPool() async throws {
+        try await withTestProcesses { processes in
+            let red = "red-\(UUID().uuidString)", blue = "blue-\(UUID().uuidString)"
+            let redis = try await SharedRedis.url()
+            let directory = try processes.temporaryDirectory("several-pools")
+            var servers: [Gateway] = []
+            for index in 0..<3 {
+                let port = try freeLoopbackPort()
+                // the third takes its pools from the environment
+                let (arguments, environment) = index == 2
+                    ? ([String](), ["VMRESERVE_POOL": "\(red),\(blue)"])
+                    : (["--pool", red, "--pool", blue], [:])
+                _ = try await GatewayProcess.start(["--redis-url", redis.description, "--admin-token", adminToken, "--log-level", "warning"]
+                                                       + arguments,
+                                                   environment: environment, port: port,
+                                                   log: directory.appending(path: "gateway\(index).log"), processes: processes)
+                servers.append(Gateway(port: port))
+            }
+            let vmCount = 16, clients = 24, quota = 2
+            try await withThrowingTaskGroup { group in
+                for pool in [red, blue] {
+                    // red is every gateway's first pool: its clients use both of its routes
+                    let gateways = pool == red ? servers + servers.map { $0.pool(red) } : servers.map { $0.pool(blue) }
+                    let ids = Set(try await gateways[0].createVMs(vmCount).compactMap { $0["vm_id"] as? String })
+                    var tokens: [String] = []
+                    for index in 0..<clients { tokens.append(try await gateways[index % 3].createUser("user\(index)", quota: quota)) }
+                    let tokensOfPool = tokens
+                    group.addTask {
+                        let ledger = GatewayConcurrencyTests.Ledger(), goal = WorkGoal(300)
+                        try await withThrowingTaskGroup { clientsOfPool in
+                            for (index, token) in tokensOfPool.enumerated() {
+                                clientsOfPool.addTask {
+                                    try await GatewayConcurrencyTests.cycle(as: "user\(index)", token: token, quota: quota,
+                                                                            gateways: gateways, until: goal, ledger: ledger)
+                                }
+                            }
+                            try await clientsOfPool.waitForAll()
+                        }
+                        let state = ledger.state.withLock { $0 }
+                        #expect(state.violations.isEmpty, "\(pool): \(state.violations.prefix(5))")
+                        #expect(state.checkouts >= goal.target)
+                        #expect(Set(state.refusals.keys).isSubset(of: [429, 503]), "\(state.refusals)")
+                        #expect(Set(state.idOfIP.values).isSubset(of: ids), "\(pool) handed a VM of another pool")
+                        let counts = try await gateways[1].call(.GET, "/v1/admin/pool").data
+                        #expect(counts?["total"] as? Int == vmCount)
+                        #expect((counts?["counts"] as? [String: Int])?["available"] == vmCount)
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+}
