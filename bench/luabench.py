@@ -14,7 +14,12 @@ import time
 import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KEY_NAMES = "tokens user: users held: records: buckets free: ips: pool leases events waiters waiting handoff: ipbits jobs".split()
+DECLARED = ["pool", "records:"]  # every script's KEYS (Sources/Reservations/PoolKeys.swift)
+
+
+def declared_keys(pool):
+    """The KEYS of every script for pool `pool`."""
+    return [f"vmreserve:{{{pool}}}:{k}" for k in DECLARED]
 
 
 def vmreserve_binary():
@@ -72,10 +77,12 @@ class Pool:
             if "already exists" not in str(error):
                 raise
         self.r = r
-        self.keys = [f"vmreserve:{{{name}}}:{k}" for k in KEY_NAMES]
+        self.keys = declared_keys(name)
+        self.prefix = f"vmreserve:{{{name}}}"
 
     def key(self, name):
-        return self.keys[KEY_NAMES.index(name)]
+        """A key of the pool by its name in lua/README.md: "events", "leases"…"""
+        return f"{self.prefix}:{name}"
 
     def call(self, script, *argv, on=None):
         """FCALL of `script` on `on` (a pipeline) or the pool's connection."""

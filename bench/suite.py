@@ -36,7 +36,7 @@ import tempfile
 import time
 import urllib.request
 
-from luabench import KEY_NAMES
+from luabench import declared_keys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results")
@@ -242,7 +242,7 @@ def main():
         results["references"]["redis_get"] = redis_benchmark(redis_port, redis_server.pid, ["GET", "key:__rand_int__"])
         library = subprocess.run([binary, "lua-library"], capture_output=True, text=True).stdout.split("\n", 1)[0]
         library = library.split("name=", 1)[1]
-        keys = [f"vmreserve:{{reference}}:{k}" for k in KEY_NAMES]
+        keys = declared_keys("reference")
         for _ in range(200):
             http(gateways[0][1] + "/v1/admin/vms", "POST", {"count": 1000})
         results["references"]["redis_checkout"] = redis_benchmark(

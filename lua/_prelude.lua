@@ -1,7 +1,8 @@
 -- _prelude.lua: shared helpers. The gateway loads every script as one Redis Functions library
 --   (Sources/Reservations/Scripts.swift): this file once, then one function per script, whose
 --   body is the script's file after `enter(keys, args)` (defined at the end of this file).
--- KEYS: the pool's sixteen keys, see README.md (named in table K below).
+-- KEYS: the pool's two declared keys, P:pool and P:records: (see README.md); every key of the
+--   pool is named from P in table K below.
 -- ARGV: none of its own; authenticate() reads the identity the script passes (ARGV[1]).
 -- Returns: nothing; defines locals. Every script ends with `return run(function() ... end)`.
 -- Errors: fail('CODE sentence') anywhere; run() turns it into an error reply carrying exactly
@@ -10,7 +11,7 @@
 -- Code outside functions runs once, when the library loads, where Redis offers no globals but
 -- `redis`: only plain tables and functions are built there.
 
--- The current call's keys and arguments, and K: its keys by name; set by enter().
+-- The current call's keys and arguments, and K: its pool's keys by name; set by enter().
 local KEYS, ARGV, K = {}, {}, {}
 local CODES = {
   UNAUTHORIZED = true, FORBIDDEN = true, QUOTA_EXCEEDED = true, NO_VM_AVAILABLE = true,
@@ -32,13 +33,13 @@ local function fail(msg) error({err = msg}) end
 -- Runs the script body; our coded failures and Redis' refusals become exact error replies,
 -- anything else (a wrong command, a bug) is re-raised as is.
 -- Redis Cluster: scripts read keys they derive (a VM's bucket, a user's record) that a slot
--- migration may already have moved, but no script runs while the pool's slot migrates. Some of
--- the sixteen KEYS always exist (the pool hash) and some never do (the prefixes), and Redis runs
--- a command of several keys in a migrating or importing slot only when it has all of them: it
--- answers TRYAGAIN (or ASK, then TRYAGAIN from the target), which the gateway retries until the
--- slot has moved (tested in ClusterGatewayTests).
+-- migration may already have moved, but no script runs while the pool's slot migrates. Of the
+-- two declared KEYS one always exists (the pool hash) and one never does (the records prefix),
+-- and Redis runs a command of several keys in a migrating or importing slot only when it has all
+-- of them: it answers TRYAGAIN (or ASK, then TRYAGAIN from the target), which the gateway
+-- retries until the slot has moved (tested in ClusterGatewayTests).
 local function run(body)
-  if #KEYS ~= 16 then return redis.error_reply("BAD_REQUEST expected the pool's 16 keys") end
+  if not K then return redis.error_reply("BAD_REQUEST expected the pool's keys P:pool and P:records:") end
   local ok, res = pcall(body)
   if ok then return res end
   local msg = type(res) == 'table' and res.err or res -- older Redis: pcall keeps the table
@@ -778,13 +779,30 @@ local function retire_vm(vm, actor, detail)
   event('delete', actor, {vm_id = vm.vm_id, ip = vm.ip, status = 'deprovisioning', detail = detail})
 end
 
+-- The keys of the pool of prefix P by name (K), made once per pool: the library's locals outlive
+-- a call, and naming sixteen keys costs more than finding them made.
+local POOL_KEY_NAMES = {tokens = 'tokens', user = 'user:', users = 'users', held = 'held:', records = 'records:',
+                        buckets = 'buckets', free = 'free:', ips = 'ips:', pool = 'pool', leases = 'leases',
+                        events = 'events', waiters = 'waiters', waiting = 'waiting', handoff = 'handoff:',
+                        ipbits = 'ipbits', jobs = 'jobs'}
+local keys_of_pool = {}
+
+-- K for the declared keys `keys` ({P:pool, P:records:}), nil when they are not those.
+local function pool_keys(keys)
+  local known = keys_of_pool[keys[1]]
+  if not known then
+    local prefix = #keys == 2 and keys[1]:match('^(.+):pool$')
+    if not prefix or keys[2] ~= prefix .. ':records:' then return nil end
+    known = {}
+    for name, suffix in pairs(POOL_KEY_NAMES) do known[name] = prefix .. ':' .. suffix end
+    keys_of_pool[keys[1]] = known
+  end
+  return #keys == 2 and keys[2] == known.records and known or nil
+end
+
 -- The start of every function of the library: the call's keys and arguments become KEYS, ARGV
--- and K for the helpers above, and state kept across helpers starts afresh (the library's locals
--- outlive a call).
+-- and K for the helpers above, and state kept across helpers starts afresh.
 local function enter(keys, args)
-  KEYS, ARGV = keys, args
-  K.tokens, K.user, K.users, K.held, K.records = keys[1], keys[2], keys[3], keys[4], keys[5]
-  K.buckets, K.free, K.ips, K.pool, K.leases, K.events = keys[6], keys[7], keys[8], keys[9], keys[10], keys[11]
-  K.waiters, K.waiting, K.handoff, K.ipbits, K.jobs = keys[12], keys[13], keys[14], keys[15], keys[16]
+  KEYS, ARGV, K = keys, args, pool_keys(keys)
   serving = false
 end

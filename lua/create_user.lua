@@ -1,5 +1,5 @@
 -- create_user.lua: creates a user with a token (given as its SHA-256 hex).
--- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, users, held, events.
+-- KEYS: the pool's two, see README.md; uses: tokens, user, users, held, events.
 -- ARGV[1]: identity (admin). ARGV[2]: name (1..64 of [A-Za-z0-9._-]). ARGV[3]: role, user or
 --   admin. ARGV[4]: quota, 0..1000000. ARGV[5]: token SHA-256, 64 hex digits.
 -- Returns: the user record.

@@ -1,6 +1,6 @@
 -- delete_user.lua: removes a user who holds no VMs; their token stops working.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, users, held, records, free, leases, events, pool, jobs.
+-- KEYS: the pool's two, see README.md; uses: tokens, user, users, held, records, free, leases, events, pool, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: name.
 -- Returns: the user record as it was.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND, INVALID_STATE (holds VMs).

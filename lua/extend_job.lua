@@ -1,6 +1,6 @@
 -- extend_job.lua: a worker that still works on a job pushes the end of its claim to `claim` ms
 --   from now; 0 gives the job up (a worker that stops), so that another takes it at once.
--- KEYS: the pool's sixteen keys, see README.md; uses: records, jobs.
+-- KEYS: the pool's two, see README.md; uses: records, jobs.
 -- ARGV[1]: vm id. ARGV[2]: the claim take_job.lua gave. ARGV[3]: 0..3600000 ms.
 -- Returns: 1, or 0 when the claim is no longer the worker's (it ran out and another worker
 --   took the job, or the job is over): the worker's outcome will not count.

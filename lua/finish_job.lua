@@ -8,7 +8,7 @@
 --     place from the candidates (available at once, or provisioning), if the cap has room.
 --   deprovision failed: it stays `deprovisioning`, with the message, and is tried again after
 --     2^failures seconds (at most 300): a machine is never forgotten while it may exist.
--- KEYS: the pool's sixteen keys, see README.md; uses: records, buckets, free, ips, ipbits, pool,
+-- KEYS: the pool's two, see README.md; uses: records, buckets, free, ips, ipbits, pool,
 --   events, jobs, waiters, waiting, handoff.
 -- ARGV[1]: vm id. ARGV[2]: the claim take_job.lua gave. ARGV[3]: "done" or "failed".
 --   ARGV[4]: the address the provider gave, or "" (keep the VM's). ARGV[5]: the provider's

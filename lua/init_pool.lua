@@ -2,7 +2,7 @@
 --   sets how VMs are provisioned and returned (every gateway of a pool must be configured alike),
 --   converts the leases of a pool from before times were milliseconds, and moves the VMs of a
 --   pool from before VM records were bucketed into buckets (see migrate_layout below).
--- KEYS: the pool's sixteen keys, see README.md; uses: pool, records, buckets, free, ips, leases,
+-- KEYS: the pool's two, see README.md; uses: pool, records, buckets, free, ips, leases,
 --   events, ipbits (and the keys of the earlier layout, derived from the pool's prefix).
 -- ARGV[1]: max_vm_count seed, whole number 0..1000000 (no identity). ARGV[2]: IP pool seed, a
 --   CIDR block, used only when the pool has none yet, or "" (none). ARGV[3]: the size catalog

@@ -1,5 +1,5 @@
 -- leave_queue.lua: a waiting checkout stops waiting (its wait ended, or its client went away).
--- KEYS: the pool's sixteen keys, see README.md; uses: held, records, free, leases, events,
+-- KEYS: the pool's two, see README.md; uses: held, records, free, leases, events,
 --   waiters, waiting, handoff, pool, jobs.
 -- ARGV[1]: identity. ARGV[2]: ticket. ARGV[3]: "give back" when a VM already handed to the
 --   ticket must go back to the pool (the client is gone: it is never handed a VM), or "keep"

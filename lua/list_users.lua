@@ -1,6 +1,6 @@
 -- list_users.lua: every user in name order.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, users, held, records, free, leases, events, pool, jobs.
+-- KEYS: the pool's two, see README.md; uses: tokens, user, users, held, records, free, leases, events, pool, jobs.
 -- ARGV[1]: identity (admin).
 -- Returns: an array of user records.
 -- Errors: UNAUTHORIZED, FORBIDDEN.

@@ -5,7 +5,7 @@
 --      The longest idle are at the front of the free lists (see set_status in _prelude.lua).
 --   2. Creates VMs (within the cap, from the candidates) until `min_ready` are available or
 --      being provisioned.
--- KEYS: the pool's sixteen keys, see README.md; uses: pool, records, buckets, free, ips, ipbits,
+-- KEYS: the pool's two, see README.md; uses: pool, records, buckets, free, ips, ipbits,
 --   events, waiters, waiting, handoff, jobs.
 -- ARGV[1]: idle seconds 1..31536000, or "" for no idle cleanup. ARGV[2]: min_ready 0..1000000.
 --   ARGV[3..]: candidate id, ip pairs for new VMs, as for create_vms.lua (as many as may be needed).

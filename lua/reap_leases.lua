@@ -1,7 +1,7 @@
 -- reap_leases.lua: returns the VMs whose leases ran out to the pool, the first to expire first,
 --   for the reaper every gateway runs (Sources/Reservations/LeaseReaper.swift). Like every
 --   script it is atomic, so any number of gateways may run it at once: a VM is released once.
--- KEYS: the pool's sixteen keys, see README.md; uses: held, records, free, leases, events, pool, jobs.
+-- KEYS: the pool's two, see README.md; uses: held, records, free, leases, events, pool, jobs.
 -- ARGV[1]: the most VMs to release in this call, 1..10000 (no identity: it does only what the
 --   leases already decided).
 -- Returns: {VMs released, the earliest expiry still to come in ms or -1 when none, Redis' time

@@ -1,5 +1,5 @@
 -- rotate_token.lua: gives a user a new token; the old one stops working.
--- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, held, events.
+-- KEYS: the pool's two, see README.md; uses: tokens, user, held, events.
 -- ARGV[1]: identity (admin). ARGV[2]: name. ARGV[3]: new token SHA-256, 64 hex digits.
 -- Returns: the user record.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND, INVALID_STATE (hash in use).

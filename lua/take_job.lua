@@ -2,7 +2,7 @@
 --   _prelude.lua) and claims it for `claim` ms: no other worker takes it until the claim runs
 --   out, which the worker pushes back (extend_job.lua) as long as the provider works. Atomic, so
 --   any number of workers may ask at once: a job is claimed by one.
--- KEYS: the pool's sixteen keys, see README.md; uses: records, pool, jobs.
+-- KEYS: the pool's two, see README.md; uses: records, pool, jobs.
 -- ARGV[1]: the claim, 1..3600000 ms (no identity: the gateway's own worker). ARGV[2]: the
 --   worker's name (its gateway's id), recorded in the VM's `job_worker`.
 -- Returns: {"job", vm id, job, claim (a number as text), VM record} for a job, else {"none",

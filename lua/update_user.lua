@@ -1,6 +1,6 @@
 -- update_user.lua: changes a user's quota, role, maximum lease and/or quotas per size.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's sixteen keys, see README.md; uses: tokens, user, held, records, free, leases, events, pool, jobs.
+-- KEYS: the pool's two, see README.md; uses: tokens, user, held, records, free, leases, events, pool, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: name. ARGV[3]: quota 0..1000000 or "" (unchanged).
 --   ARGV[4]: role, user or admin, or "" (unchanged). ARGV[5]: the user's own maximum lease in
 --   seconds 1..31536000 (over the gateway's, e.g. for a CI fleet's long jobs), "none" to drop

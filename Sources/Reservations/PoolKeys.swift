@@ -1,18 +1,19 @@
-/// The sixteen Redis keys of one pool, in the order every script expects them (see lua/README.md).
-/// They share one hash tag, so a Redis Cluster keeps the whole pool in one slot.
+/// The Redis keys of one pool. They share one hash tag, so a Redis Cluster keeps the whole pool
+/// in one slot (see lua/README.md).
 public struct PoolKeys: Sendable, Equatable {
     /// The key prefix, e.g. `vmreserve:{default}`.
     public let prefix: String
-    /// KEYS[1...16] of every script.
-    public let all: [String]
+    /// The KEYS of every script: the pool hash and the records prefix. The scripts name every
+    /// other key of the pool from the first; the second, a key that never exists, keeps any
+    /// script from running while a Redis Cluster moves the pool's slot (see `run` in
+    /// lua/_prelude.lua).
+    public let declared: [String]
 
     /// - Parameter pool: the pool's name; it becomes the hash tag, so it must not contain braces.
     public init(pool: String = "default", namespace: String = "vmreserve") {
         precondition(!pool.contains("{") && !pool.contains("}"), "a pool name cannot contain braces")
         let prefix = "\(namespace):{\(pool)}"
         self.prefix = prefix
-        all = ["tokens", "user:", "users", "held:", "records:", "buckets", "free:", "ips:", "pool", "leases", "events", "waiters", "waiting",
-               "handoff:", "ipbits", "jobs"]
-            .map { "\(prefix):\($0)" }
+        declared = ["\(prefix):pool", "\(prefix):records:"]
     }
 }

@@ -51,7 +51,7 @@ public struct ReservationStore: Sendable {
         keys: PoolKeys, maxVMCount: Int, ipPool: String? = nil, sizes: [VMSize] = VMSize.defaultCatalog,
         provisioning: ProvisioningPolicy? = nil
     ) -> RedisCommand {
-        .fcall(Script.initPool.functionName, keys: keys.all,
+        .fcall(Script.initPool.functionName, keys: keys.declared,
                  arguments: initializePoolArguments(maxVMCount, ipPool, sizes, provisioning))
     }
 
@@ -401,7 +401,7 @@ public struct ReservationStore: Sendable {
 
     private func run(_ script: Script, _ arguments: [String]) async throws(ReservationError) -> RESPValue {
         do {
-            return try await redis.call(function: script.functionName, keys: keys.all, arguments: arguments,
+            return try await redis.call(function: script.functionName, keys: keys.declared, arguments: arguments,
                                           acknowledgements: script.acknowledgesChange ? replicaAcknowledgements : nil)
         } catch {
             throw ReservationError(error)

@@ -131,7 +131,7 @@ import TestSupport
             let keys = PoolKeys(pool: pool)
             try await withRedisClient(.test(try await SharedRedis.url(), connectionCount: 1)) { redis async throws in
                 // the leaver's gateway is this test: it queues through the script and never claims
-                _ = try await redis.send(.fcall(Script.waitCheckout.functionName, keys: keys.all, arguments:
+                _ = try await redis.send(.fcall(Script.waitCheckout.functionName, keys: keys.declared, arguments:
                                                 ["t:" + TokenDigest(of: leaver).hex, "5", "", "", "604800", "60000", "elsewhere", "ticket-1"]))
                 async let waited = gateway.call(.POST, "/v1/checkouts?wait=120", token: patient)
                 try await waitUntil("both are queued") { (try? await Self.queueLength(redis, pool)) == 2 }
@@ -139,7 +139,7 @@ import TestSupport
                 // handed to the leaver first, who is gone: its gateway gives it back
                 let handed = try await redis.send(.init("LPOP", ["\(keys.prefix):handoff:elsewhere"])).string
                 #expect(handed == "ticket-1 \(id)")
-                _ = try await redis.send(.fcall(Script.leaveQueue.functionName, keys: keys.all, arguments:
+                _ = try await redis.send(.fcall(Script.leaveQueue.functionName, keys: keys.declared, arguments:
                                                 ["t:" + TokenDigest(of: leaver).hex, "ticket-1", "give back"]))
                 let answer = try await waited
                 #expect(answer.status == 201 && answer["vm_id"] == id && answer["user"] == "patient")

@@ -57,16 +57,18 @@ private let adminOnlyScripts: [Script] = [
     }
 
     @Test(arguments: Script.allCases)
-    func everyScriptRejectsAnyOtherNumberOfKeys(script: Script) async throws {
+    func everyScriptRejectsOtherKeys(script: Script) async throws {
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 10)
-            for keys in [Array(pool.keys.all.dropLast()), pool.keys.all + [pool.key("extra")]] {
+            let other = PoolKeys(pool: "other").declared
+            for keys in [Array(pool.keys.declared.dropLast()), pool.keys.declared + [pool.key("extra")],
+                         [pool.keys.declared[0], other[1]], [pool.key("pool:x"), pool.key("records:")], [other[1], other[0]]] {
                 let before = try await pool.dump()
                 let error = await #expect(throws: RedisError.self) {
                     try await pool.client.call(function: script.functionName, keys: keys, arguments: [admin, "1"])
                 }
                 #expect(error?.prefix == "BAD_REQUEST")
-                #expect(error?.message == "expected the pool's 16 keys")
+                #expect(error?.message == "expected the pool's keys P:pool and P:records:")
                 #expect(try await pool.dump() == before)
             }
         }

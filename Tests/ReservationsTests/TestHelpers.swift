@@ -49,7 +49,7 @@ struct ScriptPool: Sendable {
     func key(_ suffix: String) -> String { "\(keys.prefix):\(suffix)" }
 
     func run(_ script: Script, _ arguments: [String]) async throws -> RESPValue {
-        try await client.call(function: script.functionName, keys: keys.all, arguments: arguments)
+        try await client.call(function: script.functionName, keys: keys.declared, arguments: arguments)
     }
 
     @discardableResult
