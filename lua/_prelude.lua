@@ -104,7 +104,7 @@ local function role_arg(i, optional)
 end
 
 local function unused_token(hex)
-  if redis.call('HEXISTS', K.tokens, hex) == 1 then
+  if redis.call('HEXISTS', K.accounts .. hex:sub(1, 2), hex) == 1 then
     fail('INVALID_STATE this token hash is already in use')
   end
 end
@@ -150,29 +150,74 @@ local function keep_answer(idem, answer)
   if idem then redis.call('SET', idem.key, cjson.encode({f = idem.f, a = answer}), 'PX', idem.window) end
 end
 
--- Identity (ARGV[1] of the script) -> name, role.
+-- Users. A user is one field of a bucket hash, K.accounts .. <the first two hex digits of their
+-- token's SHA-256> (256 buckets): the field is that SHA-256 in hex, the value their record, the
+-- fields of USER_FIELDS in that order joined by '|' ("" when not set). So authenticating a token
+-- reads one field. K.names .. <the first two hex digits of the SHA-1 of a name> maps each name to
+-- its token's hash, for the scripts that name a user, and K.name_buckets (a zset, score 0) lists
+-- those buckets, for listing users. As with VMs, small hashes are compact listpacks: a user costs
+-- their two entries and a few bytes, where hashes of their own and a zset entry cost a key, an
+-- object and table entries each.
+local USER_PATTERN = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$'
+
+local function account_bucket(hex) return K.accounts .. hex:sub(1, 2) end
+local function name_bucket(name) return redis.sha1hex(name):sub(1, 2) end
+
+-- The user whose token has SHA-256 hex `hex` as a map {token, name, role, quota, created_at,
+-- max_lease, size_quotas} (the last two nil when not set), nil when there is none.
+local function user_by_token(hex)
+  local text = redis.call('HGET', account_bucket(hex), hex)
+  if not text then return nil end
+  local name, role, quota, created_at, max_lease, size_quotas = text:match(USER_PATTERN)
+  return {token = hex, name = name, role = role, quota = quota, created_at = created_at,
+          max_lease = max_lease ~= '' and max_lease or nil, size_quotas = size_quotas ~= '' and size_quotas or nil}
+end
+
+-- User `name` as a map (see user_by_token), nil when there is none.
+local function load_user(name)
+  local hex = redis.call('HGET', K.names .. name_bucket(name), name)
+  return hex and user_by_token(hex)
+end
+
+-- Writes a user's map as their record, and indexes their name.
+local function save_user(u)
+  redis.call('HSET', account_bucket(u.token), u.token,
+             table.concat({u.name, u.role, u.quota, u.created_at, u.max_lease or '', u.size_quotas or ''}, '|'))
+  local bucket = name_bucket(u.name)
+  redis.call('HSET', K.names .. bucket, u.name, u.token)
+  redis.call('ZADD', K.name_buckets, '0', bucket)
+end
+
+-- Removes a user's record and name (not what they hold).
+local function remove_user(u)
+  redis.call('HDEL', account_bucket(u.token), u.token)
+  local bucket = name_bucket(u.name)
+  redis.call('HDEL', K.names .. bucket, u.name)
+  if redis.call('EXISTS', K.names .. bucket) == 0 then redis.call('ZREM', K.name_buckets, bucket) end
+end
+
+-- A user's limits: {quota, max_lease, size_quotas} (nil when unset).
+local function limits_of(u)
+  return {quota = tonumber(u.quota), max_lease = tonumber(u.max_lease), size_quotas = u.size_quotas}
+end
 
 -- Identity (ARGV[1] of the script) -> name, role, and for a user their limits (see
--- user_limits; nil for a principal the gateway vouches for, who has no user record).
+-- limits_of; nil for a principal the gateway vouches for, who has no user record).
 local function authenticate(ident)
   ident = ident or ''
   local kind, rest = ident:sub(1, 2), ident:sub(3)
   if rest ~= '' then
     if kind == 'p:' then return rest, 'admin' end
     -- a token's hash, or a user the gateway identified by a verified identity token
-    local name = kind == 't:' and redis.call('HGET', K.tokens, rest) or (kind == 'u:' and rest)
-    if name then
-      local u = redis.call('HMGET', K.user .. name, 'role', 'quota', 'max_lease', 'size_quotas')
-      if u[1] then return name, u[1], {quota = tonumber(u[2]), max_lease = tonumber(u[3]), size_quotas = u[4]} end
-    end
+    local u = kind == 't:' and user_by_token(rest) or (kind == 'u:' and load_user(rest)) or nil
+    if u then return u.name, u.role, limits_of(u) end
   end
   fail('UNAUTHORIZED missing, unknown or revoked token')
 end
 
--- What a user's record sets of their limits: {quota, max_lease, size_quotas} (nil when unset).
+-- What user `name`'s record sets of their limits (all nil when there is no such user).
 local function user_limits(name)
-  local u = redis.call('HMGET', K.user .. name, 'quota', 'max_lease', 'size_quotas')
-  return {quota = tonumber(u[1]), max_lease = tonumber(u[2]), size_quotas = u[3]}
+  return limits_of(load_user(name) or {})
 end
 
 local function require_admin(role)
@@ -440,10 +485,10 @@ end
 -- User record {name, role, quota, created_at, held, max_lease, size_quotas} as a flat array
 -- ("held" at index 10; max_lease and size_quotas "" when the user has none), nil when missing.
 local function user_record(name)
-  local u = redis.call('HMGET', K.user .. name, 'name', 'role', 'quota', 'created_at', 'max_lease', 'size_quotas')
-  if not u[1] then return nil end
-  return {'name', u[1], 'role', u[2], 'quota', u[3], 'created_at', u[4],
-          'held', redis.call('SCARD', K.held .. name), 'max_lease', u[5] or '', 'size_quotas', u[6] or ''}
+  local u = load_user(name)
+  if not u then return nil end
+  return {'name', u.name, 'role', u.role, 'quota', u.quota, 'created_at', u.created_at,
+          'held', redis.call('SCARD', K.held .. name), 'max_lease', u.max_lease or '', 'size_quotas', u.size_quotas or ''}
 end
 
 local function existing_user(name)
@@ -781,7 +826,8 @@ end
 
 -- The keys of the pool of prefix P by name (K), made once per pool: the library's locals outlive
 -- a call, and naming sixteen keys costs more than finding them made.
-local POOL_KEY_NAMES = {tokens = 'tokens', user = 'user:', users = 'users', held = 'held:', records = 'records:',
+local POOL_KEY_NAMES = {accounts = 'accounts:', names = 'names:', name_buckets = 'names', user = 'user:',
+                        held = 'held:', records = 'records:',
                         buckets = 'buckets', free = 'free:', ips = 'ips:', pool = 'pool', leases = 'leases',
                         events = 'events', waiters = 'waiters', waiting = 'waiting', handoff = 'handoff:',
                         ipbits = 'ipbits', jobs = 'jobs'}

@@ -1,6 +1,6 @@
 -- checkin.lua: returns a checked-out VM to the pool.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's two, see README.md; uses: tokens, user, held, records, free, ips, leases, events, pool, jobs.
+-- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, free, ips, leases, events, pool, jobs.
 -- ARGV[1]: identity. ARGV[2]: vm id or "". ARGV[3]: ip or "" (at least one given; both given
 --   must name the same VM).
 -- Returns: the VM record (now available).

@@ -1,5 +1,5 @@
 -- checkout.lua: reclaims expired leases, then checks out any available VM to the caller.
--- KEYS: the pool's two, see README.md; uses: tokens, user, held, records, free, leases, events, pool, jobs
+-- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, free, leases, events, pool, jobs
 --   (and user .. name .. ':idem:' .. key).
 -- ARGV[1]: identity. ARGV[2]: default quota 0..1000000 (for callers whose user hash has none,
 --   e.g. p: principals). ARGV[3]: lease seconds 1..31536000, or "" for the default.

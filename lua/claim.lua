@@ -1,7 +1,7 @@
 -- claim.lua: a waiting checkout takes the VM that serve_waiters handed to it (see _prelude.lua):
 --   the lease the request asked for (or the default, or none) replaces the claim lease, and
 --   both the checkout time and the lease count from now.
--- KEYS: the pool's two, see README.md; uses: tokens, user, held, records, free, leases,
+-- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, free, leases,
 --   events, waiting, pool, jobs.
 -- ARGV[1]: identity. ARGV[2]: ticket. ARGV[3..5]: lease asked, default lease, maximum lease.
 --   ARGV[6], ARGV[7]: the waiting request's Idempotency-Key ("" for none) and window: the answer

@@ -1,5 +1,5 @@
 -- create_user.lua: creates a user with a token (given as its SHA-256 hex).
--- KEYS: the pool's two, see README.md; uses: tokens, user, users, held, events.
+-- KEYS: the pool's two, see README.md; uses: accounts, names, name_buckets, held, events.
 -- ARGV[1]: identity (admin). ARGV[2]: name (1..64 of [A-Za-z0-9._-]). ARGV[3]: role, user or
 --   admin. ARGV[4]: quota, 0..1000000. ARGV[5]: token SHA-256, 64 hex digits.
 -- Returns: the user record.
@@ -18,14 +18,11 @@ return run(function()
   local new_role = role_arg(3)
   local quota = int_arg(4, 0, 1000000, 'quota')
   local hex = hex_arg(5)
-  if redis.call('EXISTS', K.user .. name) == 1 then
+  if load_user(name) then
     fail('INVALID_STATE user ' .. name .. ' already exists')
   end
   unused_token(hex)
-  redis.call('HSET', K.user .. name, 'name', name, 'role', new_role, 'quota', quota,
-             'token', hex, 'created_at', now())
-  redis.call('ZADD', K.users, 0, name)
-  redis.call('HSET', K.tokens, hex, name)
+  save_user({token = hex, name = name, role = new_role, quota = tostring(quota), created_at = ms_text(now())})
   event('user_create', actor, {user = name, detail = 'role ' .. new_role .. ', quota ' .. quota})
   return user_record(name)
 end)

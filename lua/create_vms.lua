@@ -1,6 +1,6 @@
 -- create_vms.lua: creates up to n VMs under the pool's cap (every VM counts, whatever its status):
 --   available at once, or provisioning when the provider has work to do (_prelude.lua).
--- KEYS: the pool's two, see README.md; uses: tokens, user, pool, buckets, records, ips, free, events, ipbits, jobs.
+-- KEYS: the pool's two, see README.md; uses: accounts, names, pool, buckets, records, ips, free, events, ipbits, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: n, 1..1000. ARGV[3]: size, one of the pool's catalog, or
 --   "" for its first.
 -- ARGV[4], ARGV[5]: the request's Idempotency-Key ("" for none) and window, as for checkout.lua.

@@ -1,6 +1,6 @@
 -- delete_user.lua: removes a user who holds no VMs; their token stops working.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's two, see README.md; uses: tokens, user, users, held, records, free, leases, events, pool, jobs.
+-- KEYS: the pool's two, see README.md; uses: accounts, names, name_buckets, held, records, free, leases, events, pool, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: name.
 -- Returns: the user record as it was.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND, INVALID_STATE (holds VMs).
@@ -14,10 +14,8 @@ return run(function()
   if held > 0 then
     fail('INVALID_STATE user ' .. name .. ' holds ' .. held .. ' VMs; check them in first')
   end
-  local hex = redis.call('HGET', K.user .. name, 'token')
-  if hex then redis.call('HDEL', K.tokens, hex) end
-  redis.call('DEL', K.user .. name, K.held .. name)
-  redis.call('ZREM', K.users, name)
+  remove_user(load_user(name))
+  redis.call('DEL', K.held .. name)
   event('user_delete', actor, {user = name})
   return rec
 end)

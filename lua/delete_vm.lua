@@ -1,7 +1,7 @@
 -- delete_vm.lua: deletes an available or error VM: at once, or with provisioning jobs it is
 --   `deprovisioning` until the provider has destroyed its machine (retire_vm in _prelude.lua).
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's two, see README.md; uses: tokens, user, held, records, buckets, free, ips, leases, events, jobs.
+-- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, buckets, free, ips, leases, events, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: vm id. ARGV[3]: ip or "" (if given, must be the VM's).
 -- Returns: the VM record as it was before deletion, or, while deprovisioning, as it is now.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, VM_NOT_FOUND, INVALID_STATE.

@@ -1,6 +1,6 @@
 -- get_vm.lua: one VM, for an admin or its current holder.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's two, see README.md; uses: tokens, user, held, records, free, leases, events, pool, jobs.
+-- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, free, leases, events, pool, jobs.
 -- ARGV[1]: identity. ARGV[2]: vm id.
 -- Returns: the VM record.
 -- Errors: UNAUTHORIZED, BAD_REQUEST, VM_NOT_FOUND (also when the caller may not see it).

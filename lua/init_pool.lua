@@ -1,9 +1,10 @@
 -- init_pool.lua: seeds the VM cap and the IP pool when the pool has none yet (gateway start-up),
 --   sets how VMs are provisioned and returned (every gateway of a pool must be configured alike),
---   converts the leases of a pool from before times were milliseconds, and moves the VMs of a
---   pool from before VM records were bucketed into buckets (see migrate_layout below).
+--   converts the leases of a pool from before times were milliseconds, and moves the VMs and
+--   users of a pool from before their records were bucketed into buckets (see migrate_layout
+--   and migrate_users below).
 -- KEYS: the pool's two, see README.md; uses: pool, records, buckets, free, ips, leases,
---   events, ipbits (and the keys of the earlier layout, derived from the pool's prefix).
+--   events, ipbits, accounts, names, name_buckets (and the keys of the earlier layout, derived from the pool's prefix).
 -- ARGV[1]: max_vm_count seed, whole number 0..1000000 (no identity). ARGV[2]: IP pool seed, a
 --   CIDR block, used only when the pool has none yet, or "" (none). ARGV[3]: the size catalog
 --   "name=cpu:memory_mb,...", used only when the pool has none yet, or "". ARGV[4]: provisioning,
@@ -43,6 +44,20 @@ local function migrate_layout(t, legacy)
   event('migrate', 'system', {detail = #ids .. ' VMs moved to bucketed records'})
 end
 
+-- A pool written before user records were bucketed kept a hash per user (P:user:<name>), every
+-- name in the zset P:users and token hashes in the hash P:tokens. This moves every user into the
+-- present layout (see "Users" in _prelude.lua) and deletes those keys, in this one call.
+local function migrate_users(legacy)
+  local names = redis.call('ZRANGE', legacy .. 'users', 0, -1)
+  for _, name in ipairs(names) do
+    local u = record_map(redis.call('HGETALL', legacy .. 'user:' .. name))
+    if u.token then save_user(u) end
+    redis.call('DEL', legacy .. 'user:' .. name)
+  end
+  redis.call('DEL', legacy .. 'users', legacy .. 'tokens')
+  event('migrate', 'system', {detail = #names .. ' users moved to bucketed records'})
+end
+
 return run(function()
   local seed = int_arg(1, 0, 1000000, 'max_vm_count')
   local t = now()
@@ -61,6 +76,7 @@ return run(function()
     redis.call('HSET', K.pool, 'time_unit', 'ms')
   end
   if redis.call('EXISTS', legacy .. 'vms') == 1 then migrate_layout(t, legacy) end
+  if redis.call('EXISTS', legacy .. 'users') == 1 then migrate_users(legacy) end
   if redis.call('HSETNX', K.pool, 'max_vm_count', seed) == 1 then
     event('set_cap', 'system', {detail = 'max_vm_count ' .. seed .. ' (first start)'})
   end

@@ -1,5 +1,5 @@
 -- list_events.lua: one page of the history (see event() in _prelude.lua), oldest first.
--- KEYS: the pool's two, see README.md; uses: tokens, user, events.
+-- KEYS: the pool's two, see README.md; uses: accounts, names, events.
 -- ARGV[1]: identity. ARGV[2]: scope: "all" (admin only) or "mine" (events about the caller:
 --   their checkouts, checkins, renewals, leases that ran out, changes to their account).
 --   ARGV[3]: vm id to keep only that VM's events, or "". ARGV[4]: user name to keep only events

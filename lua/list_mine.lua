@@ -1,6 +1,6 @@
 -- list_mine.lua: the VMs the caller holds.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's two, see README.md; uses: tokens, user, held, records, free, leases, events, pool, jobs.
+-- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, free, leases, events, pool, jobs.
 -- ARGV[1]: identity.
 -- Returns: an array of VM records sorted by vm_id.
 -- Errors: UNAUTHORIZED.

@@ -1,6 +1,6 @@
 -- list_vms.lua: one page of all VMs in vm_id order, optionally of one status.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's two, see README.md; uses: tokens, user, held, records, buckets, free,
+-- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, buckets, free,
 --   leases, events, pool, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: status filter or "". ARGV[3]: cursor or "" (page holds
 --   ids > cursor). ARGV[4]: limit, 1..1000.

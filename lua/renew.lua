@@ -1,7 +1,7 @@
 -- renew.lua: extends the lease of a VM the caller holds, from now.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua): a lease that has ended
 --   cannot be renewed, the VM is no longer the caller's.
--- KEYS: the pool's two, see README.md; uses: tokens, user, held, records, free, leases, events, pool, jobs.
+-- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, free, leases, events, pool, jobs.
 -- ARGV[1]: identity. ARGV[2]: vm id. ARGV[3]: lease seconds 1..31536000, or "" for the VM's
 --   current lease length (or else the default). ARGV[4]: the gateway's default lease, or "".
 --   ARGV[5]: the gateway's maximum lease (a user's own max_lease wins), see lease_arg.

@@ -1,7 +1,7 @@
 -- retry_vm.lua: provisions an `error` VM again (with provisioning jobs it is `provisioning`
 --   until the provider is done; its id is the same, so the provider finds a machine an earlier
 --   try made rather than making a second).
--- KEYS: the pool's two, see README.md; uses: tokens, user, records, free, pool, events,
+-- KEYS: the pool's two, see README.md; uses: accounts, names, records, free, pool, events,
 --   jobs, waiters, waiting, handoff.
 -- ARGV[1]: identity (admin). ARGV[2]: vm id.
 -- Returns: the VM record.

@@ -1,5 +1,5 @@
 -- rotate_token.lua: gives a user a new token; the old one stops working.
--- KEYS: the pool's two, see README.md; uses: tokens, user, held, events.
+-- KEYS: the pool's two, see README.md; uses: accounts, names, name_buckets, held, events.
 -- ARGV[1]: identity (admin). ARGV[2]: name. ARGV[3]: new token SHA-256, 64 hex digits.
 -- Returns: the user record.
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND, INVALID_STATE (hash in use).
@@ -10,10 +10,10 @@ return run(function()
   local hex = hex_arg(3)
   local rec = existing_user(name)
   unused_token(hex)
-  local old = redis.call('HGET', K.user .. name, 'token')
-  if old then redis.call('HDEL', K.tokens, old) end
-  redis.call('HSET', K.tokens, hex, name)
-  redis.call('HSET', K.user .. name, 'token', hex)
+  local u = load_user(name)
+  redis.call('HDEL', account_bucket(u.token), u.token)
+  u.token = hex
+  save_user(u)
   event('token_rotate', actor, {user = name})
   return rec
 end)

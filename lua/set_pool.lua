@@ -1,7 +1,7 @@
 -- set_pool.lua: sets the VM cap (below the current count it only refuses new creates) and/or
 --   the IP pool new VMs take their addresses from (VMs that exist keep theirs).
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's two, see README.md; uses: tokens, user, held, records, buckets, free, pool, leases, events, jobs.
+-- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, buckets, free, pool, leases, events, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: max_vm_count, 0..1000000, or "" (unchanged).
 --   ARGV[3]: ip_pool: a CIDR block /12 to /32 (network address), "none" for random public
 --   addresses, or "" (unchanged).

@@ -1,6 +1,6 @@
 -- update_user.lua: changes a user's quota, role, maximum lease and/or quotas per size.
 --   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's two, see README.md; uses: tokens, user, held, records, free, leases, events, pool, jobs.
+-- KEYS: the pool's two, see README.md; uses: accounts, names, name_buckets, held, records, free, leases, events, pool, jobs.
 -- ARGV[1]: identity (admin). ARGV[2]: name. ARGV[3]: quota 0..1000000 or "" (unchanged).
 --   ARGV[4]: role, user or admin, or "" (unchanged). ARGV[5]: the user's own maximum lease in
 --   seconds 1..31536000 (over the gateway's, e.g. for a CI fleet's long jobs), "none" to drop
@@ -33,20 +33,20 @@ return run(function()
     fail(('INVALID_STATE %s holds %d VMs, more than a quota of %d; they must check some in first')
          :format(name, rec[10], quota))
   end
-  local set = {}
-  if quota then set[#set + 1] = 'quota'; set[#set + 1] = quota end
-  if new_role then set[#set + 1] = 'role'; set[#set + 1] = new_role end
+  local u, set = load_user(name), {}
+  if quota then u.quota = tostring(quota); set[#set + 1] = 'quota'; set[#set + 1] = quota end
+  if new_role then u.role = new_role; set[#set + 1] = 'role'; set[#set + 1] = new_role end
   if max_lease == 'none' then
-    redis.call('HDEL', K.user .. name, 'max_lease')
+    u.max_lease = nil
   elseif max_lease then
-    set[#set + 1] = 'max_lease'; set[#set + 1] = max_lease
+    u.max_lease = tostring(max_lease); set[#set + 1] = 'max_lease'; set[#set + 1] = max_lease
   end
   if per_size == 'none' then
-    redis.call('HDEL', K.user .. name, 'size_quotas')
+    u.size_quotas = nil
   elseif per_size ~= '' then
-    set[#set + 1] = 'size_quotas'; set[#set + 1] = per_size
+    u.size_quotas = per_size; set[#set + 1] = 'size_quotas'; set[#set + 1] = per_size
   end
-  if #set > 0 then redis.call('HSET', K.user .. name, unpack(set)) end
+  save_user(u)
   local changes = {}
   for i = 1, #set, 2 do changes[#changes + 1] = set[i] .. ' ' .. set[i + 1] end
   if max_lease == 'none' then changes[#changes + 1] = 'max_lease none' end

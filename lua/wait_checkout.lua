@@ -1,6 +1,6 @@
 -- wait_checkout.lua: checks out any available VM, or, when none is available, queues the caller
 --   as a waiter (see serve_waiters in _prelude.lua) behind those already waiting.
--- KEYS: the pool's two, see README.md; uses: tokens, user, held, records, free, pool,
+-- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, free, pool,
 --   leases, events, waiters, waiting, jobs.
 -- ARGV[1]: identity. ARGV[2]: default quota 0..1000000. ARGV[3..5]: lease asked, default lease,
 --   maximum lease, as for checkout.lua. ARGV[6]: how long to wait, 1..3600000 ms.

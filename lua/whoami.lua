@@ -2,7 +2,7 @@
 --   a request failed its own input checks, so that the caller still comes first, as in every
 --   other script: an unknown token is answered 401, a user on an admin route 403, and only then
 --   bad input 400.
--- KEYS: the pool's two, see README.md; uses: tokens, user.
+-- KEYS: the pool's two, see README.md; uses: accounts, names.
 -- ARGV[1]: identity.
 -- Returns: {name, role}.
 -- Errors: UNAUTHORIZED.

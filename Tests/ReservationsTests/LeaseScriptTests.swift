@@ -50,7 +50,7 @@ import TestSupport
                                          message: "the longest lease you may ask for is 60 seconds")
             // and removes it: the gateway's maximum applies again
             _ = try await pool.run(.updateUser, [ScriptPool.admin, "alice", "", "", "none"])
-            #expect(try await pool.hash("user:alice")["max_lease"] == nil)
+            #expect(try await pool.storedUser("alice")?["max_lease"] == nil)
             #expect(lengthOfLease(try await checkout(pool, alice, lease: "3000", max: "3600")) == 3_000_000)
         }
     }
@@ -163,11 +163,18 @@ import TestSupport
 
     @Test func aPoolFromBeforeMillisecondsAndBucketsIsConvertedOnce() async throws {
         try await withScriptPool { pool async throws in
-            // a pool as an older gateway left it: times in seconds (no time_unit), a hash per VM,
-            // sets per status, the addresses in one hash, an idle index
-            let alice = try await pool.addUser("alice", quota: 2)
-            let bob = try await pool.addUser("bob", quota: 1)
+            // a pool as an older gateway left it: times in seconds (no time_unit), a hash per VM
+            // and per user, sets per status, the addresses in one hash, an idle index, the
+            // token hashes in one hash, the names in a zset
             let now = try await pool.now() / 1000
+            let (aliceHash, bobHash) = (newTokenHash(), newTokenHash())
+            let (alice, bob) = ("t:" + aliceHash, "t:" + bobHash)
+            try await pool.command("HSET", pool.key("user:alice"), "name", "alice", "role", "user", "quota", "2", "token", aliceHash,
+                                   "created_at", String(now - 20), "max_lease", "600")
+            try await pool.command("HSET", pool.key("user:bob"), "name", "bob", "role", "admin", "quota", "1", "token", bobHash,
+                                   "created_at", String(now - 20), "size_quotas", "small=1")
+            try await pool.command("ZADD", pool.key("users"), "0", "alice", "0", "bob")
+            try await pool.command("HSET", pool.key("tokens"), aliceHash, "alice", bobHash, "bob")
             try await pool.command("HSET", pool.key("pool"), "max_vm_count", "5", "sizes", "small=1:2048")
             try await pool.command("HDEL", pool.key("pool"), "time_unit")
             try await pool.command("HSET", pool.key("vm:vm-1"), "vm_id", "vm-1", "status", "checked-out", "ip", "11.0.0.1",
@@ -198,11 +205,16 @@ import TestSupport
             #expect(try await pool.vmIDs() == ["vm-1", "vm-2", "vm-3"])
             #expect(try await pool.ipIndex() == ["11.0.0.1": "vm-1", "11.0.0.2": "vm-2"])
             #expect(try await pool.run(.poolStats, [ScriptPool.admin]) == poolStatsReply([5, 3, 0, 1, 1, 1, 0]))
+            #expect(try await pool.storedUser("alice") == ["name": "alice", "role": "user", "quota": "2", "token": aliceHash,
+                                                         "created_at": String(now - 20), "max_lease": "600"])
+            #expect(try await pool.storedUser("bob") == ["name": "bob", "role": "admin", "quota": "1", "token": bobHash,
+                                                       "created_at": String(now - 20), "size_quotas": "small=1"])
+            #expect(try await pool.tokenIndex() == [aliceHash: "alice", bobHash: "bob"])
             for old in ["vms", "vm:vm-1", "vm:vm-2", "vm:vm-3", "ips", "idle", "status:available", "status:available:small",
-                        "status:checked-out", "status:error"] {
+                        "status:checked-out", "status:error", "users", "tokens", "user:alice", "user:bob"] {
                 #expect(try await pool.exists(old) == false, "\(old) is gone")
             }
-            #expect(try await pool.events().last?["action"] == "migrate")
+            #expect(try await pool.events().suffix(2).map { $0["action"] } == ["migrate", "migrate"])
 
             let before = try await pool.dump().filter { !$0.key.hasSuffix(":events") }
             _ = try await pool.run(.initPool, ["5"])

@@ -869,9 +869,9 @@ private let adminOnlyScripts: [Script] = [
             #expect((before...after).contains(created))
             #expect(record == ["name": "alice", "role": "user", "quota": "3", "created_at": String(created), "held": "0", "max_lease": "",
                               "size_quotas": ""])
-            #expect(try await pool.hash("user:alice") == ["name": "alice", "role": "user", "quota": "3", "token": hash, "created_at": String(created)])
-            #expect(try await pool.hash("tokens") == [hash: "alice"])
-            #expect(try await pool.zmembers("users") == ["alice"])
+            #expect(try await pool.storedUser("alice") == ["name": "alice", "role": "user", "quota": "3", "token": hash, "created_at": String(created)])
+            #expect(try await pool.tokenIndex() == [hash: "alice"])
+            #expect(try await pool.userNames() == ["alice"])
             // the token authenticates
             #expect(try await pool.run(.listMine, ["t:" + hash]) == .array([]))
         }
@@ -891,7 +891,7 @@ private let adminOnlyScripts: [Script] = [
             let boss = try await pool.addUser("boss", role: "admin", quota: 0)
             let record = fields(try await pool.run(.createUser, [boss, "alice", "user", "1", newTokenHash()]))
             #expect(record["name"] == "alice")
-            #expect(try await pool.zmembers("users") == ["alice", "boss"])
+            #expect(try await pool.userNames() == ["alice", "boss"])
         }
     }
 
@@ -984,7 +984,7 @@ private let adminOnlyScripts: [Script] = [
             let unchanged = fields(try await pool.run(.updateUser, [admin, "alice", "", ""]))
             #expect(unchanged["role"] == "user" && unchanged["quota"] == "0")
             #expect(try await pool.dump() == before)
-            let stored = try await pool.hash("user:alice")
+            let stored = try #require(try await pool.storedUser("alice"))
             #expect(stored["role"] == "user" && stored["quota"] == "0")
         }
     }
@@ -1005,7 +1005,7 @@ private let adminOnlyScripts: [Script] = [
                                          message: "alice holds 2 VMs, more than a quota of 1; they must check some in first")
             #expect(try await pool.dump() == before)
             _ = try await pool.run(.updateUser, [admin, "alice", "2", "admin"])
-            #expect(try await pool.hash("user:alice")["role"] == "admin")
+            #expect(try await pool.storedUser("alice")?["role"] == "admin")
         }
     }
 
@@ -1040,10 +1040,10 @@ private let adminOnlyScripts: [Script] = [
             _ = try await pool.run(.checkin, [alice, id, ""])
             let record = fields(try await pool.run(.deleteUser, [admin, "alice"]))
             #expect(record["name"] == "alice" && record["quota"] == "2" && record["held"] == "0")
-            #expect(try await pool.exists("user:alice") == false)
+            #expect(try await pool.storedUser("alice") == nil)
             #expect(try await pool.exists("held:alice") == false)
-            #expect(try await pool.zmembers("users") == ["bob"])
-            #expect(try await pool.hash("tokens").values.sorted() == ["bob"])
+            #expect(try await pool.userNames() == ["bob"])
+            #expect(try await pool.tokenIndex().values.sorted() == ["bob"])
             try await pool.expectFailure(.listMine, [alice], code: "UNAUTHORIZED")
             try await pool.expectFailure(.deleteUser, [admin, "alice"], code: "USER_NOT_FOUND", message: "no user named alice")
         }
@@ -1072,8 +1072,8 @@ private let adminOnlyScripts: [Script] = [
             let hash = newTokenHash()
             let record = fields(try await pool.run(.rotateToken, [admin, "alice", hash]))
             #expect(record["name"] == "alice" && record["held"] == "1")
-            #expect(try await pool.hash("tokens") == [hash: "alice"])
-            #expect(try await pool.hash("user:alice")["token"] == hash)
+            #expect(try await pool.tokenIndex() == [hash: "alice"])
+            #expect(try await pool.storedUser("alice")?["token"] == hash)
             try await pool.expectFailure(.listMine, [old], code: "UNAUTHORIZED", message: "missing, unknown or revoked token")
             try await pool.expectFailure(.checkin, [old, id, ""], code: "UNAUTHORIZED")
             let mine = try #require(try await pool.run(.listMine, ["t:" + hash]).array)

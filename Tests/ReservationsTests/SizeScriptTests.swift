@@ -68,7 +68,7 @@ import TestSupport
             try await pool.expectFailure(.checkout, [alice, "5", ""] + gatewayLeases + [""], code: "QUOTA_EXCEEDED",
                                          message: "quota of 3 VMs reached")
             _ = try await pool.run(.updateUser, [ScriptPool.admin, "alice", "", "", "", "none"])
-            #expect(try await pool.hash("user:alice")["size_quotas"] == nil)
+            #expect(try await pool.storedUser("alice")?["size_quotas"] == nil)
             for bad in ["large", "huge=1", "large=x", "large=1,", "=1"] {
                 try await pool.expectFailure(.updateUser, [ScriptPool.admin, "alice", "", "", "", bad], code: "BAD_REQUEST")
             }

@@ -111,6 +111,52 @@ struct ScriptPool: Sendable {
     }
 
     /// Every address in use, with its VM's id (the buckets `ips:<n>`).
+    // The users as stored (see "Users" in lua/_prelude.lua): records in token buckets, names in
+    // name buckets.
+
+    /// Token SHA-256 hex → the user's record text, from every account bucket.
+    func accounts() async throws -> [String: String] {
+        var accounts: [String: String] = [:]
+        for name in (try await command("KEYS", key("accounts:*"))).array?.compactMap(\.string) ?? [] {
+            accounts.merge(fields(try await command("HGETALL", name))) { first, _ in first }
+        }
+        return accounts
+    }
+
+    /// Token SHA-256 hex → user name.
+    func tokenIndex() async throws -> [String: String] {
+        try await accounts().mapValues { String($0.prefix { $0 != "|" }) }
+    }
+
+    /// User name → token SHA-256 hex, from every name bucket; and every name bucket is listed in
+    /// the zset `names` (else the result is empty, which no test expects).
+    func nameIndex() async throws -> [String: String] {
+        var index: [String: String] = [:]
+        var buckets: Set<String> = []
+        for name in (try await command("KEYS", key("names:*"))).array?.compactMap(\.string) ?? [] {
+            index.merge(fields(try await command("HGETALL", name))) { first, _ in first }
+            buckets.insert(String(name.dropFirst(key("names:").count)))
+        }
+        return Set(try await zmembers("names")) == buckets ? index : [:]
+    }
+
+    /// Every user's name, sorted.
+    func userNames() async throws -> [String] {
+        try await nameIndex().keys.sorted()
+    }
+
+    /// User `name`'s stored fields (only those set, and `token`, their token's SHA-256), nil when
+    /// there is no such user.
+    func storedUser(_ name: String) async throws -> [String: String]? {
+        guard let hex = try await nameIndex()[name], let text = try await accounts()[hex] else { return nil }
+        let values = text.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        var user = ["token": hex]
+        for (field, value) in zip(["name", "role", "quota", "created_at", "max_lease", "size_quotas"], values) where !value.isEmpty {
+            user[field] = value
+        }
+        return user
+    }
+
     func ipIndex() async throws -> [String: String] {
         var index: [String: String] = [:]
         for name in (try await command("KEYS", key("ips:*"))).array?.compactMap(\.string) ?? [] {
