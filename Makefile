@@ -1,5 +1,5 @@
 # vmreserve: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test test-under-load build release bench deps clean
+.PHONY: run test test-under-load build release install bench deps clean
 
 # Installs redis-server and libhiredis-dev if missing, builds, and serves on 127.0.0.1:5000 in dev
 # mode (tokenless requests act as an admin; a local redis-server is started if none answers).
@@ -22,6 +22,11 @@ build: deps
 
 release: deps
 	swift build -c release --product vmreserve
+
+# The release binary (server and command-line client) in $(PREFIX)/bin, ~/.local/bin unless told.
+PREFIX ?= $(HOME)/.local
+install: release
+	install -D -m 0755 .build/release/vmreserve $(PREFIX)/bin/vmreserve
 
 # The benchmark suite of BENCHMARKS.md (release build, wrk, redis-benchmark, matplotlib).
 bench: deps

@@ -1,0 +1,49 @@
+import ArgumentParser
+
+/// Why a client command failed: one line for people (the envelope's message, where the server
+/// gave one) and the exit code scripts tell the cases apart by (README, "Command-line client").
+struct ClientFailure: Error, CustomStringConvertible {
+    /// The documented exit codes. (Usage errors exit 64, as argument parsing does.)
+    enum Kind: Int32 {
+        /// Anything else the server refused (409 invalid_state, 400 bad_request…).
+        case other = 1
+        /// Not signed in, an unknown token (401), or not allowed (403).
+        case authentication = 3
+        /// No VM available (503 no_vm_available), also after `--wait`.
+        case noneAvailable = 4
+        /// The caller's quota is reached (429 quota_exceeded).
+        case quota = 5
+        /// No such VM, user or pool (404).
+        case notFound = 6
+        /// The server cannot be reached, or its Redis cannot (503 store_unavailable).
+        case unreachable = 7
+    }
+
+    let kind: Kind
+    let message: String
+    /// The envelope's `code`, when the server answered.
+    var code: String?
+
+    var description: String { message }
+
+    /// The failure for an error envelope.
+    static func from(status: Int, code: String?, message: String?) -> ClientFailure {
+        let kind: Kind = switch (status, code) {
+        case (401, _), (403, _): .authentication
+        case (_, "no_vm_available"): .noneAvailable
+        case (_, "quota_exceeded"): .quota
+        case (404, _): .notFound
+        case (_, "store_unavailable"): .unreachable
+        default: .other
+        }
+        return ClientFailure(kind: kind, message: message ?? "the server answered HTTP \(status)", code: code)
+    }
+}
+
+extension ClientFailure {
+    /// Prints the failure as one line on standard error and exits with its code.
+    func exit() -> ExitCode {
+        Terminal.error("vmreserve: \(message)")
+        return ExitCode(kind.rawValue)
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+
+/// The options of every client command: which gateway, and which of its pools.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "The gateway's URL, e.g. http://vmreserve:5000 (else VMRESERVE_SERVER, else the one `vmreserve login` stored, else http://127.0.0.1:5000).")
+    var server: String?
+    @Option(help: "The pool, on a gateway that serves several (else the one `vmreserve login` stored, else the gateway's first).")
+    var pool: String?
+
+    /// Runs `body` with a client for the settings in force; a failure ends the command with its
+    /// line on standard error and its exit code.
+    func run(_ body: (APIClient) async throws -> Void) async throws {
+        do {
+            try await APIClient.with(ClientSettings.resolve(server: server, pool: pool)) { client in
+                try await body(client)
+            }
+        } catch let failure as ClientFailure {
+            throw failure.exit()
+        }
+    }
+}
+
+/// `--json`: print the server's JSON instead of text.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Print the server's JSON answer instead of text.")
+    var json = false
+}
+
+/// A VM named on the command line by its IP address or its id.
+enum VMReference: ExpressibleByArgument, CustomStringConvertible {
+    case ip(String)
+    case id(String)
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 4, parts.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) && Int($0)! <= 255 }) {
+            self = .ip(argument)
+        } else if !argument.isEmpty {
+            self = .id(argument)
+        } else {
+            return nil
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .ip(let ip): ip
+        case .id(let id): id
+        }
+    }
+
+    /// The checkin body that names this VM.
+    var checkinBody: [String: Any] {
+        switch self {
+        case .ip(let ip): ["ip": ip]
+        case .id(let id): ["vm_id": id]
+        }
+    }
+}
+
+/// A lease length on the command line: `90s`, `15m`, `2h`, `7d`, or seconds.
+struct LeaseDuration: ExpressibleByArgument {
+    let seconds: Int
+
+    init?(argument: String) {
+        guard let seconds = Duration.seconds(parsing: argument), seconds > 0 else { return nil }
+        self.seconds = seconds
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+
+/// Standard output and error as the client writes them.
+enum Terminal {
+    /// Writes `line` and a newline to standard error.
+    static func error(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Whether standard error is a terminal (a person watches it).
+    static var errorIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+
+    /// Reads a line from standard input without echoing it when it is a terminal (a token).
+    static func readSecret(prompt: String) -> String? {
+        guard isatty(STDIN_FILENO) == 1 else { return readLine(strippingNewline: true) }
+        FileHandle.standardError.write(Data(prompt.utf8))
+        var settings = termios()
+        tcgetattr(STDIN_FILENO, &settings)
+        var silent = settings
+        silent.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+        defer {
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &settings)
+            FileHandle.standardError.write(Data("\n".utf8))
+        }
+        return readLine(strippingNewline: true)
+    }
+}
+
+/// A spinner with the elapsed time on standard error while a checkout waits, when standard error
+/// is a terminal; nothing otherwise.
+final class WaitSpinner: Sendable {
+    private let task: Task<Void, Never>?
+
+    init(_ what: String) {
+        guard Terminal.errorIsTerminal else {
+            task = nil
+            return
+        }
+        task = Task {
+            let frames = Array("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
+            let started = ContinuousClock.now
+            var frame = 0
+            while !Task.isCancelled {
+                let elapsed = Int((ContinuousClock.now - started).components.seconds)
+                FileHandle.standardError.write(Data("\r\(frames[frame % frames.count]) \(what) \(Duration.text(seconds: elapsed))  ".utf8))
+                frame += 1
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    /// Stops the spinner and clears its line.
+    func stop() async {
+        guard let task else { return }
+        task.cancel()
+        await task.value
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import RedisServerProcess
+import Synchronization
+
+/// `vmreserve with -- CMD ARGS…`: what Jenkins' `lock {}` step gives a pipeline, for any shell.
+/// Checks a VM out, runs CMD with `VMRESERVE_IP` and `VMRESERVE_VM_ID` in its environment,
+/// renews the lease while CMD runs, and checks the VM in when CMD exits (also when this process
+/// is told to stop: SIGTERM and SIGHUP are passed on to CMD, Ctrl-C reaches it from the
+/// terminal), then exits with CMD's status (128 + N for a CMD killed by signal N).
+struct WithCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "with",
+        abstract: "Run a command with a VM checked out for it (VMRESERVE_IP, VMRESERVE_VM_ID), and check the VM in when it exits.",
+        discussion: "Exits with the command's status. The lease is renewed while the command runs."
+    )
+
+    @OptionGroup var client: ClientOptions
+    @Option(help: ArgumentHelp("Wait up to this many seconds for a VM when none is free (default: do not wait).", valueName: "seconds"))
+    var wait = 0
+    @Option(help: ArgumentHelp("The lease: 90s, 15m, 2h, 7d or seconds (default: the server's); renewed while the command runs.",
+                               valueName: "duration"))
+    var lease: LeaseDuration?
+    @Option(help: "A VM of this size only.")
+    var size: String?
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
+    var command: [String] = []
+
+    func validate() throws {
+        guard wait >= 0 else { throw ValidationError("--wait: a number of seconds, 0 or more") }
+        guard !command.isEmpty else { throw ValidationError("give the command after --: vmreserve with -- make test") }
+    }
+
+    func run() async throws {
+        let stops = StopSignals()
+        var status: Int32 = 0
+        try await client.run { api in
+            // a stop while the checkout waits ends the wait (the server gives back a VM handed meanwhile)
+            let checkout = Task { CheckedOut(fields: try await api.checkOut(wait: wait, lease: lease, size: size)) }
+            let watcher = Task { await stops.watch { _ in checkout.cancel() } }
+            let result = await checkout.result
+            watcher.cancel()
+            if let signal = stops.first {
+                if case .success(let vm) = result, let id = vm.fields["vm_id"] as? String { try? await api.checkIn(.id(id)) }
+                status = 128 + signal
+                return
+            }
+            let vm = try result.get().fields
+            guard let id = vm["vm_id"] as? String else { throw ClientFailure(kind: .other, message: "the server answered no vm_id") }
+            let seconds = leaseSeconds(of: vm)
+            let renewal = Task { await keepLeased(api, id: id, leaseSeconds: seconds) }
+            status = await runCommand(environment: ["VMRESERVE_IP": vm["ip"] as? String ?? "", "VMRESERVE_VM_ID": id], stops: stops)
+            renewal.cancel()
+            try await checkInPersistently(api, id: id)
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Renews the lease halfway through each lease, while the command runs.
+    /// (A renewal without `--lease` keeps the lease's own length.)
+    private func keepLeased(_ api: APIClient, id: String, leaseSeconds: Int?) async {
+        guard let seconds = leaseSeconds else { return }  // no lease: nothing to renew
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(max(1, seconds / 2)))
+            if Task.isCancelled { return }
+            _ = try? await api.renew(id, lease: lease)
+        }
+    }
+
+    /// The checkin, asked again for up to a minute while the server cannot be reached.
+    private func checkInPersistently(_ api: APIClient, id: String) async throws(ClientFailure) {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                try await api.checkIn(.id(id))
+                return
+            } catch where error.kind == .unreachable && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Runs the command (found on PATH) with `environment` added, on this process' standard
+    /// input, output and error, passing stop signals on; its status.
+    private func runCommand(environment: [String: String], stops: StopSignals) async -> Int32 {
+        let child: ChildProcess
+        do {
+            // (ChildProcess gives the command the default signal actions and an empty signal mask,
+            // whatever this process' threads have)
+            child = try ChildProcess(command, environment: environment, input: STDIN_FILENO, output: .descriptor(STDOUT_FILENO),
+                                     errors: .descriptor(STDERR_FILENO))
+        } catch {
+            Terminal.error("vmreserve: \(error)")
+            return 127
+        }
+        let forwarder = Task { await stops.watch { signal in if signal != SIGINT { child.signal(signal) } } }
+        let status = await child.waitForExit()
+        forwarder.cancel()
+        return status
+    }
+}
+
+/// A checkout's answer, handed from the task that waited for it.
+private struct CheckedOut: @unchecked Sendable {  // JSON values, read only
+    let fields: [String: Any]
+}
+
+/// SIGTERM, SIGHUP and SIGINT, caught rather than fatal while `vmreserve with` runs, so that it
+/// can check its VM in. (The command gets the default actions back when it starts: exec resets
+/// caught signals. SIGINT is not passed on to it: a terminal's Ctrl-C reaches it too.)
+final class StopSignals: Sendable {
+    init() {
+        _ = stopsReceived.load(ordering: .relaxed)  // initialised before a handler can run
+        for number in [SIGTERM, SIGHUP, SIGINT] { signal(number, recordStop) }
+    }
+
+    /// The first stop signal received, if any.
+    var first: Int32? {
+        let number = firstStop.load(ordering: .relaxed)
+        return number == 0 ? nil : number
+    }
+
+    /// Calls `handler` with every stop signal received from now on (looking every 50 ms), until
+    /// the task is cancelled.
+    func watch(_ handler: (Int32) -> Void) async {
+        var seen = stopsReceived.load(ordering: .relaxed)
+        while !Task.isCancelled {
+            let count = stopsReceived.load(ordering: .relaxed)
+            if count != seen {
+                seen = count
+                handler(lastStop.load(ordering: .relaxed))
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
+
+// What the signal handler records: lock-free atomics only.
+private let firstStop = Atomic<Int32>(0)
+private let lastStop = Atomic<Int32>(0)
+private let stopsReceived = Atomic<Int>(0)
+
+private func recordStop(_ number: Int32) {
+    _ = firstStop.compareExchange(expected: 0, desired: number, ordering: .relaxed)
+    lastStop.store(number, ordering: .relaxed)
+    stopsReceived.add(1, ordering: .relaxed)
+}
