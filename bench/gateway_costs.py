@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""What a request costs the gateway, route by route: one release gateway on a redis-server of
+its own (1,000 VMs, 2 users), wrk at 64 connections against /healthz, GET /v1/vms/mine (auth and
+one FCALL, a small answer) and checkout/checkin cycles (bench/checkout_checkin.lua: a body, a
+state change, a VM in the answer); each process's CPU per request from /proc.
+Usage: python3 bench/gateway_costs.py [SECONDS] [--perf]   (--perf: `perf record -g` of the
+gateway during the cycles, into /tmp/vmreserve-gateway.perf; read it with `perf report -i`)"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from suite import (ADMIN, RECORD_SETTINGS, ROOT, Processes, cpu_seconds, free_port, http, measure,  # noqa: E402
+                   release_build, wait_for)
+
+SECONDS = int(next((a for a in sys.argv[1:] if a.isdigit()), "5"))
+PERF = "--perf" in sys.argv
+
+binary = release_build("vmreserve", "bare-endpoint")
+work = tempfile.mkdtemp(prefix="vmreserve-gateway-costs-")
+processes = Processes(work)
+try:
+    redis_port = free_port()
+    redis = processes.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", work] + RECORD_SETTINGS)
+    time.sleep(0.5)
+    port = free_port()
+    gateway = processes.start("gateway", [binary, "serve", "--port", str(port), "--redis-url", f"redis://127.0.0.1:{redis_port}/0",
+                                          "--admin-token", ADMIN, "--max-vm-count", "100000", "--log-level", "warning"])
+    url = f"http://127.0.0.1:{port}"
+    wait_for(url + "/readyz")
+    http(url + "/v1/admin/vms", "POST", {"count": 1000})
+    tokens = [http(url + "/v1/admin/users", "POST", {"name": f"u{i}", "quota": 100})["data"]["token"] for i in range(2)]
+    healthz = measure("healthz", [url + "/healthz"], 64, SECONDS, [gateway.pid], redis.pid)
+
+    # GET /v1/vms/mine: wrk with the token as a header
+    script = os.path.join(work, "mine.lua")
+    with open(script, "w") as f:
+        f.write(f'wrk.headers["Authorization"] = "Bearer {tokens[0]}"\n')
+    before = {pid: cpu_seconds(pid) for pid in (gateway.pid, redis.pid)}
+    output = subprocess.run(["wrk", "-t2", "-c64", f"-d{SECONDS}s", "-s", script, url + "/v1/vms/mine"],
+                            capture_output=True, text=True, check=True).stdout
+    after = {pid: cpu_seconds(pid) for pid in (gateway.pid, redis.pid)}
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    mine = {"rate": requests / SECONDS, "gateway": (after[gateway.pid] - before[gateway.pid]) * 1e6 / requests,
+            "redis": (after[redis.pid] - before[redis.pid]) * 1e6 / requests}
+
+    perf = None
+    if PERF:
+        perf = subprocess.Popen(["perf", "record", "-g", "-o", "/tmp/vmreserve-gateway.perf", "-p", str(gateway.pid), "--",
+                                 "sleep", str(max(1, SECONDS - 1))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cycles = measure("cycle", [url + "/"], 64, SECONDS, [gateway.pid], redis.pid,
+                     os.path.join(ROOT, "bench", "checkout_checkin.lua"), [tokens])
+    if perf:
+        perf.wait()
+    print("| route, 64 connections | requests/s | gateway CPU µs/request | vs /healthz | Redis CPU µs/request |")
+    print("|---|---|---|---|---|")
+    base = healthz["cpu_us"]["server"]
+    for name, rate, cost, redis_cost in [
+        ("GET /healthz", healthz["rate"], base, healthz["cpu_us"]["redis"]),
+        ("GET /v1/vms/mine", mine["rate"], mine["gateway"], mine["redis"]),
+        ("checkout/checkin cycles", cycles["rate"], cycles["cpu_us"]["server"], cycles["cpu_us"]["redis"]),
+    ]:
+        print(f"| {name} | {rate:,.0f} | {cost:.1f} | {cost / base:.2f} | {redis_cost:.1f} |")
+finally:
+    processes.stop_all()
