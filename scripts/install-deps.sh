@@ -4,7 +4,8 @@
 # --test also installs what the tests need besides: jq (which the example EC2 provider's scripts
 # use), docker-compose and haproxy (which check the deployment files), and, from PyPI, the AWS
 # CLI and moto's EC2 server, which the example is tested against, and schemathesis, which tests
-# the server against docs/openapi.json.
+# the server against docs/openapi.json; and headless Chromium with its driver (Debian's chromium,
+# chromium-driver) and Selenium (PyPI), which test the web console in a real browser.
 # Extra arguments name more commands to install by their package name, e.g. `stress-ng`.
 set -euo pipefail
 
@@ -22,7 +23,10 @@ if $tests; then
   command -v jq >/dev/null 2>&1 || missing+=(jq)
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
-  if ! command -v aws >/dev/null 2>&1 || ! command -v moto_server >/dev/null 2>&1 || ! command -v schemathesis >/dev/null 2>&1; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  if ! command -v aws >/dev/null 2>&1 || ! command -v moto_server >/dev/null 2>&1 || ! command -v schemathesis >/dev/null 2>&1 \
+     || ! python3 -c 'import selenium' >/dev/null 2>&1; then
     python_tools=true
     python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
   fi
@@ -38,8 +42,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if $python_tools; then
-  echo "Installing awscli, moto[server] and schemathesis with pip" >&2
-  python3 -m pip install --quiet awscli 'moto[server]' schemathesis 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages awscli 'moto[server]' schemathesis
+  echo "Installing awscli, moto[server], schemathesis and selenium with pip" >&2
+  python3 -m pip install --quiet awscli 'moto[server]' schemathesis selenium 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages awscli 'moto[server]' schemathesis selenium
   hash -r
 fi

@@ -3,7 +3,8 @@ import PackagePlugin
 
 /// Embeds files of the package into a target as Swift string constants, so the binary carries
 /// them wherever it is installed and the files stay their only source: `lua/*.lua` into
-/// Reservations (`EmbeddedLua`), `docs/openapi.json` into ReservationHTTP (`EmbeddedDocuments`).
+/// Reservations (`EmbeddedLua`), `docs/openapi.json` and the web console's `console/*` into
+/// ReservationHTTP (`EmbeddedDocuments`).
 @main
 struct EmbedFilesPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
@@ -17,6 +18,7 @@ struct EmbedFilesPlugin: BuildToolPlugin {
         case "ReservationHTTP":
             enumName = "EmbeddedDocuments"
             files = [package.appending(path: "docs/openapi.json")]
+                + (try FileManager.default.contentsOfDirectory(at: package.appending(path: "console"), includingPropertiesForKeys: nil))
         default:
             Diagnostics.error("EmbedFilesPlugin does not know what to embed into \(target.name)")
             return []

@@ -106,6 +106,7 @@ func buildRouter(pools: ServedPools, adminTokens: AdminTokens, configuration: Ga
                            oidc: configuration.oidc.map { OIDCVerifier(configuration: $0, logger: Logger(label: "vmreserve")) })
     }
     OperationsController(pools: pools, metrics: metrics).addRoutes(to: router)
+    ConsoleController().addRoutes(to: router)
     // a pool's routes: the first pool's as written, every pool's under /pools/{pool}
     for base in [router.group(), router.group("pools/{pool}")] {
         addPoolRoutes(to: base.add(middleware: PoolSelectionMiddleware(pools: pools)), maxWait: configuration.maxWait)

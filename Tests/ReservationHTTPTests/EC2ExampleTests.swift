@@ -27,7 +27,7 @@ import Glibc
         let directory: URL
 
         static func start(_ processes: TestProcesses) async throws -> Moto {
-            for tool in ["aws", "moto_server", "jq"] where !onPath(tool) {
+            for tool in ["aws", "moto_server", "jq"] where !isOnPath(tool) {
                 throw TestSupportError("\(tool) is not installed: scripts/install-deps.sh installs it (pip: awscli, moto[server]; apt: jq)")
             }
             let port = try freeLoopbackPort(), directory = try processes.temporaryDirectory("moto")
@@ -40,11 +40,6 @@ import Glibc
             ], directory: directory)
             try await waitUntil("moto answers") { (try? await moto.instances()) != nil }
             return moto
-        }
-
-        private static func onPath(_ tool: String) -> Bool {
-            (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-                .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") }
         }
 
         /// Every instance moto has, terminated ones included.

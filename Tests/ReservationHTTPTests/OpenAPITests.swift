@@ -48,7 +48,7 @@ import TestSupport
         let pooled = Set(routes.filter { $0.contains(prefix) }.map { $0.replacingOccurrences(of: prefix, with: " ") })
         #expect(served.subtracting(described).isEmpty, "routes the document leaves out: \(served.subtracting(described).sorted())")
         #expect(described.subtracting(served).isEmpty, "routes the server does not have: \(described.subtracting(served).sorted())")
-        let operations: Set = ["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json"]
+        let operations: Set = ["GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /ui", "GET /ui/app.js", "GET /ui/style.css"]
         #expect(pooled == served.subtracting(operations), "under /pools/{pool}: \(pooled.symmetricDifference(served.subtracting(operations)).sorted())")
     }
 
@@ -75,7 +75,7 @@ import TestSupport
             let code = await schemathesis.waitForExit()
             let text = (try? String(contentsOf: report, encoding: .utf8)) ?? ""
             #expect(code == 0, "schemathesis found failures:\n\(text.suffix(6000))")
-            #expect(text.contains("Selected: 29/29"), "\(text.suffix(2000))")
+            #expect(text.contains("Selected: 32/32"), "\(text.suffix(2000))")
             let log = (try? String(contentsOf: directory.appending(path: "gateway.log"), encoding: .utf8)) ?? ""
             #expect(!log.contains("request failed"), "an unexpected error: \(log.suffix(2000))")
         }

@@ -133,3 +133,9 @@ final class AsyncSemaphore: Sendable {
         next?.resume()
     }
 }
+
+/// Whether `tool` is an executable on PATH.
+public func isOnPath(_ tool: String) -> Bool {
+    (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+        .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") }
+}

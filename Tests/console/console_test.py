@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""The web console in a real browser: headless Chromium through chromedriver (Debian's
+`chromium`, `chromium-driver`), driven by Selenium (PyPI). Run by ConsoleTests against a real
+gateway (exec provider: the test's provision command, which fails with markup once --fail-marker
+exists) and Redis.
+
+Two tabs, two people (sessionStorage is per tab): the admin creates VMs and a user; a VM whose
+provider failed with markup in its error shows it as text; the user signs in, checks out, sees
+the VM and its lease counting down, checks in; the admin's tab follows along live, no reload.
+Screenshots go to --screenshots.
+Usage: console_test.py --url URL --admin-token TOKEN --fail-marker PATH --screenshots DIR"""
+import argparse
+import os
+import re
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--url", required=True)
+parser.add_argument("--admin-token", required=True)
+parser.add_argument("--fail-marker", required=True)
+parser.add_argument("--screenshots", required=True)
+options = parser.parse_args()
+os.makedirs(options.screenshots, exist_ok=True)
+
+chrome = webdriver.ChromeOptions()
+for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1100", "--lang=en-US"):
+    chrome.add_argument(argument)
+chrome.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
+driver = webdriver.Chrome(options=chrome, service=service)
+# deadlines for a broken machine, not a slow one; the page redraws its tables every 2 s, so an
+# element found a moment ago may be gone: such a look is simply made again
+wait = WebDriverWait(driver, 120, poll_frequency=0.1,
+                     ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+
+
+def text_of(element_id):
+    return driver.find_element(By.ID, element_id).text
+
+
+def until(what, condition):
+    try:
+        return wait.until(lambda _: condition())
+    except Exception as error:
+        driver.save_screenshot(os.path.join(options.screenshots, "failed.png"))
+        raise AssertionError(f"timed out waiting until {what}") from error
+
+
+def fill(element_id, value):
+    field = driver.find_element(By.ID, element_id)
+    field.clear()
+    field.send_keys(value)
+
+
+def sign_in(token):
+    driver.get(options.url + "/ui")
+    until("the sign-in form shows", lambda: driver.find_element(By.ID, "token").is_displayed())
+    fill("token", token)
+    driver.find_element(By.CSS_SELECTOR, "#sign-in-form button[type=submit]").click()
+    until("signed in", lambda: driver.find_element(By.ID, "mine").is_displayed())
+
+
+def count(status):
+    return text_of("count-" + status)
+
+
+try:
+    # the admin's tab
+    admin_tab = driver.current_window_handle
+    driver.get(options.url + "/ui")
+    fill("token", "not-a-token")
+    driver.find_element(By.CSS_SELECTOR, "#sign-in-form button[type=submit]").click()
+    until("a wrong token is refused", lambda: text_of("sign-in-message") == "Unknown or revoked token")
+    sign_in(options.admin_token)
+    until("the admin's view shows", lambda: driver.find_element(By.ID, "admin").is_displayed())
+    check(driver.current_url == options.url + "/ui", f"the token stays out of the URL: {driver.current_url}")
+
+    fill("create-count", "3")
+    driver.find_element(By.ID, "create").click()
+    until("3 VMs are available", lambda: count("available") == "3")
+    until("the VM table lists them", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#vms tbody tr.vm")) == 3)
+    fill("cap", "10")
+    driver.find_element(By.CSS_SELECTOR, "#cap-form button").click()
+    until("the cap is 10", lambda: count("cap") == "10")
+
+    fill("user-name", "alice")
+    fill("user-quota", "2")
+    driver.find_element(By.ID, "add-user").click()
+    until("alice's token shows", lambda: driver.find_element(By.ID, "new-token").is_displayed())
+    alice = text_of("new-token-value")
+    check(re.fullmatch(r"[0-9a-f]{64}", alice), f"a token: {alice!r}")
+    until("alice is listed", lambda: any(row.find_element(By.CSS_SELECTOR, ".name").text == "alice"
+                                         for row in driver.find_elements(By.CSS_SELECTOR, "#users tbody tr.user")))
+
+    # a provider's error holding markup shows as text, and runs nothing
+    open(options.fail_marker, "w").close()
+    fill("create-count", "1")
+    driver.find_element(By.ID, "create").click()
+    until("the failed VM shows", lambda: count("error") == "1")
+    until("its error is listed", lambda: any(cell.text.endswith(": " + XSS) for cell in driver.find_elements(By.CSS_SELECTOR, "#vms td.error-text")))
+    check(driver.find_elements(By.CSS_SELECTOR, "#vms img, #vms script, #vms b, main img") == [], "markup became elements")
+    check(driver.execute_script("return window.__xss") is None, "the markup ran")
+    check(any(re.fullmatch(r"<b>m-[0-9a-f-]+</b>", cell.text) for cell in driver.find_elements(By.CSS_SELECTOR, "#vms td.machine")),
+          "a machine id with markup shows as text")
+    events = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#events td.action")]
+    check("provision_failed" in events and "user_create" in events, f"recent events: {events}")
+    driver.save_screenshot(os.path.join(options.screenshots, "console-admin.png"))
+
+    # alice's tab
+    driver.switch_to.new_window("tab")
+    alice_tab = driver.current_window_handle
+    sign_in(alice)
+    check(not driver.find_element(By.ID, "admin").is_displayed(), "a user sees no admin view")
+    driver.find_element(By.ID, "checkout").click()
+    until("alice holds a VM", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#my-vms tbody tr.vm")) == 1)
+    until("it says so", lambda: text_of("mine-message").startswith("Checked out "))
+    def lease():
+        return driver.find_element(By.CSS_SELECTOR, "#my-vms tbody tr.vm td.lease").text
+
+    first = until("the lease shows", lease)
+    check(re.fullmatch(r"(1:00:00|59:[0-5]\d)", first), f"a lease of an hour: {first!r}")
+    until("the lease counts down", lambda: lease() != first and re.fullmatch(r"59:[0-5]\d", lease()))
+    driver.save_screenshot(os.path.join(options.screenshots, "console-user.png"))
+
+    # the admin's tab follows, without a reload
+    driver.switch_to.window(admin_tab)
+    until("the gauge shows the checkout", lambda: count("checked-out") == "1" and count("available") == "2")
+    until("the VM table shows the holder", lambda: any(cell.text == "alice" for cell in driver.find_elements(By.CSS_SELECTOR, "#vms td.holder")))
+    driver.save_screenshot(os.path.join(options.screenshots, "console-live.png"))
+
+    driver.switch_to.window(alice_tab)
+    driver.find_element(By.CSS_SELECTOR, "#my-vms button.renew").click()
+    until("renewed", lambda: text_of("mine-message").startswith("Renewed "))
+    driver.find_element(By.CSS_SELECTOR, "#my-vms button.checkin").click()
+    until("alice holds nothing", lambda: driver.find_elements(By.CSS_SELECTOR, "#my-vms tbody tr.vm") == [])
+
+    driver.switch_to.window(admin_tab)
+    until("the gauge shows the checkin", lambda: count("checked-out") == "0" and count("available") == "3")
+
+    # signing out forgets the token
+    driver.find_element(By.ID, "sign-out").click()
+    until("signed out", lambda: driver.find_element(By.ID, "sign-in").is_displayed())
+    check(driver.execute_script("return sessionStorage.getItem('vmreserve.token')") is None, "the token is forgotten")
+    # (answers of 401 and 403 are logged too, as "Failed to load resource": expected ones)
+    errors = [entry for entry in driver.get_log("browser")
+              if entry["level"] == "SEVERE" and "Failed to load resource" not in entry["message"]]
+    check(errors == [], f"the browser reported errors: {errors}")
+    print("console test passed")
+except Exception:
+    for entry in driver.get_log("browser"):
+        print("browser:", entry, file=sys.stderr)
+    raise
+finally:
+    driver.quit()
