@@ -6,7 +6,9 @@ exists) and Redis.
 
 Two tabs, two people (sessionStorage is per tab): the admin creates VMs and a user; a VM whose
 provider failed with markup in its error shows it as text; the user signs in, checks out, sees
-the VM and its lease counting down, checks in; the admin's tab follows along live, no reload.
+the VM and its lease counting down, renews, checks in; the admin's tab follows along live, no
+reload; then the admin filters and pages the VMs, deletes one, changes a quota and rotates the
+user's token, which signs the user's tab out.
 Screenshots go to --screenshots.
 Usage: console_test.py --url URL --admin-token TOKEN --fail-marker PATH --screenshots DIR"""
 import argparse
@@ -19,7 +21,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
@@ -150,6 +152,45 @@ try:
 
     driver.switch_to.window(admin_tab)
     until("the gauge shows the checkin", lambda: count("checked-out") == "0" and count("available") == "3")
+
+    # the admin's other actions: filter, pages, a quota, a token, a delete
+    def row_of(table, cell_class, text):
+        return next(row for row in driver.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")
+                    if row.find_element(By.CSS_SELECTOR, "td." + cell_class).text == text)
+
+    Select(driver.find_element(By.ID, "vm-filter")).select_by_visible_text("error")
+    until("only the failed VM is listed", lambda: [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#vms td.status")] == ["error"])
+    row_of("vms", "status", "error").find_element(By.CSS_SELECTOR, "button.delete").click()
+    until("the failed VM is deleted", lambda: count("error") == "0")
+    Select(driver.find_element(By.ID, "vm-filter")).select_by_visible_text("all")
+    os.remove(options.fail_marker)
+    fill("cap", "30")
+    driver.find_element(By.CSS_SELECTOR, "#cap-form button").click()
+    until("the cap is 30", lambda: count("cap") == "30")
+    fill("create-count", "22")
+    driver.find_element(By.ID, "create").click()
+    until("25 VMs are available", lambda: count("available") == "25")
+    until("a next page", lambda: driver.find_element(By.ID, "vms-next").is_enabled())
+    first_page = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#vms td.id")]
+    check(len(first_page) == 20, f"a page of 20: {len(first_page)}")
+    driver.find_element(By.ID, "vms-next").click()
+    until("the second page", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#vms td.id")) == 5)
+    check(not set(c.text for c in driver.find_elements(By.CSS_SELECTOR, "#vms td.id")) & set(first_page), "pages overlap")
+    driver.find_element(By.ID, "vms-first").click()
+    until("the first page again", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#vms td.id")) == 20)
+
+    quota = row_of("users", "name", "alice").find_element(By.CSS_SELECTOR, "input.quota")
+    quota.clear()
+    quota.send_keys("3")
+    row_of("users", "name", "alice").find_element(By.CSS_SELECTOR, "button.set-quota").click()
+    until("alice's quota is 3", lambda: text_of("admin-message") == "Quota of alice set"
+          and row_of("users", "name", "alice").find_element(By.CSS_SELECTOR, "input.quota").get_attribute("value") == "3")
+    row_of("users", "name", "alice").find_element(By.CSS_SELECTOR, "button.rotate").click()
+    until("a new token for alice", lambda: text_of("new-token-value") not in ("", alice))
+    driver.switch_to.window(alice_tab)
+    until("alice's old token stops working", lambda: driver.find_element(By.ID, "sign-in").is_displayed()
+          and "no longer valid" in text_of("sign-in-message"))
+    driver.switch_to.window(admin_tab)
 
     # signing out forgets the token
     driver.find_element(By.ID, "sign-out").click()
