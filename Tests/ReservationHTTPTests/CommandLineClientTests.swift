@@ -207,6 +207,31 @@ import TestSupport
         }
     }
 
+    /// On a terminal (a pty, from util-linux's `script`), a waiting checkout shows a spinner with
+    /// the time waited on standard error, and clears it before the IP is printed.
+    @Test func aWaitingCheckoutSpinsOnATerminal() async throws {
+        try await withTestProcesses { processes in
+            try await withGateway { gateway async throws in
+                let client = try Client(gateway: gateway, processes: processes)
+                try await gateway.createVMs(1)
+                let bob = try await gateway.createUser("bob", quota: 1)
+                let alice = try await gateway.createUser("alice", quota: 1)
+                let held = try #require(try await gateway.call(.POST, "/v1/checkouts", token: bob)["ip"])
+                let transcript = client.home.appending(path: "terminal.out")
+                let terminal = try ChildProcess(["script", "-qec", "\(GatewayProcess.executable) checkout --wait 600", "/dev/null"],
+                                                environment: client.environment(token: alice, server: client.server, [:]),
+                                                inheritEnvironment: false, output: .file(transcript), stopsWithThisProcess: true)
+                let written = { (try? String(contentsOf: transcript, encoding: .utf8)) ?? "" }
+                try await waitUntil("the spinner shows") { written().contains("waiting for a VM 1s") }
+                #expect(try await gateway.call(.POST, "/v1/checkins", token: bob, body: #"{"ip": "\#(held)"}"#).status == 200)
+                #expect(await terminal.waitForExit() == 0)
+                let output = written()
+                #expect(output.contains("⠋ waiting for a VM 0s") && output.contains("\r\u{1B}[K"), "\(output.debugDescription)")
+                #expect(output.hasSuffix("\u{1B}[K" + held + "\r\n"), "the IP on a clean line: \(output.debugDescription)")
+            }
+        }
+    }
+
     @Test func withRunsTheCommandAndChecksTheVMInAfterSuccessFailureAndSIGTERM() async throws {
         try await withTestProcesses { processes in
             try await withGateway { gateway async throws in

@@ -127,6 +127,7 @@ try:
     alice_tab = driver.current_window_handle
     sign_in(alice)
     check(not driver.find_element(By.ID, "admin").is_displayed(), "a user sees no admin view")
+    fill("checkout-wait", "30")  # a VM is free: the waiting checkout answers at once
     driver.find_element(By.ID, "checkout").click()
     until("alice holds a VM", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#my-vms tbody tr.vm")) == 1)
     until("it says so", lambda: text_of("mine-message").startswith("Checked out "))
