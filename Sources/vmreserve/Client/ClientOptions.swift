@@ -21,6 +21,20 @@ struct ClientOptions: ParsableArguments {
     }
 }
 
+/// What a checkout asks for: `checkout` and `with`.
+struct CheckoutOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Wait up to this many seconds for a VM when none is free (0: do not wait).", valueName: "seconds"))
+    var wait = 0
+    @Option(help: ArgumentHelp("The lease: 90s, 15m, 2h, 7d or seconds (default: the server's).", valueName: "duration"))
+    var lease: LeaseDuration?
+    @Option(help: "A VM of this size only.")
+    var size: String?
+
+    func validate() throws {
+        guard wait >= 0 else { throw ValidationError("--wait: a number of seconds, 0 or more") }
+    }
+}
+
 /// `--json`: print the server's JSON instead of text.
 struct OutputOptions: ParsableArguments {
     @Flag(help: "Print the server's JSON answer instead of text.")

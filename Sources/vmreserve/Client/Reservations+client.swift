@@ -2,13 +2,14 @@ import Foundation
 
 /// The user operations the client commands share.
 extension APIClient {
-    /// Checks a VM out; with `wait` seconds, waits for one as long as that (asking again when the
-    /// server's own `--max-wait` is shorter), with a spinner on a terminal. Every ask carries the
-    /// same Idempotency-Key, so an answer lost on the way never costs a second VM.
-    func checkOut(wait: Int, lease: LeaseDuration?, size: String?) async throws(ClientFailure) -> [String: Any] {
+    /// Checks a VM out; with `--wait` seconds, waits for one as long as that (asking again when
+    /// the server's own `--max-wait` is shorter), with a spinner on a terminal. Every ask carries
+    /// the same Idempotency-Key, so an answer lost on the way never costs a second VM.
+    func checkOut(_ options: CheckoutOptions) async throws(ClientFailure) -> [String: Any] {
+        let wait = options.wait
         var body: [String: Any] = [:]
-        if let lease { body["lease_seconds"] = lease.seconds }
-        if let size { body["size"] = size }
+        if let lease = options.lease { body["lease_seconds"] = lease.seconds }
+        if let size = options.size { body["size"] = size }
         let key = UUID().uuidString
         let deadline = ContinuousClock.now + .seconds(wait)
         let spinner = wait > 0 ? WaitSpinner("waiting for a VM") : nil

@@ -40,21 +40,12 @@ struct CheckoutCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var client: ClientOptions
-    @Option(help: ArgumentHelp("Wait up to this many seconds for a VM when none is free (default: do not wait).", valueName: "seconds"))
-    var wait = 0
-    @Option(help: ArgumentHelp("The lease: 90s, 15m, 2h, 7d or seconds (default: the server's).", valueName: "duration"))
-    var lease: LeaseDuration?
-    @Option(help: "A VM of this size only.")
-    var size: String?
+    @OptionGroup var checkout: CheckoutOptions
     @OptionGroup var output: OutputOptions
-
-    func validate() throws {
-        guard wait >= 0 else { throw ValidationError("--wait: a number of seconds, 0 or more") }
-    }
 
     func run() async throws {
         try await client.run { api in
-            let vm = try await api.checkOut(wait: wait, lease: lease, size: size)
+            let vm = try await api.checkOut(checkout)
             print(output.json ? jsonText(vm) : vm["ip"] as? String ?? "")
         }
     }

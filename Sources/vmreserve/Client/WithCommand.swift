@@ -16,18 +16,11 @@ struct WithCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var client: ClientOptions
-    @Option(help: ArgumentHelp("Wait up to this many seconds for a VM when none is free (default: do not wait).", valueName: "seconds"))
-    var wait = 0
-    @Option(help: ArgumentHelp("The lease: 90s, 15m, 2h, 7d or seconds (default: the server's); renewed while the command runs.",
-                               valueName: "duration"))
-    var lease: LeaseDuration?
-    @Option(help: "A VM of this size only.")
-    var size: String?
+    @OptionGroup var checkout: CheckoutOptions
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
     var command: [String] = []
 
     func validate() throws {
-        guard wait >= 0 else { throw ValidationError("--wait: a number of seconds, 0 or more") }
         guard !command.isEmpty else { throw ValidationError("give the command after --: vmreserve with -- make test") }
     }
 
@@ -36,9 +29,9 @@ struct WithCommand: AsyncParsableCommand {
         var status: Int32 = 0
         try await client.run { api in
             // a stop while the checkout waits ends the wait (the server gives back a VM handed meanwhile)
-            let checkout = Task { CheckedOut(fields: try await api.checkOut(wait: wait, lease: lease, size: size)) }
-            let watcher = Task { await stops.watch { _ in checkout.cancel() } }
-            let result = await checkout.result
+            let checkingOut = Task { [checkout] in CheckedOut(fields: try await api.checkOut(checkout)) }
+            let watcher = Task { await stops.watch { _ in checkingOut.cancel() } }
+            let result = await checkingOut.result
             watcher.cancel()
             if let signal = stops.first {
                 if case .success(let vm) = result, let id = vm.fields["vm_id"] as? String { try? await api.checkIn(.id(id)) }
@@ -63,7 +56,7 @@ struct WithCommand: AsyncParsableCommand {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(max(1, seconds / 2)))
             if Task.isCancelled { return }
-            _ = try? await api.renew(id, lease: lease)
+            _ = try? await api.renew(id, lease: checkout.lease)
         }
     }
 
