@@ -16,6 +16,8 @@ const state = {
   vmPages: [null], // the cursor of each page seen so far (null: the first)
   vmPage: 0,
   nextCursor: null,
+  events: [], // the last events seen, oldest first
+  eventsCursor: null, // the id of the last event seen
   refreshTimer: null,
 };
 
@@ -139,6 +141,8 @@ async function signIn(token, pool) {
   byId('admin').hidden = !state.admin;
   state.vmPages = [null];
   state.vmPage = 0;
+  state.events = [];
+  state.eventsCursor = null;
   await refresh();
 }
 
@@ -183,8 +187,9 @@ async function renderMine() {
     statusCell(vm.status),
     leaseCell(vm.lease_expires_at),
     element('td', { className: 'actions' },
+      // (a renewal without a length keeps the lease's own)
       button('Renew', 'quiet renew', () => act('mine-message', 'Renewed ' + vm.ip,
-        () => api('POST', '/v1/checkouts/' + encodeURIComponent(vm.vm_id) + '/renew', leaseBody()))),
+        () => api('POST', '/v1/checkouts/' + encodeURIComponent(vm.vm_id) + '/renew', {}))),
       button('Check in', 'checkin', () => act('mine-message', 'Checked in ' + vm.ip,
         () => api('POST', '/v1/checkins', { vm_id: vm.vm_id })))))), 5, 'You hold no VMs.');
 }
@@ -234,6 +239,8 @@ async function renderVMs() {
 }
 
 async function renderUsers() {
+  const focused = document.activeElement;
+  if (focused && focused.tagName === 'INPUT' && byId('users').contains(focused)) return; // a quota being typed is kept
   const users = await api('GET', '/v1/admin/users');
   replaceRows('users', users.map((user) => {
     const quota = element('input', { type: 'number', min: 0, max: 1000000, value: user.quota, className: 'quota', size: 5 });
@@ -254,11 +261,21 @@ async function renderUsers() {
   }), 5, 'No users yet.');
 }
 
+// The last hour's events the first time, then only what is new since the last event seen
+// (at most 5 pages of 1000 a refresh); the newest 25 are shown, newest first.
 async function renderEvents() {
-  const since = new Date(Date.now() - 3600 * 1000).toISOString();
-  const page = await api('GET', '/v1/admin/events?limit=1000&since=' + encodeURIComponent(since));
-  const recent = page.items.slice(-25).reverse();
-  replaceRows('events', recent.map((event) => element('tr', { className: 'event' },
+  for (let pages = 0; pages < 5; pages += 1) {
+    const query = new URLSearchParams({ limit: '1000' });
+    if (state.eventsCursor) query.set('cursor', state.eventsCursor);
+    else query.set('since', new Date(Date.now() - 3600 * 1000).toISOString());
+    const page = await api('GET', '/v1/admin/events?' + query);
+    if (page.items.length) {
+      state.events = state.events.concat(page.items).slice(-25);
+      state.eventsCursor = page.items[page.items.length - 1].id;
+    }
+    if (!page.next_cursor) break;
+  }
+  replaceRows('events', state.events.slice().reverse().map((event) => element('tr', { className: 'event' },
     element('td', {}, new Date(Date.parse(event.at)).toLocaleTimeString()),
     element('td', { className: 'action' }, event.action),
     element('td', {}, event.actor),

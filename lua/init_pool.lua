@@ -46,16 +46,28 @@ end
 
 -- A pool written before user records were bucketed kept a hash per user (P:user:<name>), every
 -- name in the zset P:users and token hashes in the hash P:tokens. This moves every user into the
--- present layout (see "Users" in _prelude.lua) and deletes those keys, in this one call.
+-- present layout (see "Users" in _prelude.lua) and deletes those keys, in this one call. A name
+-- already in the present layout keeps its record there, and a record without a token (which
+-- never authenticated) is not moved; the event says how many of each. (Gateways of the earlier
+-- layout read only that: upgrade every gateway of a pool together.)
 local function migrate_users(legacy)
   local names = redis.call('ZRANGE', legacy .. 'users', 0, -1)
+  local moved, kept, tokenless = 0, 0, 0
   for _, name in ipairs(names) do
     local u = record_map(redis.call('HGETALL', legacy .. 'user:' .. name))
-    if u.token then save_user(u) end
+    if not u.token or not u.name then
+      tokenless = tokenless + 1
+    elseif load_user(name) or redis.call('HEXISTS', account_bucket(u.token), u.token) == 1 then
+      kept = kept + 1
+    else
+      save_user(u)
+      moved = moved + 1
+    end
     redis.call('DEL', legacy .. 'user:' .. name)
   end
   redis.call('DEL', legacy .. 'users', legacy .. 'tokens')
-  event('migrate', 'system', {detail = #names .. ' users moved to bucketed records'})
+  event('migrate', 'system', {detail = ('%d users moved to bucketed records, %d already there, %d without a token dropped')
+                                       :format(moved, kept, tokenless)})
 end
 
 return run(function()

@@ -255,10 +255,13 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// The provider and what becomes of returned VMs, from the provider flags.
-    /// `--pool`, repeated, or else `VMRESERVE_POOL` (names split at commas), or else `default`.
+    /// `--pool`, repeated, or else `VMRESERVE_POOL` (names split at commas, spaces around them
+    /// dropped), or else `default`.
     private func pools(_ settings: Settings) throws -> [String] {
         let names = pool.isEmpty
-            ? (try settings.value(nil as String?, "VMRESERVE_POOL")).map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? ["default"]
+            ? (try settings.value(nil as String?, "VMRESERVE_POOL")).map {
+                $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            } ?? ["default"]
             : pool
         for name in names where name.isEmpty || name.contains("{") || name.contains("}") || name.contains("/") || name.contains(",") {
             throw ValidationError("--pool: a pool name cannot be empty or contain braces, slashes or commas: '\(name)'")

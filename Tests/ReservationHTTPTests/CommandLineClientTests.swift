@@ -104,6 +104,9 @@ import TestSupport
                 #expect(listed.code == 0 && listed.lines == ["IP  ID  STATUS  LEASE LEFT"], "\(listed)")
                 let overridden = try await client.run(["ls"], token: "someone-else", server: "")
                 #expect(overridden.code == 3 && overridden.saysOneLine, "\(overridden)")
+                // another server (here the same one by another name) never gets the stored token
+                let elsewhere = try await client.run(["ls", "--server", "http://localhost:\(gateway.port)"], token: nil, server: "")
+                #expect(elsewhere.code == 3 && elsewhere.errors.contains("not signed in"), "\(elsewhere)")
             }
         }
     }
@@ -253,6 +256,11 @@ import TestSupport
                 #expect(try await heldByAlice() == 0)
                 let missing = try await client.run(["with", "--", "no-such-command-here"], token: alice)
                 #expect(missing.code == 127, "\(missing)")
+                #expect(try await heldByAlice() == 0)
+                // a checkin that fails after the command (it checked the VM in itself): a warning, and the command's status
+                let selfReturning = try await client.run(
+                    ["with", "--", "sh", "-c", "\"$0\" checkin \"$VMRESERVE_VM_ID\" && exit 5", GatewayProcess.executable], token: alice)
+                #expect(selfReturning.code == 5 && selfReturning.errors.hasPrefix("vmreserve: could not check in "), "\(selfReturning)")
                 #expect(try await heldByAlice() == 0)
 
                 // SIGTERM to vmreserve: passed on to the command, then the checkin, then its status

@@ -59,9 +59,12 @@ import TestSupport
     }
 
     @Test func aPoolTheGatewayDoesNotServeIsNotFoundAndChangesNothing() async throws {
-        let red = "red-\(UUID().uuidString)"
-        try await withGateways(pool: red) { gateways in
+        let red = "red-\(UUID().uuidString)", spaced = "blue sky \(UUID().uuidString)"
+        try await withGateways(pool: red, configure: { $0.pools = [red, spaced] }) { gateways in
             let gateway = gateways[0]
+            // a name is percent-encoded in the path
+            let encoded = spaced.replacingOccurrences(of: " ", with: "%20")
+            #expect(try await Gateway(port: gateway.port).call(.GET, "/pools/\(encoded)/v1/admin/pool").status == 200)
             let before = try await gateway.snapshot()
             for path in ["/pools/nope/v1/admin/vms", "/pools/nope", "/pools/", "/pools", "/pools//v1/admin/vms"] {
                 let response = try await Gateway(port: gateway.port).call(.POST, path, body: #"{"count": 1}"#)

@@ -173,7 +173,13 @@ import TestSupport
                                    "created_at", String(now - 20), "max_lease", "600")
             try await pool.command("HSET", pool.key("user:bob"), "name", "bob", "role", "admin", "quota", "1", "token", bobHash,
                                    "created_at", String(now - 20), "size_quotas", "small=1")
-            try await pool.command("ZADD", pool.key("users"), "0", "alice", "0", "bob")
+            // carol is in both layouts (made by a new gateway meanwhile): the present one wins;
+            // dave has no token, so never authenticated: dropped
+            let carol = try await pool.addUser("carol", quota: 4)
+            try await pool.command("HSET", pool.key("user:carol"), "name", "carol", "role", "user", "quota", "1", "token", newTokenHash(),
+                                   "created_at", String(now - 20))
+            try await pool.command("HSET", pool.key("user:dave"), "name", "dave", "role", "user", "quota", "1", "created_at", String(now - 20))
+            try await pool.command("ZADD", pool.key("users"), "0", "alice", "0", "bob", "0", "carol", "0", "dave")
             try await pool.command("HSET", pool.key("tokens"), aliceHash, "alice", bobHash, "bob")
             try await pool.command("HSET", pool.key("pool"), "max_vm_count", "5", "sizes", "small=1:2048")
             try await pool.command("HDEL", pool.key("pool"), "time_unit")
@@ -209,9 +215,13 @@ import TestSupport
                                                          "created_at": String(now - 20), "max_lease": "600"])
             #expect(try await pool.storedUser("bob") == ["name": "bob", "role": "admin", "quota": "1", "token": bobHash,
                                                        "created_at": String(now - 20), "size_quotas": "small=1"])
-            #expect(try await pool.tokenIndex() == [aliceHash: "alice", bobHash: "bob"])
+            #expect(try await pool.tokenIndex() == [aliceHash: "alice", bobHash: "bob", String(carol.dropFirst(2)): "carol"])
+            #expect(try await pool.storedUser("carol")?["quota"] == "4")
+            #expect(try await pool.events().contains {
+                $0["detail"] == "2 users moved to bucketed records, 1 already there, 1 without a token dropped"
+            })
             for old in ["vms", "vm:vm-1", "vm:vm-2", "vm:vm-3", "ips", "idle", "status:available", "status:available:small",
-                        "status:checked-out", "status:error", "users", "tokens", "user:alice", "user:bob"] {
+                        "status:checked-out", "status:error", "users", "tokens", "user:alice", "user:bob", "user:carol", "user:dave"] {
                 #expect(try await pool.exists(old) == false, "\(old) is gone")
             }
             #expect(try await pool.events().suffix(2).map { $0["action"] } == ["migrate", "migrate"])

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// The gateway's HTTP API as the client commands use it: the bearer token on every request, the
 /// pool's `/pools/{pool}` prefix when one is chosen, answers taken out of the envelope, and every
@@ -45,7 +46,8 @@ struct APIClient: Sendable {
             status = Int(response.status.code)
             bytes = try await response.body.collect(upTo: 64 << 20)
         } catch {
-            throw ClientFailure(kind: .unreachable, message: "cannot reach \(settings.server): \(Self.describe(error))")
+            throw ClientFailure(kind: .unreachable, message: "cannot reach \(settings.server): \(Self.describe(error))",
+                                code: Self.neverSent(error) ? nil : "answer_lost")
         }
         guard let envelope = (try? JSONSerialization.jsonObject(with: Data(buffer: bytes))) as? [String: Any],
               let outcome = envelope["status"] as? String else {
@@ -72,6 +74,14 @@ struct APIClient: Sendable {
     /// `text` as one path component, percent-encoded.
     static func pathComponent(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+    }
+
+    /// Whether `error` means the request never reached the server (no connection was made).
+    private static func neverSent(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError {
+            return error == .connectTimeout || error == .invalidURL || error == .emptyHost || error == .emptyScheme
+        }
+        return error is NIOConnectionError || (error as? IOError)?.errnoCode == ECONNREFUSED
     }
 
     private static func describe(_ error: any Error) -> String {

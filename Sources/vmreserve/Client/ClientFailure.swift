@@ -21,7 +21,8 @@ struct ClientFailure: Error, CustomStringConvertible {
 
     let kind: Kind
     let message: String
-    /// The envelope's `code`, when the server answered.
+    /// The envelope's `code`, when the server answered; `answer_lost` when the request may have
+    /// reached the server but no answer came back (a timeout, a connection cut).
     var code: String?
 
     var description: String { message }

@@ -3,7 +3,8 @@ import Foundation
 /// Where the client finds its server and token: a flag, else `VMRESERVE_SERVER` /
 /// `VMRESERVE_TOKEN`, else what `vmreserve login` stored in the user's config folder
 /// (`$XDG_CONFIG_HOME/vmreserve/config.json`, else `~/.config/vmreserve/config.json`, mode 0600),
-/// else `http://127.0.0.1:5000` and no token (what `make run`'s dev mode serves).
+/// else `http://127.0.0.1:5000` and no token (what `make run`'s dev mode serves). The stored token
+/// and pool go only to the stored server, never to one a flag or variable names instead.
 struct ClientSettings: Codable, Equatable {
     static let defaultServer = "http://127.0.0.1:5000"
 
@@ -24,10 +25,11 @@ struct ClientSettings: Codable, Equatable {
     static func resolve(server: String?, pool: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
         -> ClientSettings
     {
-        let stored = try? JSONDecoder().decode(ClientSettings.self, from: Data(contentsOf: file(environment: environment)))
         let variable = { (name: String) in environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        return ClientSettings(server: server ?? variable("VMRESERVE_SERVER") ?? stored?.server ?? defaultServer,
-                              token: variable("VMRESERVE_TOKEN") ?? stored?.token, pool: pool ?? stored?.pool)
+        var stored = try? JSONDecoder().decode(ClientSettings.self, from: Data(contentsOf: file(environment: environment)))
+        let server = server ?? variable("VMRESERVE_SERVER") ?? stored?.server ?? defaultServer
+        if stored?.server != server { stored = nil }  // the stored token is for the stored server only
+        return ClientSettings(server: server, token: variable("VMRESERVE_TOKEN") ?? stored?.token, pool: pool ?? stored?.pool)
     }
 
     /// Writes the settings where `resolve` finds them, readable by the user only.

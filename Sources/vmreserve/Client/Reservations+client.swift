@@ -4,7 +4,8 @@ import Foundation
 extension APIClient {
     /// Checks a VM out; with `--wait` seconds, waits for one as long as that (asking again when
     /// the server's own `--max-wait` is shorter), with a spinner on a terminal. Every ask carries
-    /// the same Idempotency-Key, so an answer lost on the way never costs a second VM.
+    /// the same Idempotency-Key, so an answer lost on the way (asked again up to 3 times) never
+    /// costs a second VM.
     func checkOut(_ options: CheckoutOptions) async throws(ClientFailure) -> [String: Any] {
         let wait = options.wait
         var body: [String: Any] = [:]
@@ -13,6 +14,7 @@ extension APIClient {
         let key = UUID().uuidString
         let deadline = ContinuousClock.now + .seconds(wait)
         let spinner = wait > 0 ? WaitSpinner("waiting for a VM") : nil
+        var lost = 0  // answers lost on the way, each asked again
         while true {
             let left = Int((deadline - ContinuousClock.now).components.seconds)
             let asked = ContinuousClock.now
@@ -24,6 +26,10 @@ extension APIClient {
             } catch where (error.kind == .noneAvailable || error.code == "idempotency_key_in_use") && ContinuousClock.now < deadline {
                 // the server waited as long as it would; ask again (at most once a second)
                 try? await Task.sleep(until: asked + .seconds(1))
+            } catch where error.code == "answer_lost" && lost < 3 {
+                // the server may have checked a VM out for this ask: the same key gets it
+                lost += 1
+                try? await Task.sleep(for: .seconds(1))
             } catch {
                 await spinner?.stop()
                 throw error

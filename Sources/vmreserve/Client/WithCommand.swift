@@ -44,19 +44,27 @@ struct WithCommand: AsyncParsableCommand {
             let renewal = Task { await keepLeased(api, id: id, leaseSeconds: seconds) }
             status = await runCommand(environment: ["VMRESERVE_IP": vm["ip"] as? String ?? "", "VMRESERVE_VM_ID": id], stops: stops)
             renewal.cancel()
-            try await checkInPersistently(api, id: id)
+            // the command ran: its status is the answer, whatever the checkin meets
+            do {
+                try await checkInPersistently(api, id: id)
+            } catch let failure as ClientFailure {
+                Terminal.error("vmreserve: could not check in \(vm["ip"] as? String ?? id): \(failure.message)")
+            }
         }
         if status != 0 { throw ExitCode(status) }
     }
 
     /// Renews the lease halfway through each lease, while the command runs.
     /// (A renewal without `--lease` keeps the lease's own length.)
+    /// A renewal that fails is tried again every tenth of the lease, until one succeeds.
     private func keepLeased(_ api: APIClient, id: String, leaseSeconds: Int?) async {
         guard let seconds = leaseSeconds else { return }  // no lease: nothing to renew
+        var pause = max(1, seconds / 2)
         while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(max(1, seconds / 2)))
+            try? await Task.sleep(for: .seconds(pause))
             if Task.isCancelled { return }
-            _ = try? await api.renew(id, lease: checkout.lease)
+            let renewed = (try? await api.renew(id, lease: checkout.lease)) != nil
+            pause = renewed ? max(1, seconds / 2) : max(1, seconds / 10)
         }
     }
 
@@ -103,7 +111,8 @@ private struct CheckedOut: @unchecked Sendable {  // JSON values, read only
 /// caught signals. SIGINT is not passed on to it: a terminal's Ctrl-C reaches it too.)
 final class StopSignals: Sendable {
     init() {
-        _ = stopsReceived.load(ordering: .relaxed)  // initialised before a handler can run
+        // the globals are initialised here, before a handler can run (not inside one)
+        _ = (firstStop.load(ordering: .relaxed), lastStop.load(ordering: .relaxed), stopsReceived.load(ordering: .relaxed))
         for number in [SIGTERM, SIGHUP, SIGINT] { signal(number, recordStop) }
     }
 
@@ -113,10 +122,11 @@ final class StopSignals: Sendable {
         return number == 0 ? nil : number
     }
 
-    /// Calls `handler` with every stop signal received from now on (looking every 50 ms), until
-    /// the task is cancelled.
+    /// Calls `handler` with the last stop signal received, at once if any came since this was
+    /// made, and again whenever another comes (looking every 50 ms), until the task is cancelled:
+    /// so no signal is missed between starting something and watching it.
     func watch(_ handler: (Int32) -> Void) async {
-        var seen = stopsReceived.load(ordering: .relaxed)
+        var seen = 0
         while !Task.isCancelled {
             let count = stopsReceived.load(ordering: .relaxed)
             if count != seen {
