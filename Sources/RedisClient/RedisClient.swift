@@ -190,6 +190,24 @@ public final class RedisClient: Service, Sendable {
         return true
     }
 
+    /// Sends `command` to every master (in a cluster: each of the slot map; else the one Redis)
+    /// and answers each one's reply or error, by `host:port` ("" for the one Redis).
+    public func sendToEveryMaster(_ command: RedisCommand) async -> [(node: String, reply: Result<RESPValue, any Error>)] {
+        var replies: [(node: String, reply: Result<RESPValue, any Error>)] = []
+        for node in configuration.cluster == nil ? [""] : Set(masters).filter({ !$0.isEmpty }).sorted() {
+            guard let connection = pickConnection(node) else {
+                replies.append((node, .failure(RedisError.unavailable)))
+                continue
+            }
+            do {
+                replies.append((node, .success(try await send(command, on: connection, deadline: newDeadline()))))
+            } catch {
+                replies.append((node, .failure(error)))
+            }
+        }
+        return replies
+    }
+
     private func newDeadline() -> NIODeadline {
         .now() + TimeAmount(configuration.commandTimeout)
     }
