@@ -35,7 +35,11 @@ struct MovePoolCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let masters = try await Self.masters(seeds: seeds, base: base)
         guard let source = masters.first(where: { $0.slots.contains { $0.contains(slot) } }) else { throw ValidationError("no master holds slot \(slot)") }
-        guard let destination = masters.first(where: { $0.host == target.host && $0.port == target.port }) else {
+        // the target says who it is, so that any name of it will do (localhost, an address, a host name)
+        var targetURL = base
+        (targetURL.host, targetURL.port, targetURL.database) = (target.host, target.port, 0)
+        let targetID = try? await Self.withClient(targetURL) { try await $0.send(RedisCommand("CLUSTER", ["MYID"])) }.string
+        guard let destination = masters.first(where: { $0.id == targetID }) else {
             throw ValidationError("\(to) is not a master of this cluster")
         }
         guard source.id != destination.id else {

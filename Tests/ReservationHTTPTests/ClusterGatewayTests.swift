@@ -132,7 +132,7 @@ import TestSupport
                     try await waitUntil("the load is under way") { done.count >= clients * cycles / 4 }
                     let log = try processes.temporaryDirectory("move").appending(path: "log")
                     let move = try processes.start([GatewayProcess.executable, "move-pool", "--redis-cluster", "127.0.0.1:\(nodes[2].port)",
-                                                    "--pool", pool, "--to", "127.0.0.1:\(target.port)", "--batch", "5"], output: .file(log))
+                                                    "--pool", pool, "--to", "localhost:\(target.port)", "--batch", "5"], output: .file(log))
                     let status = await move.waitForExit()
                     _ = moved.take("move", by: "done")
                     let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
