@@ -111,6 +111,42 @@ import TestSupport
         }
     }
 
+    /// On a terminal, login asks for the token with the echo off, and a Ctrl-C at that prompt
+    /// leaves the terminal echoing again. (A pty from util-linux's `script`, whose input is a pipe
+    /// of the test's: Ctrl-C is the byte 0x03; the shell ignores it and runs `stty` afterwards.)
+    @Test func aCtrlCAtTheTokenPromptGivesTheTerminalItsEchoBack() async throws {
+        try await withTestProcesses { processes in
+            try await withGateway { gateway async throws in
+                let client = try Client(gateway: gateway, processes: processes)
+                var ends: [Int32] = [0, 0]
+                #expect(pipe(&ends) == 0)
+                defer { close(ends[1]) }
+                let transcript = client.home.appending(path: "prompt.out")
+                let session = client.home.appending(path: "prompt.sh")
+                try """
+                #!/bin/sh
+                trap '' INT
+                '\(GatewayProcess.executable)' login --server '\(client.server)'
+                echo "status $?"
+                stty -a
+                """.write(to: session, atomically: true, encoding: .utf8)
+                chmod(session.path, 0o755)
+                let terminal = try ChildProcess(["script", "-qec", session.path, "/dev/null"],
+                                                environment: client.environment(token: nil, server: nil, [:]), inheritEnvironment: false,
+                                                input: ends[0], output: .file(transcript), stopsWithThisProcess: true)
+                close(ends[0])
+                let written = { (try? String(contentsOf: transcript, encoding: .utf8)) ?? "" }
+                try await waitUntil("the prompt shows") { written().contains("Token for \(client.server): ") }
+                #expect(write(ends[1], [UInt8(3)], 1) == 1)
+                try await waitUntil("stty has run") { written().contains("status 130") && written().contains("speed") }
+                let settings = written().split(whereSeparator: \.isWhitespace)
+                #expect(settings.contains("echo") && !settings.contains("-echo"), "\(written())")
+                #expect(!FileManager.default.fileExists(atPath: client.configFile.path))
+                _ = await terminal.terminate()
+            }
+        }
+    }
+
     @Test func checkoutPrintsJustTheIPAndTheOtherCommandsFindTheVM() async throws {
         try await withTestProcesses { processes in
             try await withGateway { gateway async throws in

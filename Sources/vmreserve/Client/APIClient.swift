@@ -15,6 +15,7 @@ struct APIClient: Sendable {
     static func with(_ settings: ClientSettings, _ body: (APIClient) async throws -> Void) async throws {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(10))
+        configuration.connectionPool.retryConnectionEstablishment = false  // a refused connection is an answer at once
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
             try await body(APIClient(settings: settings, http: http))
@@ -91,6 +92,7 @@ struct APIClient: Sendable {
         case let error as HTTPClientError where error == .invalidURL || error == .emptyHost || error == .emptyScheme:
             "not a URL (give http://host:port)"
         case let error as HTTPClientError: "\(error)"
+        case let error as IOError: String(cString: strerror(error.errnoCode)).lowercased()
         default: String(describing: error).split(separator: "\n").first.map(String.init) ?? "connection failed"
         }
     }

@@ -10,21 +10,37 @@ enum Terminal {
     /// Whether standard error is a terminal (a person watches it).
     static var errorIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
-    /// Reads a line from standard input without echoing it when it is a terminal (a token).
+    /// Reads a line from standard input without echoing it when it is a terminal (a token). A
+    /// Ctrl-C at the prompt gives the terminal its echo back before the process ends.
     static func readSecret(prompt: String) -> String? {
         guard isatty(STDIN_FILENO) == 1 else { return readLine(strippingNewline: true) }
         FileHandle.standardError.write(Data(prompt.utf8))
         var settings = termios()
         tcgetattr(STDIN_FILENO, &settings)
+        echoingTerminal = settings
         var silent = settings
         silent.c_lflag &= ~tcflag_t(ECHO)
+        signal(SIGINT, restoreEchoAndStop)
+        signal(SIGTERM, restoreEchoAndStop)
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
         defer {
             tcsetattr(STDIN_FILENO, TCSAFLUSH, &settings)
+            signal(SIGINT, SIG_DFL)
+            signal(SIGTERM, SIG_DFL)
             FileHandle.standardError.write(Data("\n".utf8))
         }
         return readLine(strippingNewline: true)
     }
+}
+
+/// The terminal's settings before `readSecret` turned its echo off.
+nonisolated(unsafe) private var echoingTerminal = termios()
+
+/// Gives the terminal its echo back, then ends the process as the signal would have.
+private func restoreEchoAndStop(_ number: Int32) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &echoingTerminal)
+    signal(number, SIG_DFL)
+    raise(number)
 }
 
 /// A spinner with the elapsed time on standard error while a checkout waits, when standard error

@@ -34,7 +34,7 @@ struct WithCommand: AsyncParsableCommand {
             let result = await checkingOut.result
             watcher.cancel()
             if let signal = stops.first {
-                if case .success(let vm) = result, let id = vm.fields["vm_id"] as? String { try? await api.checkIn(.id(id)) }
+                if case .success(let vm) = result, let id = vm.fields["vm_id"] as? String { _ = try? await api.checkIn(.id(id)) }
                 status = 128 + signal
                 return
             }
