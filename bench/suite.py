@@ -14,6 +14,8 @@ loopback ports, and measures, all in this one run:
               connections, against 1 gateway and against 3 (one wrk per gateway, the
               connections split between them), for every pool size (VMs; the pool also has
               --users users);
+  admin reads GET /v1/admin/pool, the first page of 100 VMs and a page from the middle, as the
+              admin, 16 connections, for every pool size;
   memory      Redis' used_memory per VM and per user (the history stream, capped at about
               100,000 events, is measured apart and trimmed first);
   CPU         each process's CPU time per request (gateways, redis-server, wrk), from /proc
@@ -226,7 +228,7 @@ def main():
             "redis": r.info("server")["redis_version"],
             "swift": subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()[0],
         }
-        results = {"machine": machine, "seconds": options.seconds, "references": {}, "cycles": [], "memory": []}
+        results = {"machine": machine, "seconds": options.seconds, "references": {}, "cycles": [], "memory": [], "admin_reads": []}
         print(f"# {machine['cores']} cores, {machine['cpu']}, Redis {machine['redis']}", flush=True)
 
         # references
@@ -292,6 +294,15 @@ def main():
                     for token in tokens:
                         for vm in http(admin_url + "/v1/vms/mine", token=token)["data"]:
                             http(admin_url + "/v1/checkins", "POST", {"vm_id": vm["vm_id"]}, token=token)
+            # admin reads, 16 connections: pool stats, the first page of 100 VMs, and a page from
+            # the middle of the id space (a cursor, as a client following pages would send)
+            for name, path in (("pool stats", "/v1/admin/pool"), ("first page of VMs", "/v1/admin/vms?limit=100"),
+                               ("a middle page of VMs", "/v1/admin/vms?limit=100&cursor=80000000-0000-0000-0000-000000000000")):
+                run = measure(name, [admin_url + path], 16, options.seconds, [gateways[0][0].pid], redis_server.pid,
+                              os.path.join(ROOT, "bench", "admin_get.lua"), [[ADMIN]])
+                run["vms"] = size
+                results["admin_reads"].append(run)
+                print(json.dumps(run), flush=True)
             for process, _ in gateways:
                 processes.stop(process)
             r.flushall()
@@ -340,6 +351,11 @@ def markdown(results):
     rss = [run["gateway_rss_mb"] for run in results["cycles"] if "gateway_rss_mb" in run]
     if rss:
         out += ["", f"Gateway RSS after the 256-connection runs: {min(rss):.0f}–{max(rss):.0f} MB."]
+    out += ["", "| VMs | admin read, 16 connections | requests/s | non-2xx | p50 ms | p99 ms | CPU µs/request: gateway | redis |",
+            "|---|---|---|---|---|---|---|---|"]
+    for run in results.get("admin_reads", []):
+        out.append(f"| {run['vms']:,} | {run['name']} | {run['rate']:,.0f} | {run['non_2xx'] / max(1, run['requests']):.0%} | "
+                   f"{run['p50_ms']:.2f} | {run['p99_ms']:.2f} | {run['cpu_us']['server']:.1f} | {run['cpu_us']['redis']:.1f} |")
     out += ["", "Plots: `bench/results/throughput.png`, `bench/results/latency.png`, `bench/results/pool_size.png`."]
     return "\n".join(out)
 
