@@ -35,6 +35,18 @@ import Testing
         #expect(violation(text) == "The body is not valid JSON", "\(text)")
     }
 
+    /// A flat object comes out read (strings unescaped, whole numbers that fit an Int, nulls);
+    /// anything else comes out nil, and is left to Codable.
+    @Test func aFlatObjectComesOutRead() throws {
+        let flat = try StrictJSON.validate(Array(#"{"ip": "1.2.3.4", "n": -12, "z": 0, "x": null, "e": "a\u00e9\"\n"}"#.utf8))
+        #expect(flat == ["ip": .string("1.2.3.4"), "n": .integer(-12), "z": .integer(0), "x": .null, "e": .string("aé\"\n")])
+        #expect(try StrictJSON.validate(Array("{}".utf8)) == [:])
+        for text in [#"{"a": 1.5}"#, #"{"a": 1e3}"#, #"{"a": true}"#, #"{"a": [1]}"#, #"{"a": {"b": 1}}"#,
+                     #"{"a": 99999999999999999999}"#, "[1]", #""s""#, "7", "null"] {
+            #expect(try StrictJSON.validate(Array(text.utf8)) == nil, "\(text)")
+        }
+    }
+
     @Test func refusesAMemberNamedTwiceHoweverItIsWritten() {
         #expect(violation(#"{"ip": "1.2.3.4", "ip": "5.6.7.8"}"#) == "The body names member 'ip' more than once")
         #expect(violation(#"{"ip": 1, "\u0069p": 2}"#) == "The body names member 'ip' more than once")

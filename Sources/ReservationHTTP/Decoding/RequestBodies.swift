@@ -1,5 +1,36 @@
 import Reservations
 
+/// A body that can be made from a flat object's members without Codable (`StrictJSON.Flat`),
+/// for the bodies of the busiest routes. `init(flat:)` answers nil for anything it does not
+/// take exactly as its Codable `init(from:)` would (an unknown member, a wrong type), and the
+/// body is then decoded by Codable, which says what is wrong.
+protocol FlatDecodable {
+    init?(flat: StrictJSON.Flat)
+}
+
+extension StrictJSON.Flat {
+    /// Member `name` as an optional string: absent or null is nil; any other kind fails (nil).
+    func optionalString(_ name: String) -> String?? {
+        switch self[name] {
+        case nil, .null: .some(nil)
+        case .string(let text): .some(text)
+        case .integer: nil
+        }
+    }
+
+    /// Member `name` as an optional whole number, as `optionalString`.
+    func optionalInteger(_ name: String) -> Int?? {
+        switch self[name] {
+        case nil, .null: .some(nil)
+        case .integer(let number): .some(number)
+        case .string: nil
+        }
+    }
+
+    /// Whether every member is one of `names`.
+    func hasOnly(_ names: Set<String>) -> Bool { keys.allSatisfy(names.contains) }
+}
+
 /// `POST /v1/checkouts`: `{"lease_seconds": N, "size": "large"}`, both optional.
 struct CheckoutBody: StrictDecodable {
     enum Field: String, CodingKey, CaseIterable { case lease_seconds, size }
@@ -13,6 +44,14 @@ struct CheckoutBody: StrictDecodable {
     }
 }
 
+extension CheckoutBody: FlatDecodable {
+    init?(flat: StrictJSON.Flat) {
+        guard flat.hasOnly(["lease_seconds", "size"]), let lease = flat.optionalInteger("lease_seconds"),
+              let size = flat.optionalString("size") else { return nil }
+        (leaseSeconds, self.size) = (lease, size)
+    }
+}
+
 /// `POST /v1/checkouts/{vm_id}/renew`: `{"lease_seconds": N}`, optional.
 struct LeaseBody: StrictDecodable {
     enum Field: String, CodingKey, CaseIterable { case lease_seconds }
@@ -20,6 +59,13 @@ struct LeaseBody: StrictDecodable {
 
     init(from decoder: any Decoder) throws {
         leaseSeconds = try Self.fields(from: decoder).decodeIfPresent(Int.self, forKey: .lease_seconds)
+    }
+}
+
+extension LeaseBody: FlatDecodable {
+    init?(flat: StrictJSON.Flat) {
+        guard flat.hasOnly(["lease_seconds"]), let lease = flat.optionalInteger("lease_seconds") else { return nil }
+        leaseSeconds = lease
     }
 }
 
@@ -33,6 +79,13 @@ struct CheckinBody: StrictDecodable {
         let fields = try Self.fields(from: decoder)
         ip = try fields.decodeIfPresent(String.self, forKey: .ip)
         vmID = try fields.decodeIfPresent(String.self, forKey: .vm_id)
+    }
+}
+
+extension CheckinBody: FlatDecodable {
+    init?(flat: StrictJSON.Flat) {
+        guard flat.hasOnly(["ip", "vm_id"]), let ip = flat.optionalString("ip"), let id = flat.optionalString("vm_id") else { return nil }
+        (self.ip, vmID) = (ip, id)
     }
 }
 

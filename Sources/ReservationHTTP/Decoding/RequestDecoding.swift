@@ -20,10 +20,15 @@ enum RequestDecoding {
             if required { throw APIError.badRequest("A JSON body is required") }
             return nil
         }
+        let flat: StrictJSON.Flat?
         do throws(StrictJSON.Violation) {
-            try StrictJSON.validate(Array(buffer.readableBytesView))
+            flat = try StrictJSON.validate(Array(buffer.readableBytesView))
         } catch {
             throw APIError.badRequest(error.message)
+        }
+        // the usual bodies, read already; anything else (and every mistake, for its message) by Codable
+        if let flat, let type = T.self as? any FlatDecodable.Type, let body = type.init(flat: flat) as? T {
+            return body
         }
         do {
             return try decoder.decode(T.self, from: buffer)

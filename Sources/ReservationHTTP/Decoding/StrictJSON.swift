@@ -5,7 +5,20 @@
 /// twice (compared after unescaping, so `"ip"` and `"\u0069p"` are the same name), that
 /// values nest at most `maxDepth` deep, and, past the grammar, that every `\u` escape is a whole
 /// character and every number fits a Double (what no decoder could read is refused here, clearly).
+/// A body that is an object of strings, whole numbers and nulls comes out read as well (`Flat`),
+/// so that the usual request bodies need no second parse.
 struct StrictJSON {
+    /// A member of a flat object: what the usual bodies hold.
+    enum FlatValue: Equatable {
+        case string(String)
+        /// A number written as a whole number (digits, maybe a minus) that fits an Int.
+        case integer(Int)
+        case null
+    }
+
+    /// An object's members, when every one is a `FlatValue`.
+    typealias Flat = [String: FlatValue]
+
     static let maxDepth = 64
 
     /// Why a body is not acceptable JSON, in words fit for the envelope's message.
@@ -19,14 +32,22 @@ struct StrictJSON {
 
     private init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    /// Throws a `Violation` unless `bytes` is one strict JSON value, with optional whitespace around it.
-    static func validate(_ bytes: [UInt8]) throws(Violation) {
+    /// Throws a `Violation` unless `bytes` is one strict JSON value, with optional whitespace
+    /// around it; answers its members when it is a flat object (nil for any other value).
+    @discardableResult
+    static func validate(_ bytes: [UInt8]) throws(Violation) -> Flat? {
         guard String(validating: bytes, as: UTF8.self) != nil else { throw Violation(message: "The body is not UTF-8 text") }
         var parser = StrictJSON(bytes)
         parser.skipWhitespace()
-        try parser.value(depth: 1)
+        var flat: Flat?
+        if parser.current == UInt8(ascii: "{") {
+            flat = try parser.object(depth: 1)
+        } else {
+            _ = try parser.value(depth: 1)
+        }
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw .syntax }
+        return flat
     }
 
     private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
@@ -40,27 +61,33 @@ struct StrictJSON {
         index += 1
     }
 
-    private mutating func value(depth: Int) throws(Violation) {
+    /// One value; what it is when it is a `FlatValue`, else nil.
+    private mutating func value(depth: Int) throws(Violation) -> FlatValue? {
         guard depth <= Self.maxDepth else { throw Violation(message: "The body nests deeper than \(Self.maxDepth) levels") }
         switch current {
-        case UInt8(ascii: "{"): try object(depth: depth)
+        case UInt8(ascii: "{"): _ = try object(depth: depth)
         case UInt8(ascii: "["): try array(depth: depth)
-        case UInt8(ascii: "\""): _ = try string()
+        case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
-        case UInt8(ascii: "n"): try literal("null")
-        default: try number()
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
+        default: return try number()
         }
+        return nil
     }
 
-    private mutating func object(depth: Int) throws(Violation) {
+    /// An object; its members when every one is a `FlatValue`, else nil.
+    private mutating func object(depth: Int) throws(Violation) -> Flat? {
         index += 1
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             index += 1
-            return
+            return [:]
         }
         var names: Set<String> = []
+        var members: Flat? = [:]
         while true {
             let name = try string()
             guard names.insert(name).inserted else {
@@ -69,7 +96,11 @@ struct StrictJSON {
             skipWhitespace()
             try expect(UInt8(ascii: ":"))
             skipWhitespace()
-            try value(depth: depth + 1)
+            if let member = try value(depth: depth + 1) {
+                members?[name] = member
+            } else {
+                members = nil
+            }
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","):
@@ -77,7 +108,7 @@ struct StrictJSON {
                 skipWhitespace()  // then a name must follow: a trailing comma fails in string()
             case UInt8(ascii: "}"):
                 index += 1
-                return
+                return members
             default:
                 throw .syntax
             }
@@ -92,7 +123,7 @@ struct StrictJSON {
             return
         }
         while true {
-            try value(depth: depth + 1)
+            _ = try value(depth: depth + 1)
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","):
@@ -186,7 +217,8 @@ struct StrictJSON {
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, within the range of a Double.
-    private mutating func number() throws(Violation) {
+    /// A number; an `.integer` when it is written as a whole number that fits an Int.
+    private mutating func number() throws(Violation) -> FlatValue? {
         let start = index
         if current == UInt8(ascii: "-") { index += 1 }
         if current == UInt8(ascii: "0") {
@@ -194,18 +226,23 @@ struct StrictJSON {
         } else {
             try digits()
         }
+        var whole = true
         if current == UInt8(ascii: ".") {
             index += 1
             try digits()
+            whole = false
         }
         if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
             index += 1
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
             try digits()
+            whole = false
         }
-        guard Double(String(decoding: bytes[start..<index], as: UTF8.self))?.isFinite == true else {
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        guard Double(text)?.isFinite == true else {
             throw Violation(message: "The body holds a number too large to read")
         }
+        return whole ? Int(text).map(FlatValue.integer) : nil
     }
 
     private mutating func digits() throws(Violation) {
