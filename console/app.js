@@ -292,11 +292,6 @@ function showToken(user) {
   byId('new-token').hidden = false;
 }
 
-function leaseBody() {
-  const lease = byId('checkout-lease').value;
-  return lease ? { lease_seconds: Number(lease) } : {};
-}
-
 // Runs an action; says `done` (a text, or a function of the action's result) or the server's
 // message in `messageId`, then refreshes.
 async function act(messageId, done, action) {
@@ -332,7 +327,8 @@ document.addEventListener('DOMContentLoaded', () => {
   byId('sign-out').addEventListener('click', signOut);
   onSubmit('checkout-form', () => {
     const wait = Number(byId('checkout-wait').value) || 0;
-    const body = leaseBody();
+    const lease = byId('checkout-lease').value;
+    const body = lease ? { lease_seconds: Number(lease) } : {};
     const size = byId('checkout-size').value.trim();
     if (size) body.size = size;
     act('mine-message', (vm) => 'Checked out ' + vm.ip, () => {

@@ -57,8 +57,6 @@ public struct GatewayConfiguration: Sendable {
     /// The pools served, by name (each the hash tag of its Redis keys); never empty. The first is
     /// served at the routes as docs/API.md writes them, every one under `/pools/{name}`.
     public var pools: [String]
-    /// The pool served without a `/pools/{name}` prefix.
-    public var pool: String { pools[0] }
     public var logLevel: Logger.Level
     /// A connection that sends nothing for this long (no request, or a request that stopped
     /// arriving) is closed, so that idle or stalled clients cannot pile up.

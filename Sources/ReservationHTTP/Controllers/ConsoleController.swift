@@ -17,12 +17,12 @@ struct ConsoleController {
     func addRoutes(to router: Router<GatewayRequestContext>) {
         for (path, file, type) in [("ui", "index", "text/html; charset=utf-8"), ("ui/app.js", "app", "text/javascript; charset=utf-8"),
                                    ("ui/style.css", "style", "text/css; charset=utf-8")] {
-            let text = EmbeddedDocuments.files[file]!
-            router.get(RouterPath(path)) { request, _ in
+            let body = ByteBuffer(string: EmbeddedDocuments.files[file]!)  // made once, shared by every answer
+            var headers = Self.securityHeaders
+            headers[.contentType] = type
+            router.get(RouterPath(path)) { [headers] request, _ in
                 _ = try RequestDecoding.query(request, allowed: [])
-                var headers = Self.securityHeaders
-                headers[.contentType] = type
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
             }
         }
     }
