@@ -10,10 +10,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from suite import (ADMIN, RECORD_SETTINGS, ROOT, Processes, cpu_seconds, free_port, http, measure,  # noqa: E402
+from suite import (ADMIN, ROOT, Processes, cpu_seconds, free_port, http, measure,  # noqa: E402
                    release_build, wait_for)
 
 SECONDS = int(next((a for a in sys.argv[1:] if a.isdigit()), "5"))
@@ -23,10 +22,7 @@ binary = release_build("vmreserve", "bare-endpoint")
 work = tempfile.mkdtemp(prefix="vmreserve-gateway-costs-")
 processes = Processes(work)
 try:
-    redis_port = free_port()
-    redis = processes.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", work] + RECORD_SETTINGS)
-    time.sleep(0.5)
+    redis, redis_port = processes.start_redis()
     port = free_port()
     gateway = processes.start("gateway", [binary, "serve", "--port", str(port), "--redis-url", f"redis://127.0.0.1:{redis_port}/0",
                                           "--admin-token", ADMIN, "--max-vm-count", "100000", "--log-level", "warning"])

@@ -112,6 +112,22 @@ class Processes:
         self.running.append(process)
         return process
 
+    def start_redis(self):
+        """A redis-server without persistence and with the record settings, once it answers: (process, port)."""
+        port = free_port()
+        process = self.start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                       "--appendonly", "no", "--dir", self.work] + RECORD_SETTINGS)
+        for _ in range(600):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+                    connection.sendall(b"PING\r\n")
+                    if connection.recv(16).startswith(b"+PONG"):
+                        return process, port
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise SystemExit("redis-server did not answer")
+
     def stop(self, process):
         process.terminate()
         process.wait()
@@ -199,16 +215,8 @@ def main():
     work = tempfile.mkdtemp(prefix="vmreserve-suite-")
     processes = Processes(work)
     try:
-        redis_port = free_port()
-        redis_server = processes.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                                                 "--save", "", "--appendonly", "no", "--dir", work] + RECORD_SETTINGS)
+        redis_server, redis_port = processes.start_redis()
         r = redis.Redis(port=redis_port)
-        for _ in range(200):
-            try:
-                r.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
 
         def start_gateways(count, pool):
             gateways = []

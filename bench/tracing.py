@@ -11,7 +11,7 @@ import os
 import tempfile
 import threading
 
-from suite import ADMIN, RECORD_SETTINGS, ROOT, Processes, release_build, seconds_option, free_port, http as call, measure, wait_for
+from suite import ADMIN, ROOT, Processes, release_build, seconds_option, free_port, http as call, measure, wait_for
 
 
 class Collector(http.server.BaseHTTPRequestHandler):
@@ -34,9 +34,7 @@ def main():
     work = tempfile.mkdtemp(prefix="vmreserve-tracing-")
     processes = Processes(work)
     try:
-        redis_port = free_port()
-        redis = processes.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                                          "--appendonly", "no", "--dir", work] + RECORD_SETTINGS)
+        redis, redis_port = processes.start_redis()
         gateways = {}
         for name, extra in (("off", []), ("on", ["--otlp-endpoint", f"http://127.0.0.1:{collector.server_port}"])):
             port = free_port()

@@ -64,7 +64,7 @@ struct AdminVMsCommand: AsyncParsableCommand {
         func run() async throws {
             try await client.run { api in
                 let deleted = try await api.call(.DELETE, "/v1/admin/vms/\(APIClient.pathComponent(id))")
-                if output.json { print(jsonText(deleted)) }
+                output.printJSONIfAsked(deleted)
             }
         }
     }
@@ -155,7 +155,7 @@ struct AdminUsersCommand: AsyncParsableCommand {
         func run() async throws {
             try await client.run { api in
                 let user = try await api.call(.PATCH, "/v1/admin/users/\(APIClient.pathComponent(name))", body: ["quota": quota])
-                if output.json { print(jsonText(user)) }
+                output.printJSONIfAsked(user)
             }
         }
     }
@@ -184,7 +184,7 @@ struct AdminUsersCommand: AsyncParsableCommand {
         func run() async throws {
             try await client.run { api in
                 let user = try await api.call(.DELETE, "/v1/admin/users/\(APIClient.pathComponent(name))")
-                if output.json { print(jsonText(user)) }
+                output.printJSONIfAsked(user)
             }
         }
     }

@@ -39,6 +39,11 @@ struct CheckoutOptions: ParsableArguments {
 struct OutputOptions: ParsableArguments {
     @Flag(help: "Print the server's JSON answer instead of text.")
     var json = false
+
+    /// For a command that prints nothing when it succeeds: the answer with `--json`.
+    func printJSONIfAsked(_ answer: Any) {
+        if json { print(jsonText(answer)) }
+    }
 }
 
 /// A VM named on the command line by its IP address or its id.

@@ -63,7 +63,7 @@ struct CheckinCommand: AsyncParsableCommand {
     func run() async throws {
         try await client.run { api in
             let checkedIn = try await api.checkIn(vm)
-            if output.json { print(jsonText(checkedIn)) }
+            output.printJSONIfAsked(checkedIn)
         }
     }
 }
