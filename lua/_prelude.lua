@@ -225,8 +225,10 @@ local function require_admin(role)
 end
 
 -- VMs. A VM is one field of a bucket hash, K.records .. <the first three characters of its id>
--- (4096 buckets for the gateway's UUIDs), whose value is its record: the fields of VM_FIELDS in
--- that order, joined by '|', "" for a field that is not set. Redis keeps a small hash as one
+-- (4096 buckets for the gateway's UUIDs), whose value is its record: the 18 fields
+-- status, ip, created_at, size, cpu, memory_mb, user, checked_out_at, lease_expires_at,
+-- lease_seconds, claim_ticket, available_since, job, job_claim, job_worker, failures, machine_id
+-- and error, in that order (decode_vm and save_vm; VMRecord.swift), joined by '|', "" for a field that is not set. Redis keeps a small hash as one
 -- compact listpack, so a VM costs its id and record and a few bytes, where a hash of its own
 -- would cost a key, an object and a table entry as well. K.buckets (a zset, score 0) lists the
 -- buckets, in lexicographic order, for listing every VM by id. Only `error`, the last field, and
@@ -236,28 +238,30 @@ end
 -- reads it), and the pool hash counts VMs: field `vm_count` all of them, `count:<status>`
 -- those in each status but checked-out, whose count is the rest (one HINCRBY fewer for every
 -- checkout and checkin).
-local VM_FIELDS = {'status', 'ip', 'created_at', 'size', 'cpu', 'memory_mb', 'user', 'checked_out_at',
-                   'lease_expires_at', 'lease_seconds', 'claim_ticket', 'available_since', 'job', 'job_claim',
-                   'job_worker', 'failures', 'machine_id', 'error'}
-local VM_FIELD_COUNT = 18
 local VM_PATTERN = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|'
                    .. '([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$'
 
 local function vm_bucket(id) return K.records .. id:sub(1, 3) end
 
-local function set(value) if value ~= '' then return value end end -- "" (not set) as nil
-
--- The map of a VM's fields from its record text: vm_id, the fields of VM_FIELDS that are set,
--- and `text`, the record as stored (what save_vm wrote last).
+-- The map of a VM's fields from its record text: vm_id, the fields that are set
+-- ("" in the record: not set, nil in the map), and `text`, the record as stored (what save_vm
+-- wrote last). Written out field by field: a loop or a helper call per field costs twice as much
+-- (bench/lua_costs.py), and a checkout and a checkin each decode one record.
 local function decode_vm(id, text)
   local status, ip, created_at, size, cpu, memory_mb, user, checked_out_at, lease_expires_at, lease_seconds,
         claim_ticket, available_since, job, job_claim, job_worker, failures, machine_id, err = text:match(VM_PATTERN)
   if machine_id and machine_id:find('%', 1, true) then machine_id = machine_id:gsub('%%7C', '|'):gsub('%%25', '%%') end
-  return {vm_id = id, text = text, status = set(status), ip = set(ip), created_at = set(created_at), size = set(size),
-          cpu = set(cpu), memory_mb = set(memory_mb), user = set(user), checked_out_at = set(checked_out_at),
-          lease_expires_at = set(lease_expires_at), lease_seconds = set(lease_seconds), claim_ticket = set(claim_ticket),
-          available_since = set(available_since), job = set(job), job_claim = set(job_claim),
-          job_worker = set(job_worker), failures = set(failures), machine_id = set(machine_id), error = set(err)}
+  return {vm_id = id, text = text, status = status ~= '' and status or nil, ip = ip ~= '' and ip or nil,
+          created_at = created_at ~= '' and created_at or nil, size = size ~= '' and size or nil,
+          cpu = cpu ~= '' and cpu or nil, memory_mb = memory_mb ~= '' and memory_mb or nil,
+          user = user ~= '' and user or nil, checked_out_at = checked_out_at ~= '' and checked_out_at or nil,
+          lease_expires_at = lease_expires_at ~= '' and lease_expires_at or nil,
+          lease_seconds = lease_seconds ~= '' and lease_seconds or nil,
+          claim_ticket = claim_ticket ~= '' and claim_ticket or nil,
+          available_since = available_since ~= '' and available_since or nil, job = job ~= '' and job or nil,
+          job_claim = job_claim ~= '' and job_claim or nil, job_worker = job_worker ~= '' and job_worker or nil,
+          failures = failures ~= '' and failures or nil, machine_id = machine_id ~= '' and machine_id or nil,
+          error = err ~= '' and err or nil}
 end
 
 -- VM `id` as a map of its fields (see decode_vm), nil when there is none.
@@ -268,13 +272,16 @@ end
 
 local function vm_exists(id) return redis.call('HEXISTS', vm_bucket(id), id) == 1 end
 
--- Writes a VM's map (from load_vm, or a new one) as its record.
+-- Writes a VM's map (from load_vm, or a new one) as its record, in one
+-- concatenation (one string built, where a loop and table.concat cost four times as much).
 local function save_vm(vm)
-  local parts = {}
-  for i = 1, VM_FIELD_COUNT do parts[i] = vm[VM_FIELDS[i]] or '' end
   local machine = vm.machine_id
-  if machine and machine:find('[|%%]') then parts[17] = machine:gsub('%%', '%%25'):gsub('|', '%%7C') end
-  vm.text = table.concat(parts, '|')
+  if machine and machine:find('[|%%]') then machine = machine:gsub('%%', '%%25'):gsub('|', '%%7C') end
+  vm.text = (vm.status or '') .. '|' .. (vm.ip or '') .. '|' .. (vm.created_at or '') .. '|' .. (vm.size or '')
+    .. '|' .. (vm.cpu or '') .. '|' .. (vm.memory_mb or '') .. '|' .. (vm.user or '') .. '|' .. (vm.checked_out_at or '')
+    .. '|' .. (vm.lease_expires_at or '') .. '|' .. (vm.lease_seconds or '') .. '|' .. (vm.claim_ticket or '')
+    .. '|' .. (vm.available_since or '') .. '|' .. (vm.job or '') .. '|' .. (vm.job_claim or '') .. '|' .. (vm.job_worker or '')
+    .. '|' .. (vm.failures or '') .. '|' .. (machine or '') .. '|' .. (vm.error or '')
   redis.call('HSET', vm_bucket(vm.vm_id), vm.vm_id, vm.text)
 end
 
@@ -322,24 +329,23 @@ end
 
 -- History: every state change appends one event to the capped stream K.events in the script that
 -- makes the change, so history and state never disagree. The entry id is Redis' time in ms.
--- Fields: action; actor (who asked: a user's or principal's name, "system" for a lease that ran
--- out); and those of vm_id, ip, user (whom it concerns), status (the VM's status after it: the
--- outcome) and detail (a lease length, a new quota...) that apply. The stream keeps about the
--- last EVENTS_KEPT events.
+-- event(action, actor, vm_id, ip, user, status, detail): action; actor (who asked: a user's or
+-- principal's name, "system" for a lease that ran out); then, each only when it applies (nil or
+-- "" leave the field out), the VM (vm_id, ip), the user it concerns, the VM's status after it
+-- (the outcome) and a detail (a lease length, a new quota...). The stream keeps about the last
+-- EVENTS_KEPT events. (Positional and without a loop: a checkout and a checkin each add one.)
 local EVENTS_KEPT = '100000'
-local EVENT_FIELDS = {'vm_id', 'ip', 'user', 'status', 'detail'}
 
-local function event(action, actor, fields)
-  local args = {'XADD', K.events, 'MAXLEN', '~', EVENTS_KEPT, '*', 'action', action, 'actor', actor}
-  for i = 1, 5 do
-    local name = EVENT_FIELDS[i]
-    local value = fields[name]
-    if value and value ~= '' then
-      args[#args + 1] = name
-      args[#args + 1] = value
-    end
-  end
-  redis.call(unpack(args))
+local function event(action, actor, vm_id, ip, user, status, detail)
+  local args = {'XADD', K.events, 'MAXLEN', '~', EVENTS_KEPT, '*', 'action', action, 'actor', actor,
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0} -- room for the five optional fields
+  local n = 10
+  if vm_id and vm_id ~= '' then args[n + 1], args[n + 2], n = 'vm_id', vm_id, n + 2 end
+  if ip and ip ~= '' then args[n + 1], args[n + 2], n = 'ip', ip, n + 2 end
+  if user and user ~= '' then args[n + 1], args[n + 2], n = 'user', user, n + 2 end
+  if status and status ~= '' then args[n + 1], args[n + 2], n = 'status', status, n + 2 end
+  if detail and detail ~= '' then args[n + 1], args[n + 2], n = 'detail', detail, n + 2 end
+  redis.call(unpack(args, 1, n))
 end
 
 -- Available VMs. Each VM that becomes available is pushed to the free list of its size,
@@ -427,7 +433,7 @@ local function release(vm, action, actor, t)
   if to[2] then queue_job(vm, to[2], t) end
   save_vm(vm)
   if holder then redis.call('SREM', K.held .. holder, vm.vm_id) end
-  event(action, actor, {vm_id = vm.vm_id, ip = vm.ip, user = holder, status = to[1]})
+  event(action, actor, vm.vm_id, vm.ip, holder, to[1])
   if not to[2] then serve_waiters() end
 end
 
@@ -683,8 +689,8 @@ local function take_vm(name, default_quota, lease, t, detail, size, limits)
   if lease then set_lease(vm, t, lease) end
   save_vm(vm)
   redis.call('SADD', held_key, vm.vm_id)
-  event('checkout', name, {vm_id = vm.vm_id, ip = vm.ip, user = name, status = 'checked-out',
-        detail = detail or (lease and ('lease ' .. vm.lease_seconds .. ' s') or 'no lease')})
+  event('checkout', name, vm.vm_id, vm.ip, name, 'checked-out',
+        detail or (lease and ('lease ' .. vm.lease_seconds .. ' s') or 'no lease'))
   return vm
 end
 
@@ -789,7 +795,7 @@ local function create_from_candidates(actor, want, first, size)
       save_vm(vm)
       redis.call('ZADD', K.buckets, 0, id:sub(1, 3))
       redis.call('HINCRBY', K.pool, 'vm_count', '1')
-      event('create', actor, {vm_id = id, ip = ip, status = status, detail = size})
+      event('create', actor, id, ip, nil, status, size)
       out[#out + 1] = vm_reply(vm)
     end
   end
@@ -811,7 +817,7 @@ local function remove_vm(vm, actor, detail, action)
     redis.call('HDEL', ip_index(vm.ip), vm.ip)
     free_block_ip(vm.ip)
   end
-  event(action or 'delete', actor, {vm_id = id, ip = vm.ip, status = 'deleted', detail = detail})
+  event(action or 'delete', actor, id, vm.ip, nil, 'deleted', detail)
 end
 
 -- Deletes an available or failed VM, as `actor`: at once, or with provisioning jobs it is
@@ -821,7 +827,7 @@ local function retire_vm(vm, actor, detail)
   set_status(vm, 'deprovisioning')
   queue_job(vm, 'deprovision')
   save_vm(vm)
-  event('delete', actor, {vm_id = vm.vm_id, ip = vm.ip, status = 'deprovisioning', detail = detail})
+  event('delete', actor, vm.vm_id, vm.ip, nil, 'deprovisioning', detail)
 end
 
 -- The keys of the pool of prefix P by name (K), made once per pool: the library's locals outlive

@@ -23,6 +23,6 @@ return run(function()
   end
   unused_token(hex)
   save_user({token = hex, name = name, role = new_role, quota = tostring(quota), created_at = ms_text(now())})
-  event('user_create', actor, {user = name, detail = 'role ' .. new_role .. ', quota ' .. quota})
+  event('user_create', actor, nil, nil, name, nil, 'role ' .. new_role .. ', quota ' .. quota)
   return user_record(name)
 end)

@@ -16,6 +16,6 @@ return run(function()
   end
   remove_user(load_user(name))
   redis.call('DEL', K.held .. name)
-  event('user_delete', actor, {user = name})
+  event('user_delete', actor, nil, nil, name)
   return rec
 end)

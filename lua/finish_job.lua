@@ -44,14 +44,14 @@ return run(function()
     if outcome == 'done' then
       set_status(vm, 'available')
       save_vm(vm)
-      event(job == 'reset' and 'reset' or 'provisioned', 'system', {vm_id = id, ip = vm.ip, status = 'available', detail = machine})
+      event(job == 'reset' and 'reset' or 'provisioned', 'system', id, vm.ip, nil, 'available', machine)
       serve_waiters()
     else
       if message == '' then message = 'the provider failed' end
       set_status(vm, 'error')
       vm.error = message
       save_vm(vm)
-      event(job .. '_failed', 'system', {vm_id = id, ip = vm.ip, status = 'error', detail = message})
+      event(job .. '_failed', 'system', id, vm.ip, nil, 'error', message)
     end
     return {'done', job, vm_reply(load_vm(id))}
   end
@@ -62,7 +62,7 @@ return run(function()
     vm.failures, vm.error, vm.job_claim = failures, message, nil
     save_vm(vm)
     redis.call('ZADD', K.jobs, now() + math.min(2 ^ failures, 300) * 1000, id)
-    event('deprovision_failed', 'system', {vm_id = id, ip = vm.ip, status = 'deprovisioning', detail = message})
+    event('deprovision_failed', 'system', id, vm.ip, nil, 'deprovisioning', message)
     return {'done', job, vm_reply(vm)}
   end
   remove_vm(vm, 'system', machine ~= '' and machine or vm.machine_id, 'deprovisioned')

@@ -41,7 +41,7 @@ local function migrate_layout(t, legacy)
     redis.call('DEL', legacy .. 'vm:' .. id)
   end
   redis.call('DEL', unpack(old_keys))
-  event('migrate', 'system', {detail = #ids .. ' VMs moved to bucketed records'})
+  event('migrate', 'system', nil, nil, nil, nil, #ids .. ' VMs moved to bucketed records')
 end
 
 -- A pool written before user records were bucketed kept a hash per user (P:user:<name>), every
@@ -66,8 +66,8 @@ local function migrate_users(legacy)
     redis.call('DEL', legacy .. 'user:' .. name)
   end
   redis.call('DEL', legacy .. 'users', legacy .. 'tokens')
-  event('migrate', 'system', {detail = ('%d users moved to bucketed records, %d already there, %d without a token dropped')
-                                       :format(moved, kept, tokenless)})
+  event('migrate', 'system', nil, nil, nil, nil,
+        ('%d users moved to bucketed records, %d already there, %d without a token dropped'):format(moved, kept, tokenless))
 end
 
 return run(function()
@@ -90,7 +90,7 @@ return run(function()
   if redis.call('EXISTS', legacy .. 'vms') == 1 then migrate_layout(t, legacy) end
   if redis.call('EXISTS', legacy .. 'users') == 1 then migrate_users(legacy) end
   if redis.call('HSETNX', K.pool, 'max_vm_count', seed) == 1 then
-    event('set_cap', 'system', {detail = 'max_vm_count ' .. seed .. ' (first start)'})
+    event('set_cap', 'system', nil, nil, nil, nil, 'max_vm_count ' .. seed .. ' (first start)')
   end
   local sizes = ARGV[3] or ''
   if sizes ~= '' then
@@ -102,7 +102,7 @@ return run(function()
   local cidr = ARGV[2] or ''
   if cidr ~= '' and not redis.call('HGET', K.pool, 'ip_pool') then
     configure_ip_pool(cidr)
-    event('set_ip_pool', 'system', {detail = 'ip_pool ' .. cidr .. ' (first start)'})
+    event('set_ip_pool', 'system', nil, nil, nil, nil, 'ip_pool ' .. cidr .. ' (first start)')
   end
   local mode, on_return = ARGV[4] or '', ARGV[5] or ''
   if mode ~= '' and mode ~= 'instant' and mode ~= 'jobs' then fail('BAD_REQUEST provisioning must be instant or jobs') end

@@ -21,6 +21,6 @@ return run(function()
   if not lease then fail('BAD_REQUEST this VM has no lease: give lease_seconds') end
   set_lease(vm, t, lease)
   save_vm(vm)
-  event('renew', name, {vm_id = id, ip = vm.ip, user = name, status = 'checked-out', detail = 'lease ' .. lease .. ' s'})
+  event('renew', name, id, vm.ip, name, 'checked-out', 'lease ' .. lease .. ' s')
   return vm_reply(vm)
 end)

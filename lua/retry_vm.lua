@@ -21,7 +21,7 @@ return run(function()
     set_status(vm, 'available')
   end
   save_vm(vm)
-  event('retry', actor, {vm_id = id, ip = vm.ip, status = vm.status})
+  event('retry', actor, id, vm.ip, nil, vm.status)
   if vm.status == 'available' then serve_waiters() end
   return vm_reply(load_vm(id))
 end)

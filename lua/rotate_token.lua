@@ -14,6 +14,6 @@ return run(function()
   redis.call('HDEL', account_bucket(u.token), u.token)
   u.token = hex
   save_user(u)
-  event('token_rotate', actor, {user = name})
+  event('token_rotate', actor, nil, nil, name)
   return rec
 end)

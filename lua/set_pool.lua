@@ -15,11 +15,11 @@ return run(function()
   if not cap and cidr == '' then fail('BAD_REQUEST give max_vm_count, ip_pool or both') end
   if cap then
     redis.call('HSET', K.pool, 'max_vm_count', cap)
-    event('set_cap', actor, {detail = 'max_vm_count ' .. cap})
+    event('set_cap', actor, nil, nil, nil, nil, 'max_vm_count ' .. cap)
   end
   if cidr ~= '' then
     configure_ip_pool(cidr == 'none' and '' or cidr)
-    event('set_ip_pool', actor, {detail = 'ip_pool ' .. cidr})
+    event('set_ip_pool', actor, nil, nil, nil, nil, 'ip_pool ' .. cidr)
   end
   now_reclaimed()
   return pool_stats()

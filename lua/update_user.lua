@@ -51,6 +51,6 @@ return run(function()
   for i = 1, #set, 2 do changes[#changes + 1] = set[i] .. ' ' .. set[i + 1] end
   if max_lease == 'none' then changes[#changes + 1] = 'max_lease none' end
   if per_size == 'none' then changes[#changes + 1] = 'size_quotas none' end
-  if #changes > 0 then event('user_update', actor, {user = name, detail = table.concat(changes, ', ')}) end
+  if #changes > 0 then event('user_update', actor, nil, nil, name, nil, table.concat(changes, ', ')) end
   return user_record(name)
 end)
