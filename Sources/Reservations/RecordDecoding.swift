@@ -14,17 +14,16 @@ enum RecordDecoding {
     }
 
     static func vm(_ reply: RESPValue) throws(ReservationError) -> VM {
-        guard let record = VMRecord(reply), let id = record["vm_id"],
-              let status = record["status"].flatMap(VMStatus.init(rawValue:)),
-              let createdAt = time(record["created_at"])
+        guard let record = VMRecord(reply), let status = record[.status].flatMap(VMStatus.init(rawValue:)),
+              let createdAt = time(record[.createdAt])
         else { throw malformed(reply) }
         return VM(
-            id: id, ip: record["ip"], status: status, user: record["user"],
-            checkedOutAt: time(record["checked_out_at"]),
-            leaseExpiresAt: time(record["lease_expires_at"]),
+            id: record.id, ip: record[.ip], status: status, user: record[.user],
+            checkedOutAt: time(record[.checkedOutAt]),
+            leaseExpiresAt: time(record[.leaseExpiresAt]),
             createdAt: createdAt,
-            size: record["size"], cpu: record["cpu"].flatMap { Int($0) }, memoryMB: record["memory_mb"].flatMap { Int($0) },
-            machineID: record["machine_id"], error: record["error"]
+            size: record[.size], cpu: record[.cpu].flatMap { Int($0) }, memoryMB: record[.memoryMB].flatMap { Int($0) },
+            machineID: record[.machineID], error: record[.error]
         )
     }
 

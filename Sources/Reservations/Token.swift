@@ -14,12 +14,15 @@ public enum Token {
 public struct TokenDigest: Sendable, Equatable {
     public let bytes: [UInt8]
 
-    public init(of token: String) {
-        bytes = Array(SHA256.hash(data: Array(token.utf8)))
+    public init(of token: some StringProtocol) {
+        var token = String(token)
+        bytes = token.withUTF8 { text in
+            SHA256.hash(data: UnsafeRawBufferPointer(text)).withUnsafeBytes { Array($0) }
+        }
     }
 
     /// 64 lowercase hex digits, as stored in Redis.
-    public var hex: String { lowercaseHex(bytes) }
+    public var hex: String { bytes.withUnsafeBytes(lowercaseHex) }
 
     /// Compares in time that depends only on the length, never on where the digests differ.
     public func constantTimeEquals(_ other: TokenDigest) -> Bool {

@@ -2,16 +2,39 @@ import Foundation
 import RedisClient
 
 /// A VM as the scripts store and answer it (lua/_prelude.lua, "VMs"): its id and its record, the
-/// values of `fieldNames` in that order joined by "|", empty for a field that is not set. Only
+/// values of `Field`'s cases in that order joined by "|", empty for a field that is not set. Only
 /// `error`, the last field, may hold "|"; `machine_id` has "%" and "|" escaped as %25 and %7C.
 public struct VMRecord: Sendable {
-    /// The record's fields, in their order; keep in step with VM_FIELDS in lua/_prelude.lua.
-    public static let fieldNames = [
-        "status", "ip", "created_at", "size", "cpu", "memory_mb", "user", "checked_out_at", "lease_expires_at",
-        "lease_seconds", "claim_ticket", "available_since", "job", "job_claim", "job_worker", "failures", "machine_id",
-        "error",
-    ]
-    private static let position = Dictionary(uniqueKeysWithValues: fieldNames.enumerated().map { ($1, $0) })
+    /// The record's fields, in their order (the raw value is the position); keep in step with
+    /// decode_vm in lua/_prelude.lua.
+    public enum Field: Int, CaseIterable, Sendable {
+        case status, ip, createdAt, size, cpu, memoryMB, user, checkedOutAt, leaseExpiresAt, leaseSeconds, claimTicket,
+             availableSince, job, jobClaim, jobWorker, failures, machineID, error
+
+        /// The field's name in the scripts and in `fields`.
+        public var name: String {
+            switch self {
+            case .status: "status"
+            case .ip: "ip"
+            case .createdAt: "created_at"
+            case .size: "size"
+            case .cpu: "cpu"
+            case .memoryMB: "memory_mb"
+            case .user: "user"
+            case .checkedOutAt: "checked_out_at"
+            case .leaseExpiresAt: "lease_expires_at"
+            case .leaseSeconds: "lease_seconds"
+            case .claimTicket: "claim_ticket"
+            case .availableSince: "available_since"
+            case .job: "job"
+            case .jobClaim: "job_claim"
+            case .jobWorker: "job_worker"
+            case .failures: "failures"
+            case .machineID: "machine_id"
+            case .error: "error"
+            }
+        }
+    }
 
     public let id: String
     private let values: [Substring]
@@ -20,11 +43,11 @@ public struct VMRecord: Sendable {
     public init?(id: String, text: String) {
         // split on the UTF-8 bytes: a Character-wise split costs several times as much
         var values: [Substring] = []
-        values.reserveCapacity(Self.fieldNames.count)
+        values.reserveCapacity(Field.allCases.count)
         let bytes = text.utf8
         var start = bytes.startIndex
         var index = start
-        while index < bytes.endIndex, values.count < Self.fieldNames.count - 1 {
+        while index < bytes.endIndex, values.count < Field.allCases.count - 1 {
             if bytes[index] == UInt8(ascii: "|") {
                 values.append(Substring(bytes[start..<index]))
                 start = bytes.index(after: index)
@@ -32,7 +55,7 @@ public struct VMRecord: Sendable {
             index = bytes.index(after: index)
         }
         values.append(Substring(bytes[start...]))
-        guard values.count == Self.fieldNames.count else { return nil }
+        guard values.count == Field.allCases.count else { return nil }
         self.id = id
         self.values = values
     }
@@ -43,22 +66,21 @@ public struct VMRecord: Sendable {
         self.init(id: id, text: text)
     }
 
-    /// The value of a field of `fieldNames` (or `vm_id`), nil when it is not set.
-    public subscript(_ name: String) -> String? {
-        if name == "vm_id" { return id }
-        guard let position = Self.position[name], !values[position].isEmpty else { return nil }
-        let value = String(values[position])
-        if name == "machine_id", value.contains("%") {
+    /// The value of a field, nil when it is not set.
+    public subscript(_ field: Field) -> String? {
+        let value = values[field.rawValue]
+        guard !value.isEmpty else { return nil }
+        if field == .machineID, value.contains("%") {
             return value.replacingOccurrences(of: "%7C", with: "|").replacingOccurrences(of: "%25", with: "%")
         }
-        return value
+        return String(value)
     }
 
-    /// Every field that is set, `vm_id` included.
+    /// Every field that is set, by its name in the record, and `vm_id`.
     public var fields: [String: String] {
         var fields = ["vm_id": id]
-        for name in Self.fieldNames {
-            if let value = self[name] { fields[name] = value }
+        for field in Field.allCases {
+            if let value = self[field] { fields[field.name] = value }
         }
         return fields
     }

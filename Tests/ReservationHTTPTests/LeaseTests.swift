@@ -107,7 +107,7 @@ import TestSupport
                 }
                 #expect(try await redis.send(.init("SISMEMBER", ["\(keys.prefix):held:alice", short])) == .integer(0))
                 let record = try await redis.send(.init("HGET", ["\(keys.prefix):records:\(short.prefix(3))", short])).string ?? ""
-                #expect(VMRecord(id: short, text: record)?["user"] == nil, "no holder: \(record)")
+                #expect(VMRecord(id: short, text: record)?[.user] == nil, "no holder: \(record)")
             }
         }
     }

@@ -171,7 +171,7 @@ struct ScriptPool: Sendable {
         var vm = try await vm(id)
         let before = vm["status"]
         for (name, value) in changes { vm[name] = value }
-        let text = VMRecord.fieldNames.map { vm[$0] ?? "" }.joined(separator: "|")
+        let text = VMRecord.Field.allCases.map { vm[$0.name] ?? "" }.joined(separator: "|")
         try await command("HSET", key("records:" + id.prefix(3)), id, text)
         if let after = vm["status"], after != before {
             if let before, before != "checked-out" { try await command("HINCRBY", key("pool"), "count:" + before, "-1") }

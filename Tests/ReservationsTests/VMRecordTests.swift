@@ -5,21 +5,21 @@ import Testing
 /// Reading a VM's record as the scripts write it (lua/_prelude.lua, "VMs").
 @Suite struct VMRecordTests {
     private static func text(_ values: [String: String]) -> String {
-        VMRecord.fieldNames.map { values[$0] ?? "" }.joined(separator: "|")
+        VMRecord.Field.allCases.map { values[$0.name] ?? "" }.joined(separator: "|")
     }
 
-    @Test func readsTheFieldsThatAreSetByName() throws {
+    @Test func readsTheFieldsThatAreSet() throws {
         let record = try #require(VMRecord(id: "vm-1", text: Self.text(["status": "checked-out", "ip": "11.0.0.1", "user": "alice"])))
-        #expect(record["vm_id"] == "vm-1" && record["status"] == "checked-out" && record["ip"] == "11.0.0.1")
-        #expect(record["user"] == "alice" && record["lease_expires_at"] == nil && record["no_such_field"] == nil)
+        #expect(record.id == "vm-1" && record[.status] == "checked-out" && record[.ip] == "11.0.0.1")
+        #expect(record[.user] == "alice" && record[.leaseExpiresAt] == nil)
         #expect(record.fields == ["vm_id": "vm-1", "status": "checked-out", "ip": "11.0.0.1", "user": "alice"])
     }
 
     @Test func theLastFieldMayHoldBarsAndTheMachineIDIsUnescaped() throws {
         let text = Self.text(["status": "error", "machine_id": "m%7C1%25", "error": "boom | twice | over"])
         let record = try #require(VMRecord(id: "vm-2", text: text))
-        #expect(record["error"] == "boom | twice | over")
-        #expect(record["machine_id"] == "m|1%")
+        #expect(record[.error] == "boom | twice | over")
+        #expect(record[.machineID] == "m|1%")
     }
 
     @Test func textWithTooFewFieldsOrAReplyOfAnotherShapeIsNoRecord() {

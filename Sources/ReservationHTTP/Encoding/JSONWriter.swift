@@ -42,12 +42,19 @@ struct JSONWriter {
 
     mutating func string(_ text: String) {
         buffer.writeInteger(UInt8(ascii: "\""))
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+        if !Self.needsEscaping(text) {
             buffer.writeString(text)  // the usual case: nothing to escape
         } else {
             writeEscaped(text)
         }
         buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    /// Whether `text` holds a control character, a quote or a backslash; read as one contiguous
+    /// run of UTF-8 (a native string's), not byte by byte through the generic view.
+    private static func needsEscaping(_ text: String) -> Bool {
+        func escapable(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
+        return text.utf8.withContiguousStorageIfAvailable { $0.contains(where: escapable) } ?? text.utf8.contains(where: escapable)
     }
 
     private mutating func writeEscaped(_ text: String) {

@@ -28,14 +28,20 @@ struct IdentityMiddleware: RouterMiddleware {
             return anonymousAdmin ? .trustedAdmin(name: "anonymous") : nil
         }
         let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else { return nil }
-        if let oidc, OIDCVerifier.looksLikeJWT(String(parts[1])) {
-            return await oidc.user(for: String(parts[1])).map { .verifiedUser(name: $0) }
+        guard parts.count == 2, Self.isBearer(parts[0]), !parts[1].isEmpty else { return nil }
+        let token = String(parts[1])
+        if let oidc, OIDCVerifier.looksLikeJWT(token) {
+            return await oidc.user(for: token).map { .verifiedUser(name: $0) }
         }
-        let digest = TokenDigest(of: String(parts[1]))
+        let digest = TokenDigest(of: token)
         if adminTokens.matches(digest) {
             return .trustedAdmin(name: "admin")
         }
         return .token(digest)
+    }
+
+    /// Whether an Authorization scheme is "Bearer", in any case (without building a lowercased copy).
+    private static func isBearer(_ scheme: Substring) -> Bool {
+        scheme.utf8.count == 6 && zip(scheme.utf8, "bearer".utf8).allSatisfy { $0 | 0x20 == $1 }
     }
 }
