@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
-"""What single Lua constructs cost inside a Redis function: each runs in a loop in one FCALL,
-timed by INFO commandstats, on a redis-server of its own (bench/luabench.py).
-Usage: python3 bench/lua_costs.py"""
-from luabench import RedisServer
+"""What single Lua constructs, and the prelude's hot-path helpers, cost inside a Redis function:
+each runs in a loop in one FCALL, timed by INFO commandstats, on a redis-server of its own
+(bench/luabench.py). The helpers run inside the library built from lua/ (with a pool and a token
+user set up), each beside the plain Redis command it wraps, so the difference is its Lua.
+Usage: python3 bench/lua_costs.py [LUA_FOLDER]"""
+import os
+import secrets
+import sys
+
+from luabench import ROOT, Pool, RedisServer, declared_keys
 
 LOOPS = {
     "an empty loop turn": ("", 1000000),
@@ -14,11 +20,29 @@ LOOPS = {
     "redis.call('HGET', key, field)": ("redis.call('HGET', keys[1], 'f')", 100000),
 }
 
-library = "#!lua name=costs\nlocal function f(a) return a end\n"
-for index, (body, _) in enumerate(LOOPS.values()):
-    library += f"redis.register_function('c{index}', function(keys, args) for i = 1, tonumber(args[1]) do {body} end return 1 end)\n"
+# A record as a checkout finds it, a VM map, a token user (args[1]: the token's SHA-256 hex).
+RECORD = "available|11.0.0.7|1700000000000|small|1|2048||||||1700000000000||||||"
+HELPERS = {
+    "decode_vm (an 18-field record into a map)": "local v = decode_vm(ID, REC)",
+    "save_vm (the map into a record, HSET)": "save_vm(VM)",
+    "   the plain HSET": "redis.call('HSET', vm_bucket(ID), ID, REC)",
+    "authenticate (a token user)": "local n, r, l = authenticate(IDENT)",
+    "   the plain HGET": "local x = redis.call('HGET', K.accounts .. TOKEN:sub(1, 2), TOKEN)",
+    "now() (TIME, as ms and as text)": "local t = now()",
+    "   the plain TIME": "local t = redis.call('TIME')",
+    "event() of a checkout (XADD)": "event('checkout', 'u1', ID, '11.0.0.7', 'u1', 'checked-out', 'lease 3600 s')",
+    "   the plain XADD": "redis.call('XADD', K.events, 'MAXLEN', '~', '100000', '*', 'action', 'checkout', 'actor', 'u1', "
+                         "'vm_id', ID, 'ip', '11.0.0.7', 'user', 'u1', 'status', 'checked-out', 'detail', 'lease 3600 s')",
+    "lease_arg (three whole-number arguments)": "local l = lease_arg(3, 'u1', nil, LIMITS)",
+    "reclaim_expired (none expired)": "reclaim_expired(1700000000000)",
+}
+ROUNDS = 20000
 
-with RedisServer() as r:
+
+def constructs(r):
+    library = "#!lua name=costs\nlocal function f(a) return a end\n"
+    for index, (body, _) in enumerate(LOOPS.values()):
+        library += f"redis.register_function('c{index}', function(keys, args) for i = 1, tonumber(args[1]) do {body} end return 1 end)\n"
     r.function_load(library)
     r.hset("h", "f", "v")
     for index, (name, (_, n)) in enumerate(LOOPS.items()):
@@ -26,4 +50,32 @@ with RedisServer() as r:
         for _ in range(5):
             r.fcall(f"c{index}", 1, "h", n)
         usec = r.info("commandstats")["cmdstat_fcall"]["usec_per_call"]
-        print(f"{name:40} {usec * 1000 / n:7.1f} ns")
+        print(f"{name:45} {usec * 1000 / n:7.1f} ns")
+
+
+def helpers(r, lua_folder):
+    pool = Pool(r, lua_folder=lua_folder)
+    pool.call("init_pool", 1000000, "", "small=1:2048", "instant", "reuse")
+    token = secrets.token_hex(32)
+    pool.call("create_user", "p:bench", "u1", "user", "5", token)
+    with open(os.path.join(lua_folder, "_prelude.lua")) as f:
+        library = "#!lua name=helpers\n" + f.read()
+    library += (f"\nlocal ID, REC = 'abcdef12-3456-7890-abcd-ef1234567890', '{RECORD}'\n"
+                "local TOKEN, IDENT, VM, LIMITS\n")
+    for index, body in enumerate(HELPERS.values()):
+        library += (f"redis.register_function('h{index}', function(keys, args)\n enter(keys, args)\n"
+                    " TOKEN = args[1]; IDENT = 't:' .. TOKEN; VM = VM or decode_vm(ID, REC); LIMITS = LIMITS or {quota = 5}\n"
+                    f" for i = 1, {ROUNDS} do {body} end\n return 1\nend)\n")
+    r.function_load(library)
+    for index, name in enumerate(HELPERS):
+        r.config_resetstat()
+        for _ in range(3):  # ARGV as a checkout's: identity, default quota, lease, default lease, maximum
+            r.fcall(f"h{index}", 2, *declared_keys("bench"), token, "0", "3600", "", "604800")
+        usec = r.info("commandstats")["cmdstat_fcall"]["usec_per_call"]
+        print(f"{name:45} {usec * 1000 / ROUNDS:7.0f} ns")
+
+
+with RedisServer() as r:
+    constructs(r)
+    print()
+    helpers(r, sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "lua"))
