@@ -156,12 +156,21 @@ try:
 
     # the admin's other actions: filter, pages, a quota, a token, a delete
     def row_of(table, cell_class, text):
-        return next(row for row in driver.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")
-                    if row.find_element(By.CSS_SELECTOR, "td." + cell_class).text == text)
+        """The row whose `cell_class` cell says `text`, None while there is none."""
+        return next((row for row in driver.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")
+                     if row.find_element(By.CSS_SELECTOR, "td." + cell_class).text == text), None)
+
+    def on_row(table, cell_class, text, selector, act):
+        """Does `act` to the element `selector` of the row whose `cell_class` cell says `text`,
+        looking it up again when a redraw replaced the row between the look and the act."""
+        def attempt():
+            row = row_of(table, cell_class, text)
+            return row is not None and (act(row.find_element(By.CSS_SELECTOR, selector)) or True)
+        until(f"{selector} in the row of {text}", attempt)
 
     Select(driver.find_element(By.ID, "vm-filter")).select_by_visible_text("error")
     until("only the failed VM is listed", lambda: [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#vms td.status")] == ["error"])
-    row_of("vms", "status", "error").find_element(By.CSS_SELECTOR, "button.delete").click()
+    on_row("vms", "status", "error", "button.delete", lambda button: button.click())
     until("the failed VM is deleted", lambda: count("error") == "0")
     Select(driver.find_element(By.ID, "vm-filter")).select_by_visible_text("all")
     os.remove(options.fail_marker)
@@ -180,13 +189,12 @@ try:
     driver.find_element(By.ID, "vms-first").click()
     until("the first page again", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#vms td.id")) == 20)
 
-    quota = row_of("users", "name", "alice").find_element(By.CSS_SELECTOR, "input.quota")
-    quota.clear()
-    quota.send_keys("3")
-    row_of("users", "name", "alice").find_element(By.CSS_SELECTOR, "button.set-quota").click()
+    on_row("users", "name", "alice", "input.quota", lambda quota: (quota.clear(), quota.send_keys("3")))
+    on_row("users", "name", "alice", "button.set-quota", lambda button: button.click())
     until("alice's quota is 3", lambda: text_of("admin-message") == "Quota of alice set"
-          and row_of("users", "name", "alice").find_element(By.CSS_SELECTOR, "input.quota").get_attribute("value") == "3")
-    row_of("users", "name", "alice").find_element(By.CSS_SELECTOR, "button.rotate").click()
+          and (row := row_of("users", "name", "alice")) is not None
+          and row.find_element(By.CSS_SELECTOR, "input.quota").get_attribute("value") == "3")
+    on_row("users", "name", "alice", "button.rotate", lambda button: button.click())
     until("a new token for alice", lambda: text_of("new-token-value") not in ("", alice))
     driver.switch_to.window(alice_tab)
     until("alice's old token stops working", lambda: driver.find_element(By.ID, "sign-in").is_displayed()
