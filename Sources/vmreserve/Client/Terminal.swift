@@ -14,7 +14,6 @@ enum Terminal {
     /// Ctrl-C at the prompt gives the terminal its echo back before the process ends.
     static func readSecret(prompt: String) -> String? {
         guard isatty(STDIN_FILENO) == 1 else { return readLine(strippingNewline: true) }
-        FileHandle.standardError.write(Data(prompt.utf8))
         var settings = termios()
         tcgetattr(STDIN_FILENO, &settings)
         echoingTerminal = settings
@@ -23,6 +22,9 @@ enum Terminal {
         signal(SIGINT, restoreEchoAndStop)
         signal(SIGTERM, restoreEchoAndStop)
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+        // the prompt only once a Ctrl-C is handled: one typed at it always gives the echo back
+        // (even where SIGINT was ignored until now, as a shell's `trap '' INT` leaves it)
+        FileHandle.standardError.write(Data(prompt.utf8))
         defer {
             tcsetattr(STDIN_FILENO, TCSAFLUSH, &settings)
             signal(SIGINT, SIG_DFL)
