@@ -101,7 +101,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RedisClientTests",
-            dependencies: ["RedisClient", "RedisServerProcess", "TestSupport"]
+            dependencies: [
+                "RedisClient", "RedisServerProcess", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "ReservationsTests",
