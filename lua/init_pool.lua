@@ -1,8 +1,8 @@
 -- init_pool.lua: seeds the VM cap and the IP pool when the pool has none yet (gateway start-up),
 --   sets how VMs are provisioned and returned (every gateway of a pool must be configured alike),
 --   converts the leases of a pool from before times were milliseconds, and moves the VMs and
---   users of a pool from before their records were bucketed into buckets (see migrate_layout
---   and migrate_users below).
+--   users of a pool from before their records were bucketed into buckets, a part per call (see
+--   migrate_layout and migrate_users below).
 -- KEYS: the pool's two, see README.md; uses: pool, records, buckets, free, ips, leases,
 --   events, ipbits, accounts, names, name_buckets (and the keys of the earlier layout, derived from the pool's prefix).
 -- ARGV[1]: max_vm_count seed, whole number 0..1000000 (no identity). ARGV[2]: IP pool seed, a
@@ -10,18 +10,26 @@
 --   "name=cpu:memory_mb,...", used only when the pool has none yet, or "". ARGV[4]: provisioning,
 --   "instant" or "jobs" ("" leaves it). ARGV[5]: on_return, "reuse", "reset" or "replace" ("" leaves
 --   it). See "Provisioning" in _prelude.lua.
--- Returns: the pool's current max_vm_count (integer).
+-- Returns: the pool's current max_vm_count (integer); the status AGAIN while a migration has parts
+--   left (call again).
 -- Errors: BAD_REQUEST.
+
+-- The earlier layouts are moved in parts of MIGRATION_BATCH VMs or users, one part per call
+-- (some 20 µs per VM, so ~20 ms that Redis serves nothing else), and init_pool answers the status
+-- AGAIN while any is left: the gateway calls it again at once (RedisClient's setup commands, and
+-- ReservationStore.initializePool, repeat a step that answers AGAIN), and serves no request
+-- before the answer is the cap. (Gateways of the earlier layouts must be stopped first; see
+-- README.md.) What each part moved is counted in pool fields migrated:*, and one event sums up
+-- each migration when its last part is done.
+local MIGRATION_BATCH = 1000
 
 -- A pool written before VM records were bucketed kept a hash per VM (P:vm:<id>), every id in the
 -- zset P:vms, a set per status (P:status:<status>, and P:status:available:<size>), the addresses
--- in the hash P:ips and the idle index P:idle. This moves every VM into the present layout and
--- deletes those keys, in this one call: Redis serves nothing else meanwhile (some 20 µs per VM),
--- once. An available VM's idle time counts from now.
+-- in the hash P:ips and the idle index P:idle. This moves the next part of the VMs into the
+-- present layout, and once none is left deletes those keys. An available VM's idle time counts
+-- from now. Returns true while VMs are left.
 local function migrate_layout(t, legacy)
-  local ids = redis.call('ZRANGE', legacy .. 'vms', 0, -1)
-  local old_keys = {legacy .. 'vms', legacy .. 'ips', legacy .. 'idle'}
-  for _, status in ipairs(STATUSES) do old_keys[#old_keys + 1] = legacy .. 'status:' .. status end
+  local ids = redis.call('ZRANGE', legacy .. 'vms', 0, MIGRATION_BATCH - 1)
   local sizes = {}
   for _, id in ipairs(ids) do
     local vm = record_map(redis.call('HGETALL', legacy .. 'vm:' .. id))
@@ -33,25 +41,31 @@ local function migrate_layout(t, legacy)
       redis.call('ZADD', K.buckets, 0, id:sub(1, 3))
       redis.call('HINCRBY', K.pool, 'vm_count', 1)
       if vm.ip then redis.call('HSET', ip_index(vm.ip), vm.ip, id) end
-      if vm.size and not sizes[vm.size] then
-        sizes[vm.size] = true
-        old_keys[#old_keys + 1] = legacy .. 'status:available:' .. vm.size
-      end
+      if vm.size then sizes[#sizes + 1] = legacy .. 'status:available:' .. vm.size end
     end
     redis.call('DEL', legacy .. 'vm:' .. id)
+    redis.call('ZREM', legacy .. 'vms', id)
   end
+  if #sizes > 0 then redis.call('DEL', unpack(sizes)) end -- sets no part reads: each VM has its status
+  redis.call('HINCRBY', K.pool, 'migrated:vms', #ids)
+  if redis.call('EXISTS', legacy .. 'vms') == 1 then return true end
+  local old_keys = {legacy .. 'ips', legacy .. 'idle'}
+  for _, status in ipairs(STATUSES) do old_keys[#old_keys + 1] = legacy .. 'status:' .. status end
   redis.call('DEL', unpack(old_keys))
-  event('migrate', 'system', nil, nil, nil, nil, #ids .. ' VMs moved to bucketed records')
+  local moved = redis.call('HGET', K.pool, 'migrated:vms')
+  redis.call('HDEL', K.pool, 'migrated:vms')
+  event('migrate', 'system', nil, nil, nil, nil, moved .. ' VMs moved to bucketed records')
+  return false
 end
 
 -- A pool written before user records were bucketed kept a hash per user (P:user:<name>), every
--- name in the zset P:users and token hashes in the hash P:tokens. This moves every user into the
--- present layout (see "Users" in _prelude.lua) and deletes those keys, in this one call. A name
--- already in the present layout keeps its record there, and a record without a token (which
--- never authenticated) is not moved; the event says how many of each. (Gateways of the earlier
--- layout read only that: upgrade every gateway of a pool together.)
+-- name in the zset P:users and token hashes in the hash P:tokens. This moves the next part of the
+-- users into the present layout (see "Users" in _prelude.lua), and once none is left deletes
+-- those keys. A name already in the present layout keeps its record there, and a record without
+-- a token (which never authenticated) is not moved; the event says how many of each. Returns
+-- true while users are left.
 local function migrate_users(legacy)
-  local names = redis.call('ZRANGE', legacy .. 'users', 0, -1)
+  local names = redis.call('ZRANGE', legacy .. 'users', 0, MIGRATION_BATCH - 1)
   local moved, kept, tokenless = 0, 0, 0
   for _, name in ipairs(names) do
     local u = record_map(redis.call('HGETALL', legacy .. 'user:' .. name))
@@ -64,10 +78,18 @@ local function migrate_users(legacy)
       moved = moved + 1
     end
     redis.call('DEL', legacy .. 'user:' .. name)
+    redis.call('ZREM', legacy .. 'users', name)
   end
-  redis.call('DEL', legacy .. 'users', legacy .. 'tokens')
+  redis.call('HINCRBY', K.pool, 'migrated:users', moved)
+  redis.call('HINCRBY', K.pool, 'migrated:kept', kept)
+  redis.call('HINCRBY', K.pool, 'migrated:tokenless', tokenless)
+  if redis.call('EXISTS', legacy .. 'users') == 1 then return true end
+  redis.call('DEL', legacy .. 'tokens')
+  local counts = redis.call('HMGET', K.pool, 'migrated:users', 'migrated:kept', 'migrated:tokenless')
+  redis.call('HDEL', K.pool, 'migrated:users', 'migrated:kept', 'migrated:tokenless')
   event('migrate', 'system', nil, nil, nil, nil,
-        ('%d users moved to bucketed records, %d already there, %d without a token dropped'):format(moved, kept, tokenless))
+        ('%s users moved to bucketed records, %s already there, %s without a token dropped'):format(unpack(counts)))
+  return false
 end
 
 return run(function()
@@ -87,8 +109,8 @@ return run(function()
     end
     redis.call('HSET', K.pool, 'time_unit', 'ms')
   end
-  if redis.call('EXISTS', legacy .. 'vms') == 1 then migrate_layout(t, legacy) end
-  if redis.call('EXISTS', legacy .. 'users') == 1 then migrate_users(legacy) end
+  if redis.call('EXISTS', legacy .. 'vms') == 1 and migrate_layout(t, legacy) then return redis.status_reply('AGAIN') end
+  if redis.call('EXISTS', legacy .. 'users') == 1 and migrate_users(legacy) then return redis.status_reply('AGAIN') end
   if redis.call('HSETNX', K.pool, 'max_vm_count', seed) == 1 then
     event('set_cap', 'system', nil, nil, nil, nil, 'max_vm_count ' .. seed .. ' (first start)')
   end

@@ -7,6 +7,10 @@ public enum RESPValue: Sendable, Equatable {
     case null
     case array([RESPValue])
 
+    /// The status a step done in parts answers while parts are left: call it again (see
+    /// `RedisClient`'s setup commands).
+    public static let again = RESPValue.simpleString("AGAIN")
+
     /// The text of a bulk or simple string; the decimal form of an integer.
     public var string: String? {
         switch self {

@@ -74,7 +74,9 @@ public final class RedisClient: Service, Sendable {
     ///     finds its function missing.
     ///   - setupCommands: sent on every new connection once the library is loaded, before the
     ///     connection takes requests (e.g. seeding defaults into a Redis that lost its data).
-    ///     A connection whose setup fails is dropped and tried again.
+    ///     A command that answers the status `AGAIN` (work done in parts, so that Redis serves
+    ///     others between them) is sent again until it answers something else. A connection whose
+    ///     setup fails is dropped and tried again.
     public init(
         configuration: Configuration,
         library: RedisFunctionLibrary? = nil,
@@ -433,11 +435,10 @@ public final class RedisClient: Service, Sendable {
     /// Loads the library, then sends the setup commands (in a cluster, those whose key this
     /// node's slots hold).
     private func prepare(_ connection: RedisConnection, node: String) async throws {
-        let deadline = newDeadline()
-        if let library { try await load(library, on: connection, deadline: deadline) }
+        if let library { try await load(library, on: connection, deadline: newDeadline()) }
         for command in setupCommands where configuration.cluster == nil || self.node(for: command.routingKey) == node {
             do {
-                _ = try await connection.send(command, deadline: deadline)
+                while try await connection.send(command, deadline: newDeadline()) == .again {}
             } catch let error as RedisError where configuration.cluster != nil && ["MOVED", "ASK", "TRYAGAIN"].contains(error.prefix) {
                 // the slot moved, or is moving: its new master's connections run it
                 logger.debug("setup command not for this node now", metadata: ["error": "\(error)"])

@@ -36,11 +36,15 @@ public struct ReservationStore: Sendable {
 
     /// Sets the cap to `maxVMCount` (and the IP pool to `ipPool`) unless the pool already has
     /// one, and how VMs are provisioned and returned when `provisioning` is given; returns the
-    /// cap in force.
+    /// cap in force. A pool of an earlier layout is moved to the present one first, a part per
+    /// call (init_pool.lua answers AGAIN until it is done).
     public func initializePool(
         maxVMCount: Int, ipPool: String? = nil, sizes: [VMSize] = VMSize.defaultCatalog, provisioning: ProvisioningPolicy? = nil
     ) async throws(ReservationError) -> Int {
-        let reply = try await run(.initPool, Self.initializePoolArguments(maxVMCount, ipPool, sizes, provisioning))
+        var reply: RESPValue
+        repeat {
+            reply = try await run(.initPool, Self.initializePoolArguments(maxVMCount, ipPool, sizes, provisioning))
+        } while reply == .again
         guard let cap = reply.int else { throw RecordDecoding.malformed(reply) }
         return cap
     }

@@ -32,6 +32,18 @@ import TestSupport
         }
     }
 
+    @Test func aSetupCommandThatAnswersAgainIsSentUntilItIsDoneBeforeTheConnectionServes() async throws {
+        let key = "setup-again-\(UUID().uuidString)"
+        let step = RedisCommand("EVAL", ["if redis.call('INCR', KEYS[1]) < 3 then return redis.status_reply('AGAIN') end return 'done'", "1", key])
+        let client = RedisClient(configuration: .test(try await SharedRedis.url(), connectionCount: 1), setupCommands: [step])
+        try await withThrowingTaskGroup { group in
+            group.addTask { try await client.run() }
+            defer { group.cancelAll() }
+            try await waitUntil("the client connects") { client.isConnected }
+            #expect(try await client.send(RedisCommand("GET", [key])).string == "3")
+        }
+    }
+
     @Test func authenticatesAndSelectsTheDatabaseFromTheURL() async throws {
         try await withRedisServer(extraArguments: ["--requirepass", "s3cret"]) { server in
             var url = server.url

@@ -235,4 +235,54 @@ import TestSupport
             #expect(try await pool.run(.reapLeases, ["10"]).array?.first?.int == 0)
         }
     }
+
+    /// A large pool of the earlier layouts moves a part of 1,000 per call, so that Redis serves
+    /// others between the parts: init_pool answers AGAIN while parts are left, and sums each
+    /// migration up in one event when it is done.
+    @Test func anEarlierLayoutMovesInPartsOfAThousandPerCall() async throws {
+        try await withScriptPool { pool async throws in
+            let now = try await pool.now() / 1000
+            try await withThrowingTaskGroup { group in  // commands sent together are pipelined
+                for index in 0..<2500 {
+                    group.addTask {
+                        let id = String(format: "vm-%05d", index)
+                        _ = try await pool.command("HSET", pool.key("vm:" + id), "vm_id", id, "status", "available",
+                                                   "ip", "11.0.\(index / 256).\(index % 256)", "created_at", String(now))
+                        _ = try await pool.command("ZADD", pool.key("vms"), "0", id)
+                    }
+                }
+                for index in 0..<1200 {
+                    group.addTask {
+                        let name = "user\(index)"
+                        _ = try await pool.command("HSET", pool.key("user:" + name), "name", name, "role", "user", "quota", "1",
+                                                   "token", newTokenHash(), "created_at", String(now))
+                        _ = try await pool.command("ZADD", pool.key("users"), "0", name)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await pool.command("HDEL", pool.key("pool"), "time_unit")
+
+            var answers: [RESPValue] = []
+            repeat {
+                answers.append(try await pool.run(.initPool, ["3000"]))
+                if answers.count == 1 {
+                    #expect(try await pool.vmIDs().count == 1000, "a first part of 1,000 VMs")
+                    #expect(try await pool.command("ZCARD", pool.key("vms")).int == 1500, "the rest waits in the earlier layout")
+                }
+            } while answers.last == .again && answers.count < 10
+            // 1,000 + 1,000 + 500 VMs, then 1,000 + 200 users
+            #expect(answers == [.again, .again, .again, .integer(3000)])
+            #expect(try await pool.vmIDs().count == 2500)
+            #expect(try await pool.userNames().count == 1200)
+            #expect(try await pool.run(.poolStats, [ScriptPool.admin]) == poolStatsReply([3000, 2500, 0, 2500, 0, 0, 0]))
+            let details = try await pool.events().filter { $0["action"] == "migrate" }.map { $0["detail"] }
+            #expect(details == ["2500 VMs moved to bucketed records",
+                                "1200 users moved to bucketed records, 0 already there, 0 without a token dropped"])
+            for old in ["vms", "vm:vm-00000", "vm:vm-02499", "users", "user:user0", "user:user1199"] {
+                #expect(try await pool.exists(old) == false, "\(old) is gone")
+            }
+            #expect(try await pool.hash("pool").keys.filter { $0.hasPrefix("migrated:") }.isEmpty, "no counts left behind")
+        }
+    }
 }
