@@ -11,12 +11,9 @@ struct RedisRequest: Sendable {
     var asking = false
 }
 
-/// Pipelines commands over one connection; replies complete their promises in order. Commands
-/// leave in batches: with no reply outstanding, those written during one event-loop pass go in
-/// one write at its end; while replies are outstanding, new commands wait for the next of them
-/// to arrive (or for `heldBytesLimit` to fill) and leave together then, so that under load each
-/// write, and each of Redis' reads, carries many commands instead of one. If the oldest command
-/// passes its deadline, every waiting command fails with `.timeout` and the connection is
+/// Pipelines commands over one connection. Commands written during one event-loop pass are
+/// flushed together in one write; replies complete their promises in order. If the oldest
+/// command passes its deadline, every waiting command fails with `.timeout` and the connection is
 /// closed: a RESP request cannot be taken back, so the connection's state is unknown.
 final class RedisChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
@@ -28,14 +25,9 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         let deadline: NIODeadline
     }
 
-    /// Held commands leave once this many bytes are waiting, replies outstanding or not.
-    static let heldBytesLimit = 64 * 1024
-
     private let reader = RESPReader()
     private var waiting: Deque<Waiting> = []
-    /// Encoded commands not yet written; the last `unsent` of `waiting` are theirs.
     private var outbound = ByteBuffer()
-    private var unsent = 0
     private var flushScheduled = false
     private var timer: Scheduled<Void>?
     /// Set once the connection is unusable; later commands fail with it at once.
@@ -51,37 +43,24 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         if request.asking {
             RedisCommand("ASKING").encode(into: &outbound)
             waiting.append(Waiting(promise: context.eventLoop.makePromise(), deadline: request.deadline))
-            unsent += 1
         }
         request.command.encode(into: &outbound)
         waiting.append(Waiting(promise: request.promise, deadline: request.deadline))
-        unsent += 1
         armTimer(context: context)
     }
 
-    /// With no reply outstanding (or `heldBytesLimit` reached), writes at the end of the current
-    /// event-loop pass, so that commands arriving together leave in one `write` system call;
-    /// otherwise the next reply to arrive sends them (`channelReadComplete`).
+    /// Defers the flush to the end of the current event-loop pass, so that commands arriving
+    /// together leave in one `write` system call.
     func flush(context: ChannelHandlerContext) {
-        guard !flushScheduled, waiting.count == unsent || outbound.readableBytes >= Self.heldBytesLimit else { return }
+        guard !flushScheduled else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute {
             self.flushScheduled = false
-            self.writeHeld(context: context)
+            guard self.outbound.readableBytes > 0, self.failure == nil else { return }
+            let bytes = self.outbound
+            self.outbound = context.channel.allocator.buffer(capacity: bytes.readableBytes)
+            context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
         }
-    }
-
-    private func writeHeld(context: ChannelHandlerContext) {
-        guard outbound.readableBytes > 0, failure == nil else { return }
-        let bytes = outbound
-        outbound = context.channel.allocator.buffer(capacity: bytes.readableBytes)
-        unsent = 0
-        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        writeHeld(context: context)
-        context.fireChannelReadComplete()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
