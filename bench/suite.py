@@ -3,9 +3,11 @@
 
     python3 bench/suite.py [--seconds S] [--sizes 100,10000,1000000] [--users N] [--no-write]
 
-Builds vmreserve and bench/BareEndpoint in release mode, starts its own redis-server (no
-persistence, the record settings of RedisServerProcess.recordSettings) and gateways on free
-loopback ports, and measures, all in this one run:
+Builds vmreserve and bench/BareEndpoint in release mode, starts its own redis-servers (no
+persistence, the record settings of RedisServerProcess.recordSettings: one for the references,
+then one per pool size, all up at once) and gateways on free loopback ports, and measures, all
+in this one run (the runs of the pool sizes taken in turn, so that the machine's drift over the
+run falls on every size alike):
 
   references  the bare Hummingbird endpoint and the gateway's /healthz (wrk, 64 connections);
               redis-benchmark at 64 clients: plain GET, and FCALL of checkout.lua and checkin.lua;
@@ -115,7 +117,7 @@ class Processes:
     def start_redis(self):
         """A redis-server without persistence and with the record settings, once it answers: (process, port)."""
         port = free_port()
-        process = self.start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        process = self.start(f"redis-{port}", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                        "--appendonly", "no", "--dir", self.work] + RECORD_SETTINGS)
         for _ in range(600):
             try:
@@ -218,12 +220,12 @@ def main():
         redis_server, redis_port = processes.start_redis()
         r = redis.Redis(port=redis_port)
 
-        def start_gateways(count, pool):
+        def start_gateways(count, pool, port_of_redis):
             gateways = []
             for index in range(count):
                 port = free_port()
                 process = processes.start(f"gateway-{pool}-{index}", [
-                    binary, "serve", "--port", str(port), "--redis-url", f"redis://127.0.0.1:{redis_port}/0",
+                    binary, "serve", "--port", str(port), "--redis-url", f"redis://127.0.0.1:{port_of_redis}/0",
                     "--admin-token", ADMIN, "--max-vm-count", "1000000", "--pool", pool, "--log-level", "warning"])
                 gateways.append((process, f"http://127.0.0.1:{port}"))
             for _, url in gateways:
@@ -246,7 +248,7 @@ def main():
         results["references"]["bare"] = measure("bare", [f"http://127.0.0.1:{bare_port}/"], 64, options.seconds,
                                                 [bare.pid], redis_server.pid)
         processes.stop(bare)
-        gateways = start_gateways(1, "reference")
+        gateways = start_gateways(1, "reference", redis_port)
         results["references"]["healthz"] = measure("healthz", [gateways[0][1] + "/healthz"], 64, options.seconds,
                                                    [gateways[0][0].pid], redis_server.pid)
         results["references"]["redis_get"] = redis_benchmark(redis_port, redis_server.pid, ["GET", "key:__rand_int__"])
@@ -262,62 +264,72 @@ def main():
         for name, value in results["references"].items():
             print(name, json.dumps(value), flush=True)
 
-        # pools of each size
+        processes.stop(redis_server)
+
+        # pools of each size, each on a Redis of its own with its 3 gateways, all set up first;
+        # the runs then take the sizes in turn, so that the machine's drift over the run (it
+        # changes its speed by 15-25% from minute to minute) falls on every size alike
+        pools = []
         for size in sizes:
+            server, port = processes.start_redis()
+            own = redis.Redis(port=port)
             pool = f"size{size}"
-            gateways = start_gateways(3, pool)
+            gateways = start_gateways(3, pool, port)
             admin_url = gateways[0][1]
-            start_memory = r.info("memory")["used_memory"]
+            start_memory = own.info("memory")["used_memory"]
             for start in range(0, size, 1000):
                 http(admin_url + "/v1/admin/vms", "POST", {"count": min(1000, size - start)})
             events = f"vmreserve:{{{pool}}}:events"
-            history = r.memory_usage(events, samples=0) or 0
-            r.xtrim(events, maxlen=0, approximate=False)
-            vm_memory = r.info("memory")["used_memory"]
+            history = own.memory_usage(events, samples=0) or 0
+            own.xtrim(events, maxlen=0, approximate=False)
+            vm_memory = own.info("memory")["used_memory"]
             tokens = []
             for index in range(options.users):
                 quota = 256 if index < 16 else 5
                 user = http(admin_url + "/v1/admin/users", "POST", {"name": f"user{index:06d}", "quota": quota})
                 if index < 16:
                     tokens.append(user["data"]["token"])
-            r.xtrim(events, maxlen=0, approximate=False)
-            user_memory = r.info("memory")["used_memory"]
+            own.xtrim(events, maxlen=0, approximate=False)
+            user_memory = own.info("memory")["used_memory"]
             results["memory"].append({
                 "vms": size, "users": options.users, "per_vm": (vm_memory - start_memory) / size,
                 "per_user": (user_memory - vm_memory) / max(1, options.users), "history_per_event": history / size})
             print("memory", json.dumps(results["memory"][-1]), flush=True)
-            for count in (1, 3):
-                for connections in CONNECTIONS:
-                    urls = [url + "/" for _, url in gateways[:count]]
+            pools.append({"size": size, "redis": server, "gateways": gateways, "admin_url": admin_url, "tokens": tokens})
+        for count in (1, 3):
+            for connections in CONNECTIONS:
+                for pool in pools:
+                    gateways = pool["gateways"][:count]
+                    urls = [url + "/" for _, url in gateways]
                     # each wrk thread is one user with a quota above its connections
-                    per_wrk = [tokens[2 * i:2 * i + 2] for i in range(count)]
-                    run = measure("cycle", urls, connections, options.seconds, [p.pid for p, _ in gateways[:count]],
-                                  redis_server.pid, os.path.join(ROOT, "bench", "checkout_checkin.lua"), per_wrk)
-                    run["vms"] = size
+                    per_wrk = [pool["tokens"][2 * i:2 * i + 2] for i in range(count)]
+                    run = measure("cycle", urls, connections, options.seconds, [p.pid for p, _ in gateways],
+                                  pool["redis"].pid, os.path.join(ROOT, "bench", "checkout_checkin.lua"), per_wrk)
+                    run["vms"] = pool["size"]
                     if connections == 256:
-                        run["gateway_rss_mb"] = max(rss_mb(p.pid) for p, _ in gateways[:count])
+                        run["gateway_rss_mb"] = max(rss_mb(p.pid) for p, _ in gateways)
                     results["cycles"].append(run)
                     print(json.dumps(run), flush=True)
                     # wrk stops with VMs out: check them in, so that the next run starts from a full pool
-                    for token in tokens:
-                        for vm in http(admin_url + "/v1/vms/mine", token=token)["data"]:
-                            http(admin_url + "/v1/checkins", "POST", {"vm_id": vm["vm_id"]}, token=token)
-            # admin reads, 16 connections: pool stats, the first page of 100 VMs, and a page from
-            # the middle of the id space (a cursor, as a client following pages would send)
-            for name, path in (("pool stats", "/v1/admin/pool"), ("first page of VMs", "/v1/admin/vms?limit=100"),
-                               ("a middle page of VMs", "/v1/admin/vms?limit=100&cursor=80000000-0000-0000-0000-000000000000")):
-                run = measure(name, [admin_url + path], 16, options.seconds, [gateways[0][0].pid], redis_server.pid,
-                              os.path.join(ROOT, "bench", "admin_get.lua"), [[ADMIN]])
-                run["vms"] = size
+                    for token in pool["tokens"]:
+                        for vm in http(pool["admin_url"] + "/v1/vms/mine", token=token)["data"]:
+                            http(pool["admin_url"] + "/v1/checkins", "POST", {"vm_id": vm["vm_id"]}, token=token)
+        # admin reads, 16 connections: pool stats, the first page of 100 VMs, and a page from
+        # the middle of the id space (a cursor, as a client following pages would send)
+        for name, path in (("pool stats", "/v1/admin/pool"), ("first page of VMs", "/v1/admin/vms?limit=100"),
+                           ("a middle page of VMs", "/v1/admin/vms?limit=100&cursor=80000000-0000-0000-0000-000000000000")):
+            for pool in pools:
+                run = measure(name, [pool["admin_url"] + path], 16, options.seconds, [pool["gateways"][0][0].pid],
+                              pool["redis"].pid, os.path.join(ROOT, "bench", "admin_get.lua"), [[ADMIN]])
+                run["vms"] = pool["size"]
                 results["admin_reads"].append(run)
                 print(json.dumps(run), flush=True)
-            for process, _ in gateways:
-                processes.stop(process)
-            r.flushall()
     finally:
         processes.stop_all()
         shutil.rmtree(work, ignore_errors=True)
 
+    for kind in ("cycles", "admin_reads"):  # by pool size, each size's runs in the order taken
+        results[kind].sort(key=lambda run: run["vms"])
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "suite.json"), "w") as f:
         json.dump(results, f, indent=1)
