@@ -17,10 +17,22 @@ final class AuthenticationFailures: Sendable {
         var windowEnd: ContinuousClock.Instant
     }
     private let entries = Mutex<[String: Entry]>([:])
+    /// The end of the latest window, in nanoseconds from `origin` (0: none yet). Once it has
+    /// passed no address can be refused, so a request need not look (nor name its address).
+    private let origin = ContinuousClock.now
+    private let latestWindowEnd = Atomic<Int64>(0)
 
     init(limit: Int, window: Duration = .seconds(60)) {
         self.limit = limit
         self.window = window
+    }
+
+    /// False while no window is open: no address is refused, whatever `refusal` would say.
+    var mayRefuse: Bool { nanoseconds(ContinuousClock.now) < latestWindowEnd.load(ordering: .relaxed) }
+
+    private func nanoseconds(_ instant: ContinuousClock.Instant) -> Int64 {
+        let elapsed = (instant - origin).components
+        return elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
     }
 
     /// How long `address` is still refused, nil when it is not.
@@ -43,6 +55,7 @@ final class AuthenticationFailures: Sendable {
                 entries[address]?.failures = entry.failures + 1
             } else {
                 entries[address] = Entry(failures: 1, windowEnd: now + window)
+                latestWindowEnd.store(nanoseconds(now + window), ordering: .relaxed)
             }
         }
     }
@@ -60,16 +73,16 @@ struct AuthenticationLimitMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.headers[.authorization] != nil else { return try await next(request, context) }
-        let address = clientAddress(request, context)
-        if let wait = failures.refusal(for: address) {
+        // the address is named only when it matters: while some window is open, or for a failure
+        if failures.mayRefuse, let wait = failures.refusal(for: clientAddress(request, context)) {
             throw APIError.tooManyAuthenticationFailures(retryAfter: Int(wait.components.seconds) + 1)
         }
         do {
             let response = try await next(request, context)
-            if response.status == .unauthorized { failures.recordFailure(of: address) }
+            if response.status == .unauthorized { failures.recordFailure(of: clientAddress(request, context)) }
             return response
         } catch {
-            if APIError.from(error).status == .unauthorized { failures.recordFailure(of: address) }
+            if APIError.from(error).status == .unauthorized { failures.recordFailure(of: clientAddress(request, context)) }
             throw error
         }
     }
