@@ -15,7 +15,8 @@
 -- Errors: BAD_REQUEST.
 
 -- The earlier layouts are moved in parts of MIGRATION_BATCH VMs or users, one part per call
--- (some 20 µs per VM, so ~20 ms that Redis serves nothing else), and init_pool answers the status
+-- (some 20 µs per VM, so ~20 ms that Redis serves nothing else; the first call also converts
+-- the leases, one ZADD and HSET per checked-out VM), and init_pool answers the status
 -- AGAIN while any is left: the gateway calls it again at once (RedisClient's setup commands, and
 -- ReservationStore.initializePool, repeat a step that answers AGAIN), and serves no request
 -- before the answer is the cap. (Gateways of the earlier layouts must be stopped first; see
@@ -109,8 +110,14 @@ return run(function()
     end
     redis.call('HSET', K.pool, 'time_unit', 'ms')
   end
-  if redis.call('EXISTS', legacy .. 'vms') == 1 and migrate_layout(t, legacy) then return redis.status_reply('AGAIN') end
-  if redis.call('EXISTS', legacy .. 'users') == 1 and migrate_users(legacy) then return redis.status_reply('AGAIN') end
+  local legacy_users = redis.call('EXISTS', legacy .. 'users') == 1
+  if redis.call('EXISTS', legacy .. 'vms') == 1 then
+    if migrate_layout(t, legacy) or legacy_users then return redis.status_reply('AGAIN') end -- users: next call
+  elseif legacy_users then
+    if migrate_users(legacy) then return redis.status_reply('AGAIN') end
+  else -- counts of a migration that a gateway of the one-call kind finished
+    redis.call('HDEL', K.pool, 'migrated:vms', 'migrated:users', 'migrated:kept', 'migrated:tokenless')
+  end
   if redis.call('HSETNX', K.pool, 'max_vm_count', seed) == 1 then
     event('set_cap', 'system', nil, nil, nil, nil, 'max_vm_count ' .. seed .. ' (first start)')
   end

@@ -437,10 +437,13 @@ public final class RedisClient: Service, Sendable {
     private func prepare(_ connection: RedisConnection, node: String) async throws {
         if let library { try await load(library, on: connection, deadline: newDeadline()) }
         for command in setupCommands where configuration.cluster == nil || self.node(for: command.routingKey) == node {
+            var partsDone = false
             do {
-                while try await connection.send(command, deadline: newDeadline()) == .again {}
-            } catch let error as RedisError where configuration.cluster != nil && ["MOVED", "ASK", "TRYAGAIN"].contains(error.prefix) {
-                // the slot moved, or is moving: its new master's connections run it
+                while try await connection.send(command, deadline: newDeadline()) == .again { partsDone = true }
+            } catch let error as RedisError
+                        where configuration.cluster != nil && !partsDone && ["MOVED", "ASK", "TRYAGAIN"].contains(error.prefix) {
+                // the slot moved, or is moving: its new master's connections run it (but a step
+                // left half done fails the setup, so that this connection never serves meanwhile)
                 logger.debug("setup command not for this node now", metadata: ["error": "\(error)"])
             }
         }

@@ -200,7 +200,9 @@ import TestSupport
             try await pool.command("ZADD", pool.key("leases"), String(now + 60), "vm-1")
             try await pool.command("SADD", pool.key("held:alice"), "vm-1")
 
-            _ = try await pool.run(.initPool, ["5"])
+            // the VMs in one part, the users in the next (called again while it answers AGAIN)
+            #expect(try await pool.run(.initPool, ["5"]) == .again)
+            #expect(try await pool.run(.initPool, ["5"]) == .integer(5))
             #expect(try await pool.command("ZSCORE", pool.key("leases"), "vm-1").int == (now + 60) * 1000)
             #expect(try await pool.hash("pool")["time_unit"] == "ms")
             let held = try await pool.vm("vm-1")
@@ -272,7 +274,7 @@ import TestSupport
                 }
             } while answers.last == .again && answers.count < 10
             // 1,000 + 1,000 + 500 VMs, then 1,000 + 200 users
-            #expect(answers == [.again, .again, .again, .integer(3000)])
+            #expect(answers == [.again, .again, .again, .again, .integer(3000)])
             #expect(try await pool.vmIDs().count == 2500)
             #expect(try await pool.userNames().count == 1200)
             #expect(try await pool.run(.poolStats, [ScriptPool.admin]) == poolStatsReply([3000, 2500, 0, 2500, 0, 0, 0]))
@@ -283,6 +285,10 @@ import TestSupport
                 #expect(try await pool.exists(old) == false, "\(old) is gone")
             }
             #expect(try await pool.hash("pool").keys.filter { $0.hasPrefix("migrated:") }.isEmpty, "no counts left behind")
+            // a gateway of the one-call kind that finished a migration begun in parts leaves the counts: dropped
+            try await pool.command("HSET", pool.key("pool"), "migrated:vms", "1000")
+            #expect(try await pool.run(.initPool, ["3000"]) == .integer(3000))
+            #expect(try await pool.hash("pool").keys.filter { $0.hasPrefix("migrated:") }.isEmpty)
         }
     }
 }
