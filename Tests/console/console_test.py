@@ -62,6 +62,12 @@ def until(what, condition):
         raise AssertionError(f"timed out waiting until {what}") from error
 
 
+def click(selector):
+    """Clicks the element `selector` names, found again if a redraw replaces it meanwhile (the
+    tables are redrawn every 2 s; the forms' own buttons never are)."""
+    until(f"{selector} clicked", lambda: driver.find_element(By.CSS_SELECTOR, selector).click() or True)
+
+
 def fill(element_id, value):
     field = driver.find_element(By.ID, element_id)
     field.clear()
@@ -146,9 +152,9 @@ try:
     driver.save_screenshot(os.path.join(options.screenshots, "console-live.png"))
 
     driver.switch_to.window(alice_tab)
-    driver.find_element(By.CSS_SELECTOR, "#my-vms button.renew").click()
+    click("#my-vms button.renew")
     until("renewed", lambda: text_of("mine-message").startswith("Renewed "))
-    driver.find_element(By.CSS_SELECTOR, "#my-vms button.checkin").click()
+    click("#my-vms button.checkin")
     until("alice holds nothing", lambda: driver.find_elements(By.CSS_SELECTOR, "#my-vms tbody tr.vm") == [])
 
     driver.switch_to.window(admin_tab)
