@@ -50,6 +50,20 @@ import Testing
         #expect(String(buffer: buffer) == "*4\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\n$0\r\n\r\n")
     }
 
+    @Test func encodesCommandsOfAnySizeByteForByte() {
+        var buffer = ByteBuffer()
+        RedisCommand("PING").encode(into: &buffer)
+        #expect(String(buffer: buffer) == "*1\r\n$4\r\nPING\r\n")
+
+        // multi-byte text counts in bytes; an argument far larger than any stack space is laid out whole
+        let large = String(repeating: "é|", count: 40_000)
+        buffer.clear()
+        RedisCommand.fcall("lib_checkout", keys: ["{p}:pool", "{p}:records:"], arguments: ["", large, "ü"]).encode(into: &buffer)
+        let expected = "*8\r\n$5\r\nFCALL\r\n$12\r\nlib_checkout\r\n$1\r\n2\r\n$8\r\n{p}:pool\r\n$12\r\n{p}:records:\r\n"
+            + "$0\r\n\r\n$120000\r\n\(large)\r\n$2\r\nü\r\n"
+        #expect(String(buffer: buffer) == expected)
+    }
+
     @Test func splitsServerErrorsIntoPrefixAndMessage() {
         let error = RedisError.server("NOSCRIPT No matching script.")
         #expect(error.kind == .server)

@@ -47,6 +47,21 @@ import TestSupport
         }
     }
 
+    @Test func theBearerSchemeIsReadInAnyCaseAndNothingElseIsAToken() async throws {
+        try await withGateway { gateway async throws in
+            for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+                let headers = [("Authorization", "\(scheme) \(adminToken)")]
+                #expect(try await gateway.call(.GET, "/v1/admin/pool", token: nil, headers: headers).status == 200, "\(scheme)")
+            }
+            for header in ["Bearer", "Bearer ", "Bearer  \(adminToken)", "Bearers \(adminToken)", "Bear \(adminToken)",
+                           "\(adminToken)", "Basic \(adminToken)"] {
+                let refused = try await gateway.call(.GET, "/v1/admin/pool", token: nil, headers: [("Authorization", header)])
+                #expect(refused.status == 401, "\(header)")
+                #expect(refused.code == "unauthorized")
+            }
+        }
+    }
+
     @Test func unknownRoutesAre404InTheEnvelope() async throws {
         try await withGateway { gateway async throws in
             let response = try await gateway.call(.GET, "/v2/nothing")

@@ -16,8 +16,8 @@ struct HistoryController {
         }
     }
 
-    private func page(_ request: Request, _ context: AuthenticatedRequestContext, scope: EventScope, filters: Set<String>) async throws -> Response {
-        let query = try RequestDecoding.query(request, allowed: filters.union(["since", "cursor", "limit"]))
+    private func page(_ request: Request, _ context: AuthenticatedRequestContext, scope: EventScope, filters: [String]) async throws -> Response {
+        let query = try RequestDecoding.query(request, allowed: filters + ["since", "cursor", "limit"])
         let vmID = try query["vm_id"].map(RequestDecoding.vmID)
         let user = try query["user"].map(Limits.checkUserName)
         let since = try query["since"].map { text throws(APIError) in

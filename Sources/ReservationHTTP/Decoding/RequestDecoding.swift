@@ -86,7 +86,7 @@ enum RequestDecoding {
     /// The query's parameters, refusing any not in `allowed` and any given twice. A parameter
     /// left empty counts as absent, as in API.md's own templates (`?cursor=&limit=`,
     /// `/checkinVM/?vm_id=&ip=`).
-    static func query(_ request: Request, allowed: Set<String>) throws(APIError) -> [String: String] {
+    static func query(_ request: Request, allowed: [String]) throws(APIError) -> [String: String] {
         var values: [String: String] = [:]
         for (name, value) in request.uri.queryParameters {
             let name = String(name)
@@ -94,7 +94,7 @@ enum RequestDecoding {
             guard values[name] == nil else { throw .badRequest("Query parameter '\(name)' is given twice") }
             values[name] = String(value)
         }
-        return values.filter { !$0.value.isEmpty }
+        return values.isEmpty ? values : values.filter { !$0.value.isEmpty }
     }
 
     /// A whole number in `range` from a query parameter.

@@ -27,11 +27,11 @@ struct IdentityMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization] else {
             return anonymousAdmin ? .trustedAdmin(name: "anonymous") : nil
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, Self.isBearer(parts[0]), !parts[1].isEmpty else { return nil }
-        let token = String(parts[1])
+        guard let space = header.firstIndex(of: " "), Self.isBearer(header[..<space]) else { return nil }
+        let token = header[header.index(after: space)...]
+        guard !token.isEmpty else { return nil }
         if let oidc, OIDCVerifier.looksLikeJWT(token) {
-            return await oidc.user(for: token).map { .verifiedUser(name: $0) }
+            return await oidc.user(for: String(token)).map { .verifiedUser(name: $0) }
         }
         let digest = TokenDigest(of: token)
         if adminTokens.matches(digest) {

@@ -48,8 +48,8 @@ final class OIDCVerifier: Sendable {
     }
 
     /// Whether a bearer token is a JWT (three base64url parts) rather than a vmreserve token.
-    static func looksLikeJWT(_ token: String) -> Bool {
-        token.split(separator: ".", omittingEmptySubsequences: false).count == 3
+    static func looksLikeJWT(_ token: Substring) -> Bool {
+        token.utf8.lazy.filter { $0 == UInt8(ascii: ".") }.count == 2
     }
 
     /// The vmreserve user the token names, nil when it does not verify. The token's header must
