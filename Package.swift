@@ -91,7 +91,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "bare-endpoint",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "bench/BareEndpoint"
         ),
         .target(

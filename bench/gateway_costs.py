@@ -2,7 +2,11 @@
 """What a request costs the gateway, route by route: one release gateway on a redis-server of
 its own (1,000 VMs, 2 users), wrk at 64 connections against /healthz, GET /v1/vms/mine (auth and
 one FCALL, a small answer) and checkout/checkin cycles (bench/checkout_checkin.lua: a body, a
-state change, a VM in the answer); each process's CPU per request from /proc.
+state change, a VM in the answer); each process's CPU per request from /proc. For reference, the
+bare Hummingbird endpoint (bench/BareEndpoint) alone and after one PING through vmreserve's Redis
+client: what one Redis round trip costs a Hummingbird route, with none of the gateway's own work.
+The floor it prints, /healthz plus that round trip, is what any route that talks to Redis costs
+the gateway at least.
 Usage: python3 bench/gateway_costs.py [SECONDS] [--perf]   (--perf: `perf record -g` of the
 gateway during the cycles, into /tmp/vmreserve-gateway.perf; read it with `perf report -i`)"""
 import os
@@ -31,6 +35,12 @@ try:
     http(url + "/v1/admin/vms", "POST", {"count": 1000})
     tokens = [http(url + "/v1/admin/users", "POST", {"name": f"u{i}", "quota": 100})["data"]["token"] for i in range(2)]
     healthz = measure("healthz", [url + "/healthz"], 64, SECONDS, [gateway.pid], redis.pid)
+    bare_port = free_port()
+    bare = processes.start("bare", [os.path.join(ROOT, ".build", "release", "bare-endpoint"), str(bare_port), str(redis_port)])
+    wait_for(f"http://127.0.0.1:{bare_port}/redis")
+    bare_alone = measure("bare", [f"http://127.0.0.1:{bare_port}/"], 64, SECONDS, [bare.pid], redis.pid)
+    bare_redis = measure("bare+redis", [f"http://127.0.0.1:{bare_port}/redis"], 64, SECONDS, [bare.pid], redis.pid)
+    processes.stop(bare)
 
     # GET /v1/vms/mine: wrk with the token as a header
     script = os.path.join(work, "mine.lua")
@@ -55,11 +65,16 @@ try:
     print("| route, 64 connections | requests/s | gateway CPU µs/request | vs /healthz | Redis CPU µs/request |")
     print("|---|---|---|---|---|")
     base = healthz["cpu_us"]["server"]
+    round_trip = bare_redis["cpu_us"]["server"] - bare_alone["cpu_us"]["server"]
     for name, rate, cost, redis_cost in [
+        ("bare endpoint GET /", bare_alone["rate"], bare_alone["cpu_us"]["server"], 0.0),
+        ("bare endpoint GET /redis (one PING)", bare_redis["rate"], bare_redis["cpu_us"]["server"], bare_redis["cpu_us"]["redis"]),
         ("GET /healthz", healthz["rate"], base, healthz["cpu_us"]["redis"]),
         ("GET /v1/vms/mine", mine["rate"], mine["gateway"], mine["redis"]),
         ("checkout/checkin cycles", cycles["rate"], cycles["cpu_us"]["server"], cycles["cpu_us"]["redis"]),
     ]:
         print(f"| {name} | {rate:,.0f} | {cost:.1f} | {cost / base:.2f} | {redis_cost:.1f} |")
+    print(f"\nOne Redis round trip costs a Hummingbird route {round_trip:.1f} µs; /healthz plus one round trip, "
+          f"the floor of any route that talks to Redis: {base + round_trip:.1f} µs, {(base + round_trip) / base:.2f}× /healthz")
 finally:
     processes.stop_all()

@@ -1,18 +1,32 @@
-// The benchmark's reference point: the bare Hummingbird JSON endpoint that issue 2's target is
-// measured against. A plain Hummingbird application with one route returning a Codable value
-// through Hummingbird's default JSON encoder: no middleware, no logging per request, no Redis.
-// Usage: bare-endpoint <port>   (serves GET / on 127.0.0.1:<port>)
+// The benchmark's reference points. GET /: the bare Hummingbird JSON endpoint that issue 2's
+// target is measured against: a plain Hummingbird application with one route returning a Codable
+// value through Hummingbird's default JSON encoder: no middleware, no logging per request, no
+// Redis. GET /redis (with a Redis port given): the same answer after one PING through vmreserve's
+// Redis client, so that the cost of one Redis round trip, with none of the gateway's own work, can
+// be measured against GET / (bench/gateway_costs.py).
+// Usage: bare-endpoint <port> [<redis port>]   (serves on 127.0.0.1:<port>)
 import Hummingbird
+import RedisClient
+import ServiceLifecycle
 
 struct Greeting: ResponseCodable {
     let status: String
     let message: String?
 }
 
-guard CommandLine.arguments.count == 2, let port = Int(CommandLine.arguments[1]) else {
-    fatalError("usage: bare-endpoint <port>")
+guard (2...3).contains(CommandLine.arguments.count), let port = Int(CommandLine.arguments[1]) else {
+    fatalError("usage: bare-endpoint <port> [<redis port>]")
 }
 let router = Router()
 router.get("/") { _, _ in Greeting(status: "success", message: nil) }
-let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+var services: [any Service] = []
+if CommandLine.arguments.count == 3, let redisPort = Int(CommandLine.arguments[2]) {
+    let redis = RedisClient(configuration: .init(url: RedisURL(port: redisPort)))
+    services.append(redis)
+    router.get("/redis") { _, _ in
+        _ = try await redis.send(RedisCommand("PING"))
+        return Greeting(status: "success", message: nil)
+    }
+}
+let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), services: services)
 try await app.runService()
