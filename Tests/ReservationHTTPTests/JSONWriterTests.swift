@@ -22,6 +22,11 @@ import Testing
         let value = JSONObject(fields: ["a": [1, 2, 3], "b": JSONObject(fields: ["c": String?.none, "d": true]), "e": [[Int]]()])
         #expect(text(value) == #"{"a":[1,2,3],"b":{"c":null,"d":true},"e":[]}"#)
     }
+
+    @Test func separatesMembersAtEveryDepthAndAgainAfterAnInnerValueCloses() {
+        let value: [[[[[Int]]]]] = [[[[[1, 2], [3]], []], [[[4]]]], []]
+        #expect(text(value) == "[[[[[1,2],[3]],[]],[[[4]]]],[]]")
+    }
 }
 
 @Suite struct RFC3339Tests {

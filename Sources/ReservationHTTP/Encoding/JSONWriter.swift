@@ -4,8 +4,10 @@ import NIOCore
 /// writing them directly costs a fraction of `JSONEncoder` on every request.
 struct JSONWriter {
     private(set) var buffer: ByteBuffer
-    /// Per open object or array: true until its first member is written.
-    private var isFirst: [Bool] = []
+    /// One bit per open object or array, the innermost lowest: set until its first member is
+    /// written (bits, not an array: no allocation per answer). The API's shapes nest 4 deep.
+    private var awaitingFirst: UInt64 = 0
+    private var depth = 0
 
     init(capacity: Int = 256) {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
@@ -85,17 +87,20 @@ struct JSONWriter {
 
     private mutating func open(_ bracket: UInt8) {
         buffer.writeInteger(bracket)
-        isFirst.append(true)
+        precondition(depth < UInt64.bitWidth, "JSON nested deeper than the writer keeps track of")
+        awaitingFirst = awaitingFirst << 1 | 1
+        depth += 1
     }
 
     private mutating func close(_ bracket: UInt8) {
-        isFirst.removeLast()
+        awaitingFirst >>= 1
+        depth -= 1
         buffer.writeInteger(bracket)
     }
 
     private mutating func separate() {
-        if isFirst[isFirst.count - 1] {
-            isFirst[isFirst.count - 1] = false
+        if awaitingFirst & 1 == 1 {
+            awaitingFirst &= ~1
         } else {
             buffer.writeInteger(UInt8(ascii: ","))
         }

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""How many times the gateway calls the Swift runtime's costly entry points per request: exact
+counts, not samples, so that two builds can be compared on a machine whose speed drifts by 15-25%
+(the CPU columns of the other benchmarks cannot show a 3% change through that). One release
+gateway on a redis-server of its own (1,000 VMs, 2 users); wrk at 16 connections against /healthz,
+then checkout/checkin cycles (bench/checkout_checkin.lua); `perf stat` counts uprobes on:
+
+  malloc                     every heap allocation (libc)
+  swift_allocObject          class instances, closure contexts, array and string storage
+  swift_retain               reference-count increments (each atomic; releases are as many)
+  swift_task_switch          a task moving to another executor, or checking that it need not
+  swift_task_enqueueGlobal   a task woken to run on the global executor (after a Redis reply)
+
+Usage: python3 bench/runtime_counts.py [SECONDS]   (as root: it adds the uprobes with
+`perf probe` and leaves them, a no-op when they exist; uprobes slow the gateway, not its counts)"""
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from suite import ADMIN, ROOT, Processes, free_port, http, release_build, wait_for, wrk, wrk_result  # noqa: E402
+
+SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+SWIFT_LIB = "/opt/swift/usr/lib/swift/linux"
+PROBES = [  # (library, function, event group)
+    ("/lib/x86_64-linux-gnu/libc.so.6", "malloc", "probe_libc"),
+    (f"{SWIFT_LIB}/libswiftCore.so", "swift_allocObject", "probe_libswiftCore"),
+    (f"{SWIFT_LIB}/libswiftCore.so", "swift_retain", "probe_libswiftCore"),
+    (f"{SWIFT_LIB}/libswift_Concurrency.so", "swift_task_switch", "probe_libswift_Concurrency"),
+    (f"{SWIFT_LIB}/libswift_Concurrency.so", "swift_task_enqueueGlobal", "probe_libswift_Concurrency"),
+]
+
+for library, function, _ in PROBES:
+    subprocess.run(["perf", "probe", "-q", "-x", library, function], capture_output=True)  # exists already: fine
+events = [f"{group}:{function}" for _, function, group in PROBES]
+
+binary = release_build("vmreserve")
+work = tempfile.mkdtemp(prefix="vmreserve-runtime-counts-")
+processes = Processes(work)
+try:
+    redis, redis_port = processes.start_redis()
+    port = free_port()
+    gateway = processes.start("gateway", [binary, "serve", "--port", str(port), "--redis-url", f"redis://127.0.0.1:{redis_port}/0",
+                                          "--admin-token", ADMIN, "--max-vm-count", "100000", "--log-level", "warning"])
+    url = f"http://127.0.0.1:{port}"
+    wait_for(url + "/readyz")
+    http(url + "/v1/admin/vms", "POST", {"count": 1000})
+    tokens = [http(url + "/v1/admin/users", "POST", {"name": f"u{i}", "quota": 100})["data"]["token"] for i in range(2)]
+    rows = []
+    for name, target, script, users in [("GET /healthz", url + "/healthz", None, None),
+                                        ("checkout/checkin cycles", url + "/", os.path.join(ROOT, "bench", "checkout_checkin.lua"), tokens)]:
+        output = os.path.join(work, "stat.csv")
+        stat = subprocess.Popen(["perf", "stat", "-x,", "-o", output, "-p", str(gateway.pid)] + [a for e in events for a in ("-e", e)])
+        result, _ = wrk_result(wrk(target, 16, SECONDS, script, users))
+        stat.send_signal(2)  # SIGINT: perf stat writes its counts and ends
+        stat.wait()
+        counts = {}
+        with open(output) as f:
+            for line in f:
+                fields = line.strip().split(",")
+                if len(fields) > 2 and fields[2] in events:
+                    counts[fields[2].split(":")[1]] = int(fields[0]) / max(1, result["requests"])
+        rows.append((name, result["requests"], counts))
+    functions = [function for _, function, _ in PROBES]
+    print("| per request, 16 connections | requests | " + " | ".join(functions) + " |")
+    print("|---|---|" + "---|" * len(functions))
+    for name, requests, counts in rows:
+        print(f"| {name} | {requests:,} | " + " | ".join(f"{counts.get(f, 0):.1f}" for f in functions) + " |")
+finally:
+    processes.stop_all()
