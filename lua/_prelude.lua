@@ -333,19 +333,31 @@ end
 -- principal's name, "system" for a lease that ran out); then, each only when it applies (nil or
 -- "" leave the field out), the VM (vm_id, ip), the user it concerns, the VM's status after it
 -- (the outcome) and a detail (a lease length, a new quota...). The stream keeps about the last
--- EVENTS_KEPT events. (Positional and without a loop: a checkout and a checkin each add one.)
+-- EVENTS_KEPT events. (Positional and without a loop: a checkout and a checkin each add one; an
+-- event with a VM, its address, a user and a status, as theirs, is sent without building a table,
+-- 0.4 µs less by bench/lua_costs.py.)
 local EVENTS_KEPT = '100000'
 
+local function append_event(...)
+  redis.call('XADD', K.events, 'MAXLEN', '~', EVENTS_KEPT, '*', ...)
+end
+
 local function event(action, actor, vm_id, ip, user, status, detail)
-  local args = {'XADD', K.events, 'MAXLEN', '~', EVENTS_KEPT, '*', 'action', action, 'actor', actor,
-                0, 0, 0, 0, 0, 0, 0, 0, 0, 0} -- room for the five optional fields
-  local n = 10
+  if vm_id and vm_id ~= '' and ip and ip ~= '' and user and user ~= '' and status and status ~= '' then
+    if detail and detail ~= '' then
+      return append_event('action', action, 'actor', actor, 'vm_id', vm_id, 'ip', ip, 'user', user, 'status', status,
+                          'detail', detail)
+    end
+    return append_event('action', action, 'actor', actor, 'vm_id', vm_id, 'ip', ip, 'user', user, 'status', status)
+  end
+  local args = {'action', action, 'actor', actor, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} -- room for the five optional fields
+  local n = 4
   if vm_id and vm_id ~= '' then args[n + 1], args[n + 2], n = 'vm_id', vm_id, n + 2 end
   if ip and ip ~= '' then args[n + 1], args[n + 2], n = 'ip', ip, n + 2 end
   if user and user ~= '' then args[n + 1], args[n + 2], n = 'user', user, n + 2 end
   if status and status ~= '' then args[n + 1], args[n + 2], n = 'status', status, n + 2 end
   if detail and detail ~= '' then args[n + 1], args[n + 2], n = 'detail', detail, n + 2 end
-  redis.call(unpack(args, 1, n))
+  append_event(unpack(args, 1, n))
 end
 
 -- Available VMs. Each VM that becomes available is pushed to the free list of its size,
