@@ -1,11 +1,17 @@
 import Reservations
 
 /// A pool this gateway serves: the store of its Redis keys and the waiting room of its waiting
-/// checkouts.
-struct ServedPool: Sendable {
+/// checkouts. A class: every request's context holds one, and is copied several times.
+final class ServedPool: Sendable {
     let name: String
     let store: ReservationStore
     let room: WaitingRoom
+
+    init(name: String, store: ReservationStore, room: WaitingRoom) {
+        self.name = name
+        self.store = store
+        self.room = room
+    }
 }
 
 /// The pools a gateway serves (`--pool`, repeated). The first is served at the routes as

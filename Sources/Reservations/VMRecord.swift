@@ -37,27 +37,29 @@ public struct VMRecord: Sendable {
     }
 
     public let id: String
-    private let values: [Substring]
+    private let text: String
+    /// The UTF-8 offset at which each field ends (its "|", or the text's end); a field starts
+    /// after the one before it. Offsets, not substrings: substrings would each hold the text.
+    private let ends: [Int]
 
     /// nil for text that is not a record.
     public init?(id: String, text: String) {
-        // split on the UTF-8 bytes: a Character-wise split costs several times as much
-        var values: [Substring] = []
-        values.reserveCapacity(Field.allCases.count)
-        let bytes = text.utf8
-        var start = bytes.startIndex
-        var index = start
-        while index < bytes.endIndex, values.count < Field.allCases.count - 1 {
-            if bytes[index] == UInt8(ascii: "|") {
-                values.append(Substring(bytes[start..<index]))
-                start = bytes.index(after: index)
+        var text = text
+        text.makeContiguousUTF8()  // a no-op for the text of a reply: read as one run of bytes below
+        let count = Field.allCases.count
+        var ends: [Int] = []
+        ends.reserveCapacity(count)
+        text.withUTF8 { bytes in
+            // split on the bytes: a Character-wise split costs several times as much
+            for (offset, byte) in bytes.enumerated() where byte == UInt8(ascii: "|") && ends.count < count - 1 {
+                ends.append(offset)
             }
-            index = bytes.index(after: index)
+            ends.append(bytes.count)
         }
-        values.append(Substring(bytes[start...]))
-        guard values.count == Field.allCases.count else { return nil }
+        guard ends.count == count else { return nil }
         self.id = id
-        self.values = values
+        self.text = text
+        self.ends = ends
     }
 
     /// A script's answer for one VM, `[vm_id, record]`; nil when it is not one.
@@ -68,8 +70,10 @@ public struct VMRecord: Sendable {
 
     /// The value of a field, nil when it is not set.
     public subscript(_ field: Field) -> String? {
-        let value = values[field.rawValue]
-        guard !value.isEmpty else { return nil }
+        let start = field.rawValue == 0 ? 0 : ends[field.rawValue - 1] + 1, end = ends[field.rawValue]
+        guard end > start else { return nil }
+        let utf8 = text.utf8
+        let value = Substring(utf8[utf8.index(utf8.startIndex, offsetBy: start)..<utf8.index(utf8.startIndex, offsetBy: end)])
         if field == .machineID, value.contains("%") {
             return value.replacingOccurrences(of: "%7C", with: "|").replacingOccurrences(of: "%25", with: "%")
         }

@@ -22,6 +22,13 @@ import Testing
         #expect(record[.machineID] == "m|1%")
     }
 
+    @Test func fieldsAreFoundByTheirBytesWhateverTheTextBeforeThem() throws {
+        let text = Self.text(["status": "error", "size": "größe", "user": "zoë", "machine_id": "🚀", "error": "é|ü"])
+        let record = try #require(VMRecord(id: "vm-4", text: text))
+        #expect(record[.size] == "größe" && record[.user] == "zoë" && record[.machineID] == "🚀" && record[.error] == "é|ü")
+        #expect(record[.cpu] == nil && record[.failures] == nil)
+    }
+
     @Test func textWithTooFewFieldsOrAReplyOfAnotherShapeIsNoRecord() {
         #expect(VMRecord(id: "vm-3", text: "available|11.0.0.1") == nil)
         #expect(VMRecord(.array([.bulkString(Array("vm-3".utf8))])) == nil)
