@@ -7,7 +7,8 @@ then checkout/checkin cycles (bench/checkout_checkin.lua); `perf stat` counts up
 
   malloc                     every heap allocation (libc)
   swift_allocObject          class instances, closure contexts, array and string storage
-  swift_retain               reference-count increments (each atomic; releases are as many)
+  swift_retain               reference-count increments (each atomic; releases are as many). Its
+                             variants (swift_retain_n, bridged objects') are not counted: a floor
   swift_task_switch          a task moving to another executor, or checking that it need not
   swift_task_enqueueGlobal   a task woken to run on the global executor (after a Redis reply)
 
@@ -17,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from suite import ADMIN, ROOT, Processes, free_port, http, release_build, wait_for, wrk, wrk_result  # noqa: E402
@@ -52,6 +54,7 @@ try:
                                         ("checkout/checkin cycles", url + "/", os.path.join(ROOT, "bench", "checkout_checkin.lua"), tokens)]:
         output = os.path.join(work, "stat.csv")
         stat = subprocess.Popen(["perf", "stat", "-x,", "-o", output, "-p", str(gateway.pid)] + [a for e in events for a in ("-e", e)])
+        time.sleep(1)  # attached before the first request
         result, _ = wrk_result(wrk(target, 16, SECONDS, script, users))
         stat.send_signal(2)  # SIGINT: perf stat writes its counts and ends
         stat.wait()
@@ -59,7 +62,7 @@ try:
         with open(output) as f:
             for line in f:
                 fields = line.strip().split(",")
-                if len(fields) > 2 and fields[2] in events:
+                if len(fields) > 2 and fields[2] in events and fields[0].isdigit():  # not "<not counted>"
                     counts[fields[2].split(":")[1]] = int(fields[0]) / max(1, result["requests"])
         rows.append((name, result["requests"], counts))
     functions = [function for _, function, _ in PROBES]

@@ -370,7 +370,8 @@ def markdown(results):
         out.append(f"| {mem['vms']:,} | {mem['users']:,} | {mem['per_vm']:.0f} | {mem['per_user']:.0f} | {mem['history_per_event']:.0f} |")
     rss = [run["gateway_rss_mb"] for run in results["cycles"] if "gateway_rss_mb" in run]
     if rss:
-        out += ["", f"Gateway RSS after the 256-connection runs: {min(rss):.0f}–{max(rss):.0f} MB."]
+        span = f"{min(rss):.0f}" if round(min(rss)) == round(max(rss)) else f"{min(rss):.0f}–{max(rss):.0f}"
+        out += ["", f"Gateway RSS after the 256-connection runs: {span} MB."]
     out += ["", "| VMs | admin read, 16 connections | requests/s | non-2xx | p50 ms | p99 ms | CPU µs/request: gateway | redis |",
             "|---|---|---|---|---|---|---|---|"]
     for run in results.get("admin_reads", []):

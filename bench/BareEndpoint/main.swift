@@ -14,19 +14,20 @@ struct Greeting: ResponseCodable {
     let message: String?
 }
 
-guard (2...3).contains(CommandLine.arguments.count), let port = Int(CommandLine.arguments[1]) else {
+let numbers = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+guard (1...2).contains(numbers.count), numbers.count == CommandLine.arguments.count - 1 else {
     fatalError("usage: bare-endpoint <port> [<redis port>]")
 }
 let router = Router()
 router.get("/") { _, _ in Greeting(status: "success", message: nil) }
 var services: [any Service] = []
-if CommandLine.arguments.count == 3, let redisPort = Int(CommandLine.arguments[2]) {
-    let redis = RedisClient(configuration: .init(url: RedisURL(port: redisPort)))
+if numbers.count == 2 {
+    let redis = RedisClient(configuration: .init(url: RedisURL(port: numbers[1])))
     services.append(redis)
     router.get("/redis") { _, _ in
         _ = try await redis.send(RedisCommand("PING"))
         return Greeting(status: "success", message: nil)
     }
 }
-let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), services: services)
+let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: numbers[0])), services: services)
 try await app.runService()
