@@ -16,8 +16,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from suite import (ADMIN, ROOT, Processes, cpu_seconds, free_port, http, measure,  # noqa: E402
-                   release_build, wait_for)
+from suite import ROOT, Processes, cpu_seconds, free_port, measure, release_build, wait_for  # noqa: E402
 
 SECONDS = int(next((a for a in sys.argv[1:] if a.isdigit()), "5"))
 PERF = "--perf" in sys.argv
@@ -26,14 +25,7 @@ binary = release_build("vmreserve", "bare-endpoint")
 work = tempfile.mkdtemp(prefix="vmreserve-gateway-costs-")
 processes = Processes(work)
 try:
-    redis, redis_port = processes.start_redis()
-    port = free_port()
-    gateway = processes.start("gateway", [binary, "serve", "--port", str(port), "--redis-url", f"redis://127.0.0.1:{redis_port}/0",
-                                          "--admin-token", ADMIN, "--max-vm-count", "100000", "--log-level", "warning"])
-    url = f"http://127.0.0.1:{port}"
-    wait_for(url + "/readyz")
-    http(url + "/v1/admin/vms", "POST", {"count": 1000})
-    tokens = [http(url + "/v1/admin/users", "POST", {"name": f"u{i}", "quota": 100})["data"]["token"] for i in range(2)]
+    redis, redis_port, gateway, url, tokens = processes.start_probed_gateway(binary)
     healthz = measure("healthz", [url + "/healthz"], 64, SECONDS, [gateway.pid], redis.pid)
     bare_port = free_port()
     bare = processes.start("bare", [os.path.join(ROOT, ".build", "release", "bare-endpoint"), str(bare_port), str(redis_port)])

@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from suite import ADMIN, ROOT, Processes, free_port, http, release_build, wait_for, wrk, wrk_result  # noqa: E402
+from suite import ROOT, Processes, release_build, wrk, wrk_result  # noqa: E402
 
 SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 SWIFT_LIB = "/opt/swift/usr/lib/swift/linux"
@@ -43,14 +43,7 @@ binary = os.environ.get("VMRESERVE_BIN") or release_build("vmreserve")
 work = tempfile.mkdtemp(prefix="vmreserve-runtime-counts-")
 processes = Processes(work)
 try:
-    redis, redis_port = processes.start_redis()
-    port = free_port()
-    gateway = processes.start("gateway", [binary, "serve", "--port", str(port), "--redis-url", f"redis://127.0.0.1:{redis_port}/0",
-                                          "--admin-token", ADMIN, "--max-vm-count", "100000", "--log-level", "warning"])
-    url = f"http://127.0.0.1:{port}"
-    wait_for(url + "/readyz")
-    http(url + "/v1/admin/vms", "POST", {"count": 1000})
-    tokens = [http(url + "/v1/admin/users", "POST", {"name": f"u{i}", "quota": 100})["data"]["token"] for i in range(2)]
+    redis, redis_port, gateway, url, tokens = processes.start_probed_gateway(binary)
 
     def count(load):
         """Each event's count in the gateway while `load()` runs (after a second to attach), and

@@ -130,6 +130,20 @@ class Processes:
             time.sleep(0.05)
         raise SystemExit("redis-server did not answer")
 
+    def start_probed_gateway(self, binary):
+        """The probes' setup (bench/gateway_costs.py, bench/runtime_counts.py): a redis-server and one
+        gateway on it with 1,000 VMs and 2 users. Returns (redis process, its port, gateway process,
+        gateway URL, the users' tokens)."""
+        redis_server, redis_port = self.start_redis()
+        port = free_port()
+        gateway = self.start("gateway", [binary, "serve", "--port", str(port), "--redis-url", f"redis://127.0.0.1:{redis_port}/0",
+                                         "--admin-token", ADMIN, "--max-vm-count", "100000", "--log-level", "warning"])
+        url = f"http://127.0.0.1:{port}"
+        wait_for(url + "/readyz")
+        http(url + "/v1/admin/vms", "POST", {"count": 1000})
+        tokens = [http(url + "/v1/admin/users", "POST", {"name": f"u{i}", "quota": 100})["data"]["token"] for i in range(2)]
+        return redis_server, redis_port, gateway, url, tokens
+
     def stop(self, process):
         process.terminate()
         process.wait()
