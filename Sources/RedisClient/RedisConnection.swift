@@ -62,10 +62,13 @@ final class RedisConnection: Sendable {
         return reply
     }
 
-    /// Completes when the connection has closed, for whatever reason.
+    /// The event loop its channel runs on.
+    var eventLoop: any EventLoop { channel.eventLoop }
+
     /// False once the channel has closed (its slot may not have been cleared yet).
     var isActive: Bool { channel.isActive }
 
+    /// Completes when the connection has closed, for whatever reason.
     func waitUntilClosed() async {
         try? await channel.closeFuture.get()
     }

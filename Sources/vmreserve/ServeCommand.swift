@@ -234,7 +234,10 @@ struct ServeCommand: AsyncParsableCommand {
         group.maximumGracefulShutdownDuration = .seconds(30)
         let services = ServiceGroup(configuration: group)
         do {
-            try await services.run()
+            // every task of the server (each connection's, each request's) runs on the event loop
+            // where its I/O happens: a request and its Redis round trip on one thread, with no
+            // hand-off to Swift's global pool and back (BENCHMARKS.md, fifth session)
+            try await withTaskExecutorPreference(EventLoopTaskExecutor()) { try await services.run() }
         } catch {
             await localRedis?.stop()
             throw error
