@@ -288,7 +288,7 @@ public final class RedisClient: Service, Sendable {
     }
 
     /// The next live connection to `node`, one on the calling thread's event loop when there is
-    /// one: a caller running on an event loop (see `ServeCommand`'s executor) then writes the
+    /// one: a caller running on an event loop (see `EventLoopGlobalExecutor`) then writes the
     /// command, and is resumed with the reply, without a thread switch.
     private func pickConnection(_ node: String) -> RedisConnection? {
         let start = Int(UInt(bitPattern: nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(connectionCount))

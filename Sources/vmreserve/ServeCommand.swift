@@ -221,8 +221,13 @@ struct ServeCommand: AsyncParsableCommand {
         let logOutput = LogOutput()
         LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, output: logOutput) }
         let tracer = try otlpEndpoint.map { try Self.bootstrapTracing(endpoint: $0) }
+        // every task runs on the event loop that woke it (a request and its Redis round trip on one thread)
+        let tasksOnEventLoops = EventLoopGlobalExecutor.install()
         let localRedis = devMode ? try await startLocalRedisIfNeeded(url: url, settings: settings) : nil
         let app = buildApplication(configuration)
+        if !tasksOnEventLoops {
+            app.logger.notice("tasks run on Swift's global thread pool: this Swift runtime lets no other executor take its place")
+        }
         // Services stop in reverse order: the server drains, then its Redis client closes, then
         // the last spans leave, then the last log lines are written.
         var group = ServiceGroupConfiguration(
@@ -234,10 +239,7 @@ struct ServeCommand: AsyncParsableCommand {
         group.maximumGracefulShutdownDuration = .seconds(30)
         let services = ServiceGroup(configuration: group)
         do {
-            // every task of the server (each connection's, each request's) runs on the event loop
-            // where its I/O happens: a request and its Redis round trip on one thread, with no
-            // hand-off to Swift's global pool and back (BENCHMARKS.md, fifth session)
-            try await withTaskExecutorPreference(EventLoopTaskExecutor()) { try await services.run() }
+            try await services.run()
         } catch {
             await localRedis?.stop()
             throw error

@@ -67,6 +67,7 @@ import Glibc
             #expect(lines.contains { $0.contains("status=200") && $0.contains("method=GET") && $0.contains("duration_ms=") })
             #expect(lines.contains { $0.contains("status=401") })
             #expect(!log.contains(adminToken))
+            #expect(!log.contains("tasks run on Swift's global thread pool"), "the event loops run the gateway's tasks (EventLoopGlobalExecutor)")
         }
     }
 

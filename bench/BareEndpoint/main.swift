@@ -4,7 +4,7 @@
 // Redis. GET /redis (with a Redis port given): the same answer after one PING through vmreserve's
 // Redis client, so that the cost of one Redis round trip, with none of the gateway's own work, can
 // be measured against GET / (bench/gateway_costs.py). --event-loop-executor runs its tasks as
-// `vmreserve serve` runs its own (on the event loops, see EventLoopTaskExecutor), so that the
+// `vmreserve serve` runs its own (on the event loops, see EventLoopGlobalExecutor), so that the
 // round trip costs it what it costs the gateway; without it, Hummingbird runs them as it does by
 // default, on Swift's global pool: the reference the benchmarks compare the gateway with.
 // Usage: bare-endpoint <port> [<redis port>] [--event-loop-executor]   (serves on 127.0.0.1:<port>)
@@ -35,8 +35,7 @@ if numbers.count == 2 {
     }
 }
 let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: numbers[0])), services: services)
-if onEventLoops {
-    try await withTaskExecutorPreference(EventLoopTaskExecutor()) { try await app.runService() }
-} else {
-    try await app.runService()
+if onEventLoops, !EventLoopGlobalExecutor.install() {
+    fatalError("this Swift runtime lets no other executor take the global one's place")
 }
+try await app.runService()
