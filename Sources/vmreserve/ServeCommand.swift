@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import OTel
 import RedisClient
 import RedisServerProcess
@@ -102,8 +103,14 @@ struct ServeCommand: AsyncParsableCommand {
     var dataDir: String?
     @Option(help: "A pool to serve, by name (the hash tag of every Redis key of the pool); repeat it (or give VMRESERVE_POOL=a,b) to serve several: the first at the routes as docs/API.md writes them, each also under /pools/NAME. (default: default)")
     var pool: [String] = []
-    @Option(name: .customLong("redis-connections"), help: "Redis connections to keep, each pipelined. (default: 2)")
+    @Option(name: .customLong("redis-connections"),
+            help: "Redis connections to keep, each pipelined. (default: one per event loop, that is per core, at least 2)")
     var redisConnections: Int?
+
+    /// A connection on every event loop, so that each loop's requests send their scripts without a
+    /// thread switch (see `EventLoopGlobalExecutor`); two at least, so that one serves while the
+    /// other reconnects.
+    static var defaultRedisConnections: Int { min(64, max(2, NIOSingletons.groupLoopCountSuggestion)) }
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. (default: info)")
     var logLevel: String?
 
@@ -152,7 +159,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         configuration.redis = .init(
             url: url,
-            connectionCount: try settings.value(redisConnections, "VMRESERVE_REDIS_CONNECTIONS", default: 2, in: 1...64)
+            connectionCount: try settings.value(redisConnections, "VMRESERVE_REDIS_CONNECTIONS", default: Self.defaultRedisConnections,
+                                               in: 1...64)
         )
         let sentinelMaster: String? = try settings.value(self.sentinelMaster, "VMRESERVE_SENTINEL_MASTER")
         if let text: String = try settings.value(redisSentinel, "VMRESERVE_REDIS_SENTINEL") {
