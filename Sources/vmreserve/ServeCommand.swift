@@ -106,13 +106,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("redis-connections"),
             help: "Redis connections to keep, each pipelined. (default: one per event loop, that is per core, at least 2)")
     var redisConnections: Int?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. (default: info)")
+    var logLevel: String?
 
     /// A connection on every event loop, so that each loop's requests send their scripts without a
     /// thread switch (see `EventLoopGlobalExecutor`); two at least, so that one serves while the
     /// other reconnects.
     static var defaultRedisConnections: Int { min(64, max(2, NIOSingletons.groupLoopCountSuggestion)) }
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. (default: info)")
-    var logLevel: String?
 
     func run() async throws {
         let settings = Settings(environment: ProcessInfo.processInfo.environment)
