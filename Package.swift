@@ -105,13 +105,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RedisClientTests",
-            dependencies: [
-                "RedisClient",
-                "RedisServerProcess",
-                "TestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            dependencies: ["RedisClient", "RedisServerProcess", "TestSupport"]
         ),
         .testTarget(
             name: "ReservationsTests",
