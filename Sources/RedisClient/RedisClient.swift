@@ -35,6 +35,9 @@ public final class RedisClient: Service, Sendable {
         /// Every command and script call is a span of the tracer bootstrapped (swift-distributed-
         /// tracing), a child of the task's current one. Off, the client never asks for one.
         public var traced = false
+        /// Sent as `CLIENT SETNAME` on every connection, so that `CLIENT LIST` tells whose each
+        /// connection is (the gateway gives `vmreserve:HOST:PID`). Redis names have no spaces.
+        public var clientName: String?
 
         public init(
             url: RedisURL,

@@ -9,7 +9,8 @@ final class RedisConnection: Sendable {
         self.channel = channel
     }
 
-    /// Connects, then authenticates and selects the database the URL names.
+    /// Connects, then authenticates, names the connection (`Configuration.clientName`) and
+    /// selects the database the URL names.
     static func connect(
         to url: RedisURL,
         configuration: RedisClient.Configuration,
@@ -36,6 +37,9 @@ final class RedisConnection: Sendable {
             if let password = url.password {
                 let credentials = url.username.map { [$0, password] } ?? [password]
                 _ = try await connection.send(RedisCommand("AUTH", credentials), deadline: deadline)
+            }
+            if let name = configuration.clientName {
+                _ = try await connection.send(RedisCommand("CLIENT", ["SETNAME", name]), deadline: deadline)
             }
             if url.database != 0 {
                 _ = try await connection.send(RedisCommand("SELECT", [String(url.database)]), deadline: deadline)

@@ -154,6 +154,7 @@ struct ServeCommand: AsyncParsableCommand {
             url: url,
             connectionCount: try settings.value(redisConnections, "VMRESERVE_REDIS_CONNECTIONS", default: 2, in: 1...64)
         )
+        configuration.redis.clientName = Self.redisClientName()
         let sentinelMaster: String? = try settings.value(self.sentinelMaster, "VMRESERVE_SENTINEL_MASTER")
         if let text: String = try settings.value(redisSentinel, "VMRESERVE_REDIS_SENTINEL") {
             guard let sentinelMaster, !sentinelMaster.isEmpty else { throw ValidationError("--redis-sentinel needs --sentinel-master") }
@@ -240,6 +241,15 @@ struct ServeCommand: AsyncParsableCommand {
             throw error
         }
         await localRedis?.stop()
+    }
+
+    /// `vmreserve:HOST:PID`: whose each connection is, in Redis' `CLIENT LIST` (a host name's
+    /// characters outside letters, digits, `.`, `-` and `_` become `_`).
+    private static func redisClientName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let name = gethostname(&buffer, buffer.count - 1) == 0 ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let host = name.map { $0.isASCII && ($0.isLetter || $0.isNumber || ".-_".contains($0)) ? $0 : "_" }
+        return "vmreserve:\(String(host)):\(getpid())"
     }
 
     /// OpenTelemetry traces only (our logs and metrics have their own outputs), exported over

@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import RedisClient
 import RedisServerProcess
 import Synchronization
 import Testing
@@ -63,7 +64,30 @@ import Glibc
         let phase = Atomic(0)
         let phases = Mutex<[Int: Phase]>([:])
 
-        init(_ gateways: [Gateway]) { self.gateways = Mutex(gateways) }
+        /// The Redis the gateways use, and the gateways killed whose connections it may still hold.
+        let redis: RedisURL?
+        let killed = Mutex<Set<pid_t>>([])
+
+        init(_ gateways: [Gateway], redis: RedisURL? = nil) {
+            self.gateways = Mutex(gateways)
+            self.redis = redis
+        }
+
+        /// Waits until Redis has closed every connection of a killed gateway. A command such a
+        /// gateway wrote before it died is still run: Redis reads what a connection sent before it
+        /// sees the connection closed. Until then an answer about what a client holds may come
+        /// before that command runs; from then on none can.
+        func settle() async {
+            while let redis, !killed.withLock({ $0.isEmpty }) {
+                if let list = try? await sendToRedis(redis, ["CLIENT", "LIST"]).first?.string {
+                    let names = Set(list.split(separator: "\n").compactMap { line in
+                        line.split(separator: " ").first { $0.hasPrefix("name=vmreserve:") }
+                    })
+                    killed.withLock { pids in pids = pids.filter { pid in names.contains { $0.hasSuffix(":\(pid)") } } }
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
         func pick() -> Gateway { gateways.withLock { $0.randomElement()! } }
 
         /// A request to any gateway, counted in the current phase: its time, and whether the
@@ -214,7 +238,10 @@ import Glibc
     /// an unanswered checkin one fewer: anything else lost or invented a reservation.
     static func reconcile(_ user: String, token: String, held: Set<String>, doubt: Doubt?, cluster: Cluster,
                           holders: Holders) async -> Set<String> {
-        if doubt != nil { cluster.counts.withLock { $0.unknownOutcomes += 1 } }
+        if doubt != nil {
+            cluster.counts.withLock { $0.unknownOutcomes += 1 }
+            await cluster.settle()
+        }
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             guard let response = try? await cluster.call(.GET, "/v1/vms/mine", token: token), response.status == 200 else {

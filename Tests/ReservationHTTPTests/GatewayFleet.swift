@@ -1,4 +1,5 @@
 import Foundation
+import RedisClient
 import RedisServerProcess
 import Synchronization
 import TestSupport
@@ -21,11 +22,12 @@ final class GatewayFleet: Sendable {
     private let directory: URL
     private let processes: TestProcesses
 
-    private init(ports: [Int], tokens: [String], running: [ChildProcess], arguments: [String], directory: URL, processes: TestProcesses) {
+    private init(ports: [Int], tokens: [String], running: [ChildProcess], redis: RedisURL, arguments: [String], directory: URL,
+                 processes: TestProcesses) {
         self.ports = ports
         gateways = ports.map { Gateway(port: $0) }
         self.tokens = tokens
-        cluster = CrashTests.Cluster(gateways)
+        cluster = CrashTests.Cluster(gateways, redis: redis)
         self.running = Mutex(running)
         self.arguments = arguments
         self.directory = directory
@@ -51,7 +53,8 @@ final class GatewayFleet: Sendable {
         for index in 0..<clients {
             tokens.append(try await Gateway(port: ports[index % 3]).createUser("\(userPrefix)\(index)", quota: quota))
         }
-        return GatewayFleet(ports: ports, tokens: tokens, running: running, arguments: arguments, directory: directory, processes: processes)
+        return GatewayFleet(ports: ports, tokens: tokens, running: running, redis: try RedisURL(redisURL), arguments: arguments,
+                            directory: directory, processes: processes)
     }
 
     private static func startGateway(_ arguments: [String], port: Int, directory: URL, index: Int, processes: TestProcesses)
@@ -63,7 +66,9 @@ final class GatewayFleet: Sendable {
     /// Takes gateway `index` out of the clients' choice, then kills it (SIGKILL).
     func kill(_ index: Int) async {
         cluster.gateways.withLock { $0.removeAll { $0.port == ports[index] } }
-        await running.withLock { $0 }[index].terminate(with: SIGKILL)
+        let process = running.withLock { $0 }[index]
+        cluster.killed.withLock { _ = $0.insert(process.pid) }
+        await process.terminate(with: SIGKILL)
     }
 
     /// Starts gateway `index` again and gives it back to the clients.

@@ -55,11 +55,15 @@ import Glibc
             #expect(tooLong.status == 400, "VMRESERVE_MAX_LEASE: \(tooLong.text)")
             let (keys, clients) = try await withRedisClient(.test(.init(host: "127.0.0.1", port: server.port, database: 2), connectionCount: 1)) { client in
                 let keys = try await client.send(.init("KEYS", ["*"])).array?.compactMap(\.string) ?? []
-                let clients = try await client.send(.init("CLIENT", ["LIST"])).string ?? ""
-                return (keys, clients.split(separator: "\n").count - 1)  // less this client's own
+                let list = try await client.send(.init("CLIENT", ["LIST"])).string ?? ""
+                // each gateway connection named vmreserve:HOST:PID, this test's own without a name
+                return (keys, list.split(separator: "\n").map { $0.split(separator: " ").first { $0.hasPrefix("name=") } ?? "" })
             }
             #expect(keys.contains("vmreserve:{from-env}:pool"))
-            #expect(clients == 3 + 1, "VMRESERVE_REDIS_CONNECTIONS, and the one the handoff listener blocks on")
+            let gatewayClients = clients.filter { $0 != "name=" }
+            #expect(gatewayClients.count == 3 + 1 && clients.count == gatewayClients.count + 1,
+                    "VMRESERVE_REDIS_CONNECTIONS, and the one the handoff listener blocks on: \(clients)")
+            #expect(gatewayClients.allSatisfy { $0.hasPrefix("name=vmreserve:") && $0.hasSuffix(":\(process.pid)") }, "\(clients)")
             #expect(await process.terminate(with: SIGTERM) == 0)
             let log = try String(contentsOf: directory.appending(path: "log"), encoding: .utf8)
             let lines = log.split(separator: "\n").filter { $0.contains("route=/v1/admin/pool") }
