@@ -105,7 +105,13 @@ let package = Package(
         ),
         .testTarget(
             name: "RedisClientTests",
-            dependencies: ["RedisClient", "RedisServerProcess", "TestSupport"]
+            dependencies: [
+                "RedisClient",
+                "RedisServerProcess",
+                "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "ReservationsTests",

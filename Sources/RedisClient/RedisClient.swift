@@ -290,15 +290,21 @@ public final class RedisClient: Service, Sendable {
         }
     }
 
+    /// The next live connection to `node`, one on the calling thread's event loop when there is
+    /// one: a caller running on an event loop (see `EventLoopGlobalExecutor`) then writes the
+    /// command, and is resumed with the reply, without a thread switch.
     private func pickConnection(_ node: String) -> RedisConnection? {
         let start = Int(UInt(bitPattern: nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(connectionCount))
         return connections.withLock { nodes in
             guard let connections = nodes[node] else { return nil }
+            var elsewhere: RedisConnection?
             for offset in 0..<connectionCount {
                 // a connection that just died stays in its place until its maintainer notices: skip it
-                if let connection = connections[(start + offset) % connectionCount], connection.isActive { return connection }
+                guard let connection = connections[(start + offset) % connectionCount], connection.isActive else { continue }
+                if connection.eventLoop.inEventLoop { return connection }
+                elsewhere = elsewhere ?? connection
             }
-            return nil
+            return elsewhere
         }
     }
 
@@ -387,7 +393,7 @@ public final class RedisClient: Service, Sendable {
                     url.port = port
                     url.database = 0
                 }
-                let connection = try await RedisConnection.connect(to: url, configuration: configuration, eventLoopGroup: eventLoopGroup)
+                let connection = try await RedisConnection.connect(to: url, configuration: configuration, eventLoopGroup: eventLoop(for: slot))
                 do {
                     if configuration.sentinel != nil { try await requirePrimary(connection) }
                     try await prepare(connection, node: node)
@@ -425,6 +431,13 @@ public final class RedisClient: Service, Sendable {
             try? await Task.sleep(for: backoff * Double.random(in: 0.5...1.0))
             backoff = min(backoff * 2, configuration.reconnectBackoff.limit)
         }
+    }
+
+    /// The event loop of connection `slot`: the group's loops in turn, so that every loop has
+    /// connections of its own when there are at least as many connections as loops.
+    private func eventLoop(for slot: Int) -> any EventLoop {
+        let loops = Array(eventLoopGroup.makeIterator())
+        return loops[slot % loops.count]
     }
 
     /// A sentinel's answer may be stale for a moment during a failover: only a primary will do.

@@ -66,6 +66,9 @@ final class RedisConnection: Sendable {
         return reply
     }
 
+    /// The event loop its channel runs on.
+    var eventLoop: any EventLoop { channel.eventLoop }
+
     /// False once the channel has closed (its slot may not have been cleared yet).
     var isActive: Bool { channel.isActive }
 

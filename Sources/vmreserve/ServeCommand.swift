@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import OTel
 import RedisClient
 import RedisServerProcess
@@ -102,10 +103,16 @@ struct ServeCommand: AsyncParsableCommand {
     var dataDir: String?
     @Option(help: "A pool to serve, by name (the hash tag of every Redis key of the pool); repeat it (or give VMRESERVE_POOL=a,b) to serve several: the first at the routes as docs/API.md writes them, each also under /pools/NAME. (default: default)")
     var pool: [String] = []
-    @Option(name: .customLong("redis-connections"), help: "Redis connections to keep, each pipelined. (default: 2)")
+    @Option(name: .customLong("redis-connections"),
+            help: "Redis connections to keep, each pipelined. (default: one per event loop, that is per core, at least 2)")
     var redisConnections: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. (default: info)")
     var logLevel: String?
+
+    /// A connection on every event loop, so that each loop's requests send their scripts without a
+    /// thread switch (see `EventLoopGlobalExecutor`); two at least, so that one serves while the
+    /// other reconnects.
+    static var defaultRedisConnections: Int { min(64, max(2, NIOSingletons.groupLoopCountSuggestion)) }
 
     func run() async throws {
         let settings = Settings(environment: ProcessInfo.processInfo.environment)
@@ -152,7 +159,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         configuration.redis = .init(
             url: url,
-            connectionCount: try settings.value(redisConnections, "VMRESERVE_REDIS_CONNECTIONS", default: 2, in: 1...64)
+            connectionCount: try settings.value(redisConnections, "VMRESERVE_REDIS_CONNECTIONS", default: Self.defaultRedisConnections,
+                                               in: 1...64)
         )
         configuration.redis.clientName = Self.redisClientName()
         let sentinelMaster: String? = try settings.value(self.sentinelMaster, "VMRESERVE_SENTINEL_MASTER")
@@ -222,8 +230,13 @@ struct ServeCommand: AsyncParsableCommand {
         let logOutput = LogOutput()
         LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, output: logOutput) }
         let tracer = try otlpEndpoint.map { try Self.bootstrapTracing(endpoint: $0) }
+        // every task runs on the event loop that woke it (a request and its Redis round trip on one thread)
+        let tasksOnEventLoops = EventLoopGlobalExecutor.install()
         let localRedis = devMode ? try await startLocalRedisIfNeeded(url: url, settings: settings) : nil
         let app = buildApplication(configuration)
+        if !tasksOnEventLoops {
+            app.logger.notice("tasks run on Swift's global thread pool: this Swift runtime lets no other executor take its place")
+        }
         // Services stop in reverse order: the server drains, then its Redis client closes, then
         // the last spans leave, then the last log lines are written.
         var group = ServiceGroupConfiguration(

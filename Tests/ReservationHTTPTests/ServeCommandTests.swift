@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import RedisServerProcess
 import Testing
 import TestSupport
@@ -71,6 +72,7 @@ import Glibc
             #expect(lines.contains { $0.contains("status=200") && $0.contains("method=GET") && $0.contains("duration_ms=") })
             #expect(lines.contains { $0.contains("status=401") })
             #expect(!log.contains(adminToken))
+            #expect(!log.contains("tasks run on Swift's global thread pool"), "the event loops run the gateway's tasks (EventLoopGlobalExecutor)")
         }
     }
 
@@ -99,6 +101,25 @@ import Glibc
             #expect(await process.terminate(with: SIGTERM) == 0)
             // a shutdown stalled by its output would wait out the 30 s drain limit, or forever
             #expect(ContinuousClock.now - started < .seconds(20))
+        }
+    }
+
+    @Test func byDefaultEveryEventLoopHasARedisConnectionOfItsOwn() async throws {
+        try await withTestProcesses { processes in
+            let server = try await processes.redis()  // its own: the test counts its clients
+            let port = try freeLoopbackPort(), directory = try processes.temporaryDirectory("connections")
+            let process = try await GatewayProcess.start(["--redis-url", "redis://127.0.0.1:\(server.port)/0"],
+                                                         port: port, log: directory.appending(path: "log"), processes: processes)
+            let expected = min(64, max(2, System.coreCount)) + 1  // and the one the handoff listener blocks on
+            var clients = 0
+            try await waitUntil("the gateway has connected \(expected) clients") {
+                clients = (try? await withRedisClient(.test(.init(host: "127.0.0.1", port: server.port), connectionCount: 1)) { client in
+                    (try await client.send(.init("CLIENT", ["LIST"])).string ?? "").split(separator: "\n").count - 1
+                }) ?? 0
+                return clients >= expected
+            }
+            #expect(clients == expected)
+            #expect(await process.terminate(with: SIGTERM) == 0)
         }
     }
 

@@ -3,8 +3,11 @@
 // value through Hummingbird's default JSON encoder: no middleware, no logging per request, no
 // Redis. GET /redis (with a Redis port given): the same answer after one PING through vmreserve's
 // Redis client, so that the cost of one Redis round trip, with none of the gateway's own work, can
-// be measured against GET / (bench/gateway_costs.py).
-// Usage: bare-endpoint <port> [<redis port>]   (serves on 127.0.0.1:<port>)
+// be measured against GET / (bench/gateway_costs.py). --event-loop-executor runs its tasks as
+// `vmreserve serve` runs its own (on the event loops, see EventLoopGlobalExecutor), so that the
+// round trip costs it what it costs the gateway; without it, Hummingbird runs them as it does by
+// default, on Swift's global pool: the reference the benchmarks compare the gateway with.
+// Usage: bare-endpoint <port> [<redis port>] [--event-loop-executor]   (serves on 127.0.0.1:<port>)
 import Hummingbird
 import RedisClient
 import ServiceLifecycle
@@ -14,9 +17,11 @@ struct Greeting: ResponseCodable {
     let message: String?
 }
 
-let numbers = CommandLine.arguments.dropFirst().compactMap { Int($0) }
-guard (1...2).contains(numbers.count), numbers.count == CommandLine.arguments.count - 1 else {
-    fatalError("usage: bare-endpoint <port> [<redis port>]")
+let arguments = CommandLine.arguments.dropFirst()
+let onEventLoops = arguments.contains("--event-loop-executor")
+let numbers = arguments.compactMap { Int($0) }
+guard (1...2).contains(numbers.count), numbers.count + (onEventLoops ? 1 : 0) == arguments.count else {
+    fatalError("usage: bare-endpoint <port> [<redis port>] [--event-loop-executor]")
 }
 let router = Router()
 router.get("/") { _, _ in Greeting(status: "success", message: nil) }
@@ -30,4 +35,7 @@ if numbers.count == 2 {
     }
 }
 let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: numbers[0])), services: services)
+if onEventLoops, !EventLoopGlobalExecutor.install() {
+    fatalError("this Swift runtime lets no other executor take the global one's place")
+}
 try await app.runService()
