@@ -26,6 +26,43 @@ import Glibc
         }
     }
 
+    /// What docs/API.md says of a request left without an answer: a gateway that gives up on
+    /// Redis (503) closes that connection, but the script it wrote there still runs when Redis
+    /// reads it. (Redis reads what a connection sent before it sees it closed: which is why the
+    /// fault matrix's clients, after a gateway is killed, ask what they hold only once Redis has
+    /// closed that gateway's connections, named for its process in `CLIENT LIST`.)
+    @Test func aScriptItsGatewayGaveUpOnStillRuns() async throws {
+        try await withTestProcesses { processes in
+            let directory = try processes.temporaryDirectory("late-script")
+            let redis = try await processes.redis()
+            let proxy = try await CuttableProxy.start(to: redis.port)
+            defer { Task { await proxy.stop() } }
+            // the first gateway reaches Redis through the proxy, the second directly
+            var gateways: [Gateway] = []
+            for (index, port) in [proxy.port, redis.port].enumerated() {
+                let http = try freeLoopbackPort()
+                _ = try await GatewayProcess.start(["--redis-url", "redis://127.0.0.1:\(port)/0", "--admin-token", adminToken],
+                                                   port: http, log: directory.appending(path: "gateway\(index).log"), processes: processes)
+                gateways.append(Gateway(port: http))
+            }
+            let (cut, direct) = (gateways[0], gateways[1])
+            let id = try #require(try await direct.createVMs(1).first?["vm_id"] as? String)
+            let token = try await direct.createUser("late", quota: 1)
+            #expect(try await direct.call(.POST, "/v1/checkouts", token: token).status == 201)
+
+            await proxy.setCut(true)
+            let checkin = try await cut.call(.POST, "/v1/checkins", token: token, body: #"{"vm_id": "\#(id)"}"#)
+            #expect(checkin.status == 503 && checkin.code == "store_unavailable", "\(checkin.text)")
+            await proxy.setCut(false)
+            try await waitUntil("the checkin answered 503 has run") {
+                (try? await direct.call(.GET, "/v1/vms/mine", token: token).items?.isEmpty) == true
+            }
+            let events = (try await direct.call(.GET, "/v1/admin/events?vm_id=\(id)").data?["items"] as? [[String: Any]])?
+                .compactMap { $0["action"] as? String }
+            #expect(events == ["create", "checkout", "checkin"])
+        }
+    }
+
     @Test func everyFaultLosesNoAnswerAndServiceResumesByItself() async throws {
         let vmCount = 40, clients = 48, quota = 2
         try await withTestProcesses { processes in
@@ -87,9 +124,9 @@ import Glibc
                     try await sendToRedis(direct, ["CONFIG", "SET", "save", ""])
                 }),
                 ("network to Redis cut 3 s (a proxy that passes nothing)", {
-                    proxy.setCut(true)
+                    await proxy.setCut(true)
                     try await Task.sleep(for: hold)
-                    proxy.setCut(false)
+                    await proxy.setCut(false)
                 }),
             ]
 

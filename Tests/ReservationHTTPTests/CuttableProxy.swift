@@ -20,14 +20,15 @@ final class CuttableProxy: Sendable {
             if cut.load(ordering: .relaxed) { _ = channel.setOption(.autoRead, value: false) }
         }
 
-        func setCut(_ on: Bool) {
+        /// Returns once every connection has stopped (or resumed) reading.
+        func setCut(_ on: Bool) async {
             cut.store(on, ordering: .relaxed)
             let channels = self.channels.withLock { channels in
                 channels.removeAll { !$0.isActive }
                 return channels
             }
             for channel in channels {
-                _ = channel.setOption(.autoRead, value: !on)
+                try? await channel.setOption(.autoRead, value: !on).get()
                 if !on { channel.read() }
             }
         }
@@ -64,7 +65,7 @@ final class CuttableProxy: Sendable {
     }
 
     /// Cuts (true) or restores (false) the network between clients and Redis.
-    func setCut(_ on: Bool) { state.setCut(on) }
+    func setCut(_ on: Bool) async { await state.setCut(on) }
 
     func stop() async {
         try? await serverChannel.close()
