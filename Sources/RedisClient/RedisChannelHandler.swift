@@ -1,27 +1,29 @@
 import DequeModule
 import NIOCore
 
-/// A command on its way to Redis, with the promise of its reply and the moment it gives up.
-struct RedisRequest: Sendable {
+/// A command on its way to Redis, with the task waiting for its reply and the moment it gives up.
+struct RedisRequest {
     let command: RedisCommand
-    let promise: EventLoopPromise<RESPValue>
+    let continuation: UnsafeContinuation<RESPValue, any Error>
     let deadline: NIODeadline
     /// Sent right after `ASKING` (Redis Cluster's one-command permission for a slot being
     /// imported), with nothing between the two.
     var asking = false
 }
 
-/// Pipelines commands over one connection. Commands written during one event-loop pass are
-/// flushed together in one write; replies complete their promises in order. If the oldest
-/// command passes its deadline, every waiting command fails with `.timeout` and the connection is
-/// closed: a RESP request cannot be taken back, so the connection's state is unknown.
-final class RedisChannelHandler: ChannelDuplexHandler {
+/// Pipelines commands over one connection. `RedisConnection` hands it each command directly, on
+/// the channel's event loop (no trip through the pipeline's outbound side, no future per
+/// command); commands sent during one event-loop pass are flushed together in one write, and
+/// replies resume their waiting tasks in order. If the oldest command passes its deadline, every
+/// waiting command fails with `.timeout` and the connection is closed: a RESP request cannot be
+/// taken back, so the connection's state is unknown.
+final class RedisChannelHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = RedisRequest
     typealias OutboundOut = ByteBuffer
 
     private struct Waiting {
-        let promise: EventLoopPromise<RESPValue>
+        /// Nil for an `ASKING` sent before its command, whose reply no one reads.
+        let continuation: UnsafeContinuation<RESPValue, any Error>?
         let deadline: NIODeadline
     }
 
@@ -30,28 +32,39 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private var outbound = ByteBuffer()
     private var flushScheduled = false
     private var timer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
     /// Set once the connection is unusable; later commands fail with it at once.
     private var failure: RedisError?
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let request = unwrapOutboundIn(data)
-        promise?.succeed()
-        if let failure {
-            request.promise.fail(failure)
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        failAll(with: failure ?? .connectionClosed)
+        self.context = nil
+    }
+
+    /// Queues `request` for the next write; on the channel's event loop only. Its task is resumed
+    /// exactly once: by its reply, or by the connection's failure.
+    func send(_ request: RedisRequest) {
+        guard let context, failure == nil else {
+            request.continuation.resume(throwing: failure ?? .connectionClosed)
             return
         }
         if request.asking {
             RedisCommand("ASKING").encode(into: &outbound)
-            waiting.append(Waiting(promise: context.eventLoop.makePromise(), deadline: request.deadline))
+            waiting.append(Waiting(continuation: nil, deadline: request.deadline))
         }
         request.command.encode(into: &outbound)
-        waiting.append(Waiting(promise: request.promise, deadline: request.deadline))
+        waiting.append(Waiting(continuation: request.continuation, deadline: request.deadline))
         armTimer(context: context)
+        scheduleFlush(context: context)
     }
 
-    /// Defers the flush to the end of the current event-loop pass, so that commands arriving
-    /// together leave in one `write` system call.
-    func flush(context: ChannelHandlerContext) {
+    /// Writes at the end of the current event-loop pass, so that commands sent together leave
+    /// in one `write` system call.
+    private func scheduleFlush(context: ChannelHandlerContext) {
         guard !flushScheduled else { return }
         flushScheduled = true
         context.eventLoop.assumeIsolated().execute {
@@ -70,7 +83,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
                 guard let next = waiting.popFirst() else {
                     throw RedisError.protocolError("a reply arrived for no command")
                 }
-                next.promise.succeed(reply)
+                next.continuation?.resume(returning: reply)
             }
         } catch {
             fail(context: context, with: error as? RedisError ?? .protocolError("\(error)"))
@@ -96,7 +109,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         timer?.cancel()
         timer = nil
         while let next = waiting.popFirst() {
-            next.promise.fail(error)
+            next.continuation?.resume(throwing: error)
         }
     }
 

@@ -4,9 +4,12 @@ import NIOPosix
 /// One TCP connection to Redis, shared by any number of concurrent callers through pipelining.
 final class RedisConnection: Sendable {
     private let channel: any Channel
+    /// The channel's handler, which its event loop alone may touch.
+    private let handler: NIOLoopBound<RedisChannelHandler>
 
-    private init(channel: any Channel) {
+    private init(channel: any Channel, handler: NIOLoopBound<RedisChannelHandler>) {
         self.channel = channel
+        self.handler = handler
     }
 
     /// Connects, then authenticates, names the connection (`Configuration.clientName`) and
@@ -31,7 +34,15 @@ final class RedisConnection: Sendable {
         } catch {
             throw RedisError(kind: .unavailable, message: "cannot connect to \(url.host):\(url.port): \(error)")
         }
-        let connection = RedisConnection(channel: channel)
+        let handler: NIOLoopBound<RedisChannelHandler>
+        do {
+            handler = try await channel.pipeline.handler(type: RedisChannelHandler.self)
+                .map { NIOLoopBound($0, eventLoop: channel.eventLoop) }.get()
+        } catch {
+            channel.close(promise: nil)
+            throw RedisError(kind: .unavailable, message: "cannot connect to \(url.host):\(url.port): \(error)")
+        }
+        let connection = RedisConnection(channel: channel, handler: handler)
         do {
             let deadline = NIODeadline.now() + TimeAmount(configuration.commandTimeout)
             if let password = url.password {
@@ -52,16 +63,19 @@ final class RedisConnection: Sendable {
     }
 
     /// Sends a command and waits for its reply; an error reply is thrown as `RedisError.server`.
+    /// From a task on the channel's event loop the command is queued at once; from elsewhere, by a
+    /// job on that loop.
     /// - Parameter asking: send `ASKING` first, directly before it (see `RedisRequest`).
     func send(_ command: RedisCommand, deadline: NIODeadline, asking: Bool = false) async throws -> RESPValue {
-        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        // The handler completes the write at once; a write that fails never reached it (the
-        // channel closed first), so nothing else will ever complete the reply.
-        let request = RedisRequest(command: command, promise: promise, deadline: deadline, asking: asking)
-        channel.writeAndFlush(request).whenFailure { _ in
-            promise.fail(RedisError.connectionClosed)
+        let reply = try await withUnsafeThrowingContinuation { continuation in
+            let request = RedisRequest(command: command, continuation: continuation, deadline: deadline, asking: asking)
+            if handler.eventLoop.inEventLoop {
+                handler.value.send(request)
+            } else {
+                let handler = self.handler
+                handler.eventLoop.execute { handler.value.send(request) }
+            }
         }
-        let reply = try await promise.futureResult.get()
         if case .error(let message) = reply { throw RedisError.server(message) }
         return reply
     }
