@@ -30,11 +30,25 @@ import Testing
 }
 
 @Suite struct RFC3339Tests {
-    @Test func formatsUnixMillisecondsAsUTCToTheMillisecond() {
-        #expect(RFC3339.format(0) == "1970-01-01T00:00:00.000Z")
-        #expect(RFC3339.format(1_795_560_002_137) == "2026-11-24T22:40:02.137Z")
-        #expect(RFC3339.format(951_782_400_009) == "2000-02-29T00:00:00.009Z")
-        #expect(RFC3339.format(951_782_399_999) == "2000-02-28T23:59:59.999Z")
-        #expect(RFC3339.format(-1) == "1969-12-31T23:59:59.999Z")
+    @Test func writesUnixMillisecondsAsUTCToTheMillisecond() {
+        func text(_ milliseconds: Int) -> String {
+            var json = JSONWriter()
+            json.array([RFC3339.Time(milliseconds)])  // within an array: nothing written past its 24 bytes
+            return String(buffer: json.buffer)
+        }
+        #expect(text(0) == #"["1970-01-01T00:00:00.000Z"]"#)
+        #expect(text(1_795_560_002_137) == #"["2026-11-24T22:40:02.137Z"]"#)
+        #expect(text(951_782_400_009) == #"["2000-02-29T00:00:00.009Z"]"#)
+        #expect(text(951_782_399_999) == #"["2000-02-28T23:59:59.999Z"]"#)
+        #expect(text(-1) == #"["1969-12-31T23:59:59.999Z"]"#)
+    }
+
+    @Test func aFieldNamedByDataIsEscapedAndTheAPIsOwnAreWrittenAsTheyAre() {
+        var json = JSONWriter()
+        json.object { object in
+            object.field("created_at", RFC3339.Time(0))
+            object.field(named: "a \"size\"", 1)
+        }
+        #expect(String(buffer: json.buffer) == #"{"created_at":"1970-01-01T00:00:00.000Z","a \"size\"":1}"#)
     }
 }

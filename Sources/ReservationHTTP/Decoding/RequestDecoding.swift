@@ -12,7 +12,7 @@ enum RequestDecoding {
 
     /// The body decoded as `T`, or nil when the request has no body and `T` is optional there.
     static func body<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext, required: Bool) async throws -> T? {
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodySize {
+        if let length = request.headers.value(.contentLength).flatMap({ Int($0) }), length > maxBodySize {
             throw APIError.payloadTooLarge
         }
         let buffer = try await request.body.collect(upTo: maxBodySize)

@@ -30,8 +30,18 @@ struct JSONWriter {
         close(UInt8(ascii: "]"))
     }
 
-    /// `"name": value` inside an object.
-    mutating func field(_ name: String, _ value: some JSONValue) {
+    /// `"name": value` inside an object, for the API's own field names: written as they are,
+    /// never escaped (none holds a quote, a backslash or a control character).
+    mutating func field(_ name: StaticString, _ value: some JSONValue) {
+        separate()
+        buffer.writeInteger(UInt8(ascii: "\""))
+        buffer.writeStaticString(name)
+        buffer.writeStaticString("\":")
+        value.write(to: &self)
+    }
+
+    /// `"name": value` inside an object, for a name that comes from data (a size, a status).
+    mutating func field(named name: String, _ value: some JSONValue) {
         separate()
         string(name)
         buffer.writeInteger(UInt8(ascii: ":"))
@@ -75,6 +85,16 @@ struct JSONWriter {
             default: buffer.writeInteger(byte)
             }
         }
+    }
+
+    /// A string of `length` bytes that `body` writes in place, with nothing to escape.
+    mutating func quoted(length: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { text in
+            body(UnsafeMutableRawBufferPointer(rebasing: text[..<length]))
+            return length
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
     }
 
     mutating func number(_ value: Int) {
@@ -136,7 +156,7 @@ extension Array: JSONValue where Element: JSONValue {
 
 /// An object given as ordered name/value pairs, for small ad-hoc answers.
 struct JSONObject: JSONValue {
-    let fields: KeyValuePairs<String, any JSONValue>
+    let fields: KeyValuePairs<StaticString, any JSONValue>
 
     func write(to json: inout JSONWriter) {
         json.object { object in

@@ -9,9 +9,9 @@ extension VM: JSONValue {
             vm.field("ip", ip)
             vm.field("status", status.rawValue)
             vm.field("user", user)
-            vm.field("checked_out_at", checkedOutAt.map(RFC3339.format))
-            vm.field("lease_expires_at", leaseExpiresAt.map(RFC3339.format))
-            vm.field("created_at", RFC3339.format(createdAt))
+            vm.field("checked_out_at", checkedOutAt.map(RFC3339.Time.init))
+            vm.field("lease_expires_at", leaseExpiresAt.map(RFC3339.Time.init))
+            vm.field("created_at", RFC3339.Time(createdAt))
             vm.field("size", size)
             vm.field("cpu", cpu)
             vm.field("memory_mb", memoryMB)
@@ -27,7 +27,7 @@ struct SizeQuotas: JSONValue {
 
     func write(to json: inout JSONWriter) {
         json.object { object in
-            for (size, quota) in quotas.sorted(by: { $0.key < $1.key }) { object.field(size, quota) }
+            for (size, quota) in quotas.sorted(by: { $0.key < $1.key }) { object.field(named: size, quota) }
         }
     }
 }
@@ -58,7 +58,7 @@ struct UserRepresentation: JSONValue {
             object.field("held", user.held)
             object.field("max_lease_seconds", user.maxLeaseSeconds)
             object.field("size_quotas", SizeQuotas(quotas: user.sizeQuotas))
-            object.field("created_at", RFC3339.format(user.createdAt))
+            object.field("created_at", RFC3339.Time(user.createdAt))
             if let token { object.field("token", token) }
             if let vms { object.field("vms", vms) }
         }
@@ -82,7 +82,7 @@ extension PoolStats: JSONValue {
 
         func write(to json: inout JSONWriter) {
             json.object { object in
-                for status in VMStatus.allCases { object.field(status.rawValue, counts[status] ?? 0) }
+                for status in VMStatus.allCases { object.field(named: status.rawValue, counts[status] ?? 0) }
             }
         }
     }
@@ -93,7 +93,7 @@ extension Event: JSONValue {
     func write(to json: inout JSONWriter) {
         json.object { event in
             event.field("id", id)
-            event.field("at", RFC3339.format(at))
+            event.field("at", RFC3339.Time(at))
             event.field("action", action)
             event.field("actor", actor)
             event.field("vm_id", vmID)

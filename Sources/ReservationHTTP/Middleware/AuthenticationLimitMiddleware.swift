@@ -72,7 +72,7 @@ struct AuthenticationLimitMiddleware: RouterMiddleware {
     let trustForwardedFor: Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.headers[.authorization] != nil else { return try await next(request, context) }
+        guard request.headers.contains(.authorization) else { return try await next(request, context) }
         // the address is named only when it matters: while some window is open, or for a failure
         if failures.mayRefuse, let wait = failures.refusal(for: clientAddress(request, context)) {
             throw APIError.tooManyAuthenticationFailures(retryAfter: Int(wait.components.seconds) + 1)

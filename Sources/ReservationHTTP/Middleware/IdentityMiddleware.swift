@@ -24,7 +24,7 @@ struct IdentityMiddleware: RouterMiddleware {
     /// Nil for no token outside dev mode and for a malformed Authorization header (even in dev
     /// mode): routes that need a caller answer 401, and the others (/healthz…) do not care.
     private func caller(for request: Request) async -> Caller? {
-        guard let header = request.headers[.authorization] else {
+        guard let header = request.headers.value(.authorization) else {
             return anonymousAdmin ? .trustedAdmin(name: "anonymous") : nil
         }
         guard let space = header.firstIndex(of: " "), Self.isBearer(header[..<space]) else { return nil }
