@@ -33,10 +33,23 @@ struct JSONWriter {
     /// `"name": value` inside an object, for the API's own field names: written as they are,
     /// never escaped (none holds a quote, a backslash or a control character).
     mutating func field(_ name: StaticString, _ value: some JSONValue) {
-        separate()
-        buffer.writeInteger(UInt8(ascii: "\""))
-        buffer.writeStaticString(name)
-        buffer.writeStaticString("\":")
+        let comma = separator()
+        // `,"name":` in one write: the answers are mostly names and short values, and every
+        // ByteBuffer write checks its storage's uniqueness and capacity
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: name.utf8CodeUnitCount + 4) { target in
+            var at = 0
+            if comma {
+                target[0] = UInt8(ascii: ",")
+                at = 1
+            }
+            target[at] = UInt8(ascii: "\"")
+            UnsafeMutableRawBufferPointer(rebasing: target[(at + 1)...]).copyMemory(
+                from: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            at += 1 + name.utf8CodeUnitCount
+            target[at] = UInt8(ascii: "\"")
+            target[at + 1] = UInt8(ascii: ":")
+            return at + 2
+        }
         value.write(to: &self)
     }
 
@@ -53,20 +66,30 @@ struct JSONWriter {
     }
 
     mutating func string(_ text: String) {
+        // the usual case, a native string with nothing to escape: quoted, in one write
+        let written: Bool? = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            guard !utf8.contains(where: Self.escapable) else { return false }
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: utf8.count + 2) { target in
+                target[0] = UInt8(ascii: "\"")
+                UnsafeMutableRawBufferPointer(rebasing: target[1...]).copyMemory(from: UnsafeRawBufferPointer(utf8))
+                target[utf8.count + 1] = UInt8(ascii: "\"")
+                return utf8.count + 2
+            }
+            return true
+        }
+        guard written != true else { return }
         buffer.writeInteger(UInt8(ascii: "\""))
-        if !Self.needsEscaping(text) {
-            buffer.writeString(text)  // the usual case: nothing to escape
-        } else {
+        if text.utf8.contains(where: Self.escapable) {
             writeEscaped(text)
+        } else {
+            buffer.writeString(text)
         }
         buffer.writeInteger(UInt8(ascii: "\""))
     }
 
-    /// Whether `text` holds a control character, a quote or a backslash; read as one contiguous
-    /// run of UTF-8 (a native string's), not byte by byte through the generic view.
-    private static func needsEscaping(_ text: String) -> Bool {
-        func escapable(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
-        return text.utf8.withContiguousStorageIfAvailable { $0.contains(where: escapable) } ?? text.utf8.contains(where: escapable)
+    /// A control character, a quote or a backslash.
+    private static func escapable(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
     private mutating func writeEscaped(_ text: String) {
@@ -119,11 +142,16 @@ struct JSONWriter {
     }
 
     private mutating func separate() {
+        if separator() { buffer.writeInteger(UInt8(ascii: ",")) }
+    }
+
+    /// Whether the next member needs a comma before it (and from now on, the one after it).
+    private mutating func separator() -> Bool {
         if awaitingFirst & 1 == 1 {
             awaitingFirst &= ~1
-        } else {
-            buffer.writeInteger(UInt8(ascii: ","))
+            return false
         }
+        return true
     }
 }
 
