@@ -76,9 +76,11 @@ import Glibc
         /// Waits until Redis has closed every connection of a killed gateway. A command such a
         /// gateway wrote before it died is still run: Redis reads what a connection sent before it
         /// sees the connection closed. Until then an answer about what a client holds may come
-        /// before that command runs; from then on none can.
+        /// before that command runs; from then on none can. (At most 2 minutes: a Redis that does
+        /// not answer for that long fails the test anyway.)
         func settle() async {
-            while let redis, !killed.withLock({ $0.isEmpty }) {
+            let deadline = ContinuousClock.now + .seconds(120)
+            while let redis, !killed.withLock({ $0.isEmpty }), ContinuousClock.now < deadline {
                 if let list = try? await sendToRedis(redis, ["CLIENT", "LIST"]).first?.string {
                     let names = Set(list.split(separator: "\n").compactMap { line in
                         line.split(separator: " ").first { $0.hasPrefix("name=vmreserve:") }
