@@ -9,7 +9,9 @@ run as the gateway runs its tasks (on the event loops) and as Hummingbird does b
 The floor it prints, /healthz plus that round trip, is what any route that talks to Redis costs
 the gateway at least.
 Usage: python3 bench/gateway_costs.py [SECONDS] [--perf]   (--perf: `perf record -g` of the
-gateway during the cycles, into /tmp/vmreserve-gateway.perf; read it with `perf report -i`)"""
+gateway during the cycles, into /tmp/vmreserve-gateway.perf; read it with `perf report -i`;
+VMRESERVE_BIN=<a vmreserve binary> measures another build, e.g. an earlier commit's, against the
+bare endpoint built from this checkout)"""
 import os
 import re
 import subprocess
@@ -22,7 +24,7 @@ from suite import ROOT, Processes, cpu_seconds, free_port, measure, release_buil
 SECONDS = int(next((a for a in sys.argv[1:] if a.isdigit()), "5"))
 PERF = "--perf" in sys.argv
 
-binary = release_build("vmreserve", "bare-endpoint")
+binary = os.environ.get("VMRESERVE_BIN") or release_build("vmreserve", "bare-endpoint")
 work = tempfile.mkdtemp(prefix="vmreserve-gateway-costs-")
 processes = Processes(work)
 try:
