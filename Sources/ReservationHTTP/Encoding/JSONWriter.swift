@@ -79,7 +79,7 @@ struct JSONWriter {
         }
         guard written != true else { return }
         buffer.writeInteger(UInt8(ascii: "\""))
-        if text.utf8.contains(where: Self.escapable) {
+        if written == false || text.utf8.contains(where: Self.escapable) {
             writeEscaped(text)
         } else {
             buffer.writeString(text)
