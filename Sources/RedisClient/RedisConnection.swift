@@ -19,9 +19,9 @@ final class RedisConnection: Sendable {
         configuration: RedisClient.Configuration,
         eventLoopGroup: any EventLoopGroup
     ) async throws -> RedisConnection {
-        let channel: any Channel
+        let channel: any Channel, handler: NIOLoopBound<RedisChannelHandler>
         do {
-            channel = try await ClientBootstrap(group: eventLoopGroup)
+            (channel, handler) = try await ClientBootstrap(group: eventLoopGroup)
                 .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
@@ -30,16 +30,11 @@ final class RedisConnection: Sendable {
                     }
                 }
                 .connect(host: url.host, port: url.port)
+                .flatMap { channel in  // the handler the initializer added
+                    channel.pipeline.handler(type: RedisChannelHandler.self).map { (channel, NIOLoopBound($0, eventLoop: channel.eventLoop)) }
+                }
                 .get()
         } catch {
-            throw RedisError(kind: .unavailable, message: "cannot connect to \(url.host):\(url.port): \(error)")
-        }
-        let handler: NIOLoopBound<RedisChannelHandler>
-        do {
-            handler = try await channel.pipeline.handler(type: RedisChannelHandler.self)
-                .map { NIOLoopBound($0, eventLoop: channel.eventLoop) }.get()
-        } catch {
-            channel.close(promise: nil)
             throw RedisError(kind: .unavailable, message: "cannot connect to \(url.host):\(url.port): \(error)")
         }
         let connection = RedisConnection(channel: channel, handler: handler)
