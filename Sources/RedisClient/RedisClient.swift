@@ -349,8 +349,7 @@ public final class RedisClient: Service, Sendable {
             return masters
         }
         for seed in seeds {
-            var url = configuration.url
-            (url.host, url.port, url.database) = (seed.host, seed.port, 0)
+            let url = configuration.url.clusterNode(host: seed.host, port: seed.port)
             guard let connection = try? await RedisConnection.connect(to: url, configuration: configuration, eventLoopGroup: eventLoopGroup)
             else { continue }
             defer { connection.close() }
@@ -389,9 +388,7 @@ public final class RedisClient: Service, Sendable {
                     url = try await sentinel.primary(for: url, configuration: configuration, eventLoopGroup: eventLoopGroup)
                 }
                 if !node.isEmpty, let colon = node.lastIndex(of: ":"), let port = Int(node[node.index(after: colon)...]) {
-                    url.host = String(node[..<colon])
-                    url.port = port
-                    url.database = 0
+                    url = url.clusterNode(host: String(node[..<colon]), port: port)
                 }
                 let connection = try await RedisConnection.connect(to: url, configuration: configuration, eventLoopGroup: eventLoop(for: slot))
                 do {

@@ -1,7 +1,7 @@
 import NIOCore
 import NIOPosix
 
-/// One TCP connection to Redis, shared by any number of concurrent callers through pipelining.
+/// One connection to Redis (TCP or a Unix socket), shared by any number of concurrent callers through pipelining.
 final class RedisConnection: Sendable {
     private let channel: any Channel
     /// The channel's handler, which its event loop alone may touch.
@@ -21,21 +21,25 @@ final class RedisConnection: Sendable {
     ) async throws -> RedisConnection {
         let channel: any Channel, handler: NIOLoopBound<RedisChannelHandler>
         do {
-            (channel, handler) = try await ClientBootstrap(group: eventLoopGroup)
+            let bootstrap = ClientBootstrap(group: eventLoopGroup)
                 .connectTimeout(TimeAmount(configuration.connectTimeout))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(RedisChannelHandler())
                     }
                 }
-                .connect(host: url.host, port: url.port)
+            let connected = if let path = url.socketPath {
+                bootstrap.connect(unixDomainSocketPath: path)
+            } else {
+                bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: url.host, port: url.port)
+            }
+            (channel, handler) = try await connected
                 .flatMap { channel in  // the handler the initializer added
                     channel.pipeline.handler(type: RedisChannelHandler.self).map { (channel, NIOLoopBound($0, eventLoop: channel.eventLoop)) }
                 }
                 .get()
         } catch {
-            throw RedisError(kind: .unavailable, message: "cannot connect to \(url.host):\(url.port): \(error)")
+            throw RedisError(kind: .unavailable, message: "cannot connect to \(url.endpoint): \(error)")
         }
         let connection = RedisConnection(channel: channel, handler: handler)
         do {

@@ -1,7 +1,10 @@
-/// Where and how to reach Redis: `redis://[[user]:password@]host[:port][/database]`.
+/// Where and how to reach Redis: `redis://[[user]:password@]host[:port][/database]`, or a Unix
+/// socket on this machine: `unix://[[user]:password@]/path/to/redis.sock[?db=database]`.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
+    /// The Unix socket to connect to, instead of `host` and `port`.
+    public var socketPath: String?
     public var username: String?
     public var password: String?
     public var database: Int
@@ -14,32 +17,27 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         self.database = database
     }
 
-    /// Parses a `redis://` URL. User name and password may be percent-encoded.
+    /// Redis on the Unix socket at `path`.
+    public init(socketPath path: String, username: String? = nil, password: String? = nil, database: Int = 0) {
+        self.init(username: username, password: password, database: database)
+        socketPath = path
+    }
+
+    /// Parses a `redis://` or `unix://` URL. User name and password may be percent-encoded.
     public init(_ text: String) throws(RedisError) {
-        guard text.hasPrefix("redis://") else { throw .invalidURL("a Redis URL starts with redis://") }
+        if text.hasPrefix("unix://") {
+            try self.init(socketURL: text.dropFirst("unix://".count))
+            return
+        }
+        guard text.hasPrefix("redis://") else { throw .invalidURL("a Redis URL starts with redis:// (or unix:// for a socket)") }
         var rest = Substring(text.dropFirst("redis://".count))
-        var username: String?
-        var password: String?
         // The credentials end at the last "@" (a password may hold "/" or "@"); the database
         // number follows the first "/" after them. Errors never quote the credentials.
-        if let at = rest.lastIndex(of: "@") {
-            let credentials = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            if let colon = credentials.firstIndex(of: ":") {
-                let user = credentials[..<colon]
-                username = user.isEmpty ? nil : try Self.percentDecoded(user)
-                password = try Self.percentDecoded(credentials[credentials.index(after: colon)...])
-            } else if !credentials.isEmpty {
-                password = try Self.percentDecoded(credentials)
-            }
-        }
+        let (username, password) = try Self.credentials(in: &rest, endingAt: rest.lastIndex(of: "@"))
         var database = 0
         if let slash = rest.firstIndex(of: "/") {
             let path = rest[rest.index(after: slash)...]
-            if !path.isEmpty {
-                guard let number = Int(path), number >= 0 else { throw .invalidURL("the database must be a number, not '\(path)'") }
-                database = number
-            }
+            if !path.isEmpty { database = try Self.database(path) }
             rest = rest[..<slash]
         }
         var host = String(rest)
@@ -53,6 +51,39 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
         guard !host.isEmpty else { throw .invalidURL("the URL names no host") }
         self.init(host: host, port: port, username: username, password: password, database: database)
+    }
+
+    /// `[[user]:password@]/path[?db=database]`: the credentials end at the last "@" before a "/".
+    private init(socketURL text: Substring) throws(RedisError) {
+        var rest = text
+        let end = rest.indices.last { rest[$0] == "@" && rest.index(after: $0) < rest.endIndex && rest[rest.index(after: $0)] == "/" }
+        let (username, password) = try Self.credentials(in: &rest, endingAt: end)
+        var database = 0
+        if let question = rest.firstIndex(of: "?") {
+            let query = rest[rest.index(after: question)...]
+            guard query.hasPrefix("db=") else { throw .invalidURL("a socket URL's only parameter is ?db=database") }
+            database = try Self.database(query.dropFirst("db=".count))
+            rest = rest[..<question]
+        }
+        guard rest.hasPrefix("/"), rest.count > 1 else { throw .invalidURL("a socket URL names an absolute path: unix:///path/to/redis.sock") }
+        self.init(socketPath: String(rest), username: username, password: password, database: database)
+    }
+
+    /// Removes `user:password@` from the front of `rest` when `at` is its "@".
+    private static func credentials(in rest: inout Substring, endingAt at: Substring.Index?) throws(RedisError) -> (String?, String?) {
+        guard let at else { return (nil, nil) }
+        let credentials = rest[..<at]
+        rest = rest[rest.index(after: at)...]
+        guard let colon = credentials.firstIndex(of: ":") else {
+            return (nil, credentials.isEmpty ? nil : try percentDecoded(credentials))
+        }
+        let user = credentials[..<colon]
+        return (user.isEmpty ? nil : try percentDecoded(user), try percentDecoded(credentials[credentials.index(after: colon)...]))
+    }
+
+    private static func database(_ text: Substring) throws(RedisError) -> Int {
+        guard let number = Int(text), number >= 0 else { throw .invalidURL("the database must be a number, not '\(text)'") }
+        return number
     }
 
     private static func percentDecoded(_ text: Substring) throws(RedisError) -> String {
@@ -74,8 +105,26 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// The URL with the password masked, for logs.
     public var description: String {
         let credentials = password == nil ? "" : "\(username ?? ""):***@"
+        if let socketPath { return "unix://\(credentials)\(socketPath)?db=\(database)" }
         return "redis://\(credentials)\(host):\(port)/\(database)"
     }
+
+    /// The same credentials and database at `host:port` (over TCP): a sentinel's primary.
+    public func at(host: String, port: Int) -> RedisURL {
+        var url = self
+        (url.host, url.port, url.socketPath) = (host, port, nil)
+        return url
+    }
+
+    /// The same credentials at a Redis Cluster node's `host:port`, database 0 (a cluster's only one).
+    public func clusterNode(host: String, port: Int) -> RedisURL {
+        var url = at(host: host, port: port)
+        url.database = 0
+        return url
+    }
+
+    /// Where it connects: `host:port`, or the socket's path.
+    public var endpoint: String { socketPath ?? "\(host):\(port)" }
 
     /// `host:port,host:port,…` (`defaultPort` when a port is left out), naming what they are
     /// (`of`, e.g. "sentinel") in errors.

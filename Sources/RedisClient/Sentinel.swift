@@ -37,10 +37,7 @@ public struct SentinelConfiguration: Sendable, Equatable {
                     failures.append("\(sentinel.host):\(sentinel.port) does not know \(masterName)")
                     continue
                 }
-                var primary = url
-                primary.host = address[0]
-                primary.port = port
-                return primary
+                return url.at(host: address[0], port: port)
             } catch {
                 failures.append("\(sentinel.host):\(sentinel.port): \(error)")
             }

@@ -36,8 +36,7 @@ struct MovePoolCommand: AsyncParsableCommand {
         let masters = try await Self.masters(seeds: seeds, base: base)
         guard let source = masters.first(where: { $0.slots.contains { $0.contains(slot) } }) else { throw ValidationError("no master holds slot \(slot)") }
         // the target says who it is, so that any name of it will do (localhost, an address, a host name)
-        var targetURL = base
-        (targetURL.host, targetURL.port, targetURL.database) = (target.host, target.port, 0)
+        let targetURL = base.clusterNode(host: target.host, port: target.port)
         let targetID = try? await Self.withClient(targetURL) { try await $0.send(RedisCommand("CLUSTER", ["MYID"])) }.string
         guard let destination = masters.first(where: { $0.id == targetID }) else {
             throw ValidationError("\(to) is not a master of this cluster")
@@ -93,8 +92,7 @@ struct MovePoolCommand: AsyncParsableCommand {
     /// The masters and their slots, from `CLUSTER SHARDS` of the first node that answers.
     private static func masters(seeds: [RedisURL], base: RedisURL) async throws -> [Master] {
         for seed in seeds {
-            var url = base
-            (url.host, url.port, url.database) = (seed.host, seed.port, 0)
+            let url = base.clusterNode(host: seed.host, port: seed.port)
             guard let reply = try? await withClient(url, { try await $0.send(RedisCommand("CLUSTER", ["SHARDS"])) }),
                   let shards = reply.array
             else { continue }
@@ -125,8 +123,7 @@ struct MovePoolCommand: AsyncParsableCommand {
     }
 
     private static func send(_ master: Master, _ base: RedisURL, _ command: [String]) async throws -> RESPValue {
-        var url = base
-        (url.host, url.port, url.database) = (master.host, master.port, 0)
+        let url = base.clusterNode(host: master.host, port: master.port)
         return try await withClient(url) { try await $0.send(RedisCommand(command[0], Array(command.dropFirst()))) }
     }
 

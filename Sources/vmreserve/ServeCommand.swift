@@ -31,7 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Address to listen on. (default: 127.0.0.1)") var host: String?
     @Option(help: "Port to listen on. (default: 5000)") var port: Int?
-    @Option(name: .customLong("redis-url"), help: "redis://[[user]:password@]host[:port][/db] (default: redis://127.0.0.1:6379/0)")
+    @Option(name: .customLong("redis-url"), help: "redis://[[user]:password@]host[:port][/db], or unix://[[user]:password@]/path/to/redis.sock[?db=N] for a Redis on this machine (default: redis://127.0.0.1:6379/0)")
     var redisURL: String?
     @Option(name: .customLong("admin-token"), help: "Bearer token of the built-in admin; give it twice (old and new) while rotating it. No default: without it, only users created by an admin (or dev mode) can act.")
     var adminToken: [String] = []
@@ -166,6 +166,7 @@ struct ServeCommand: AsyncParsableCommand {
         let sentinelMaster: String? = try settings.value(self.sentinelMaster, "VMRESERVE_SENTINEL_MASTER")
         if let text: String = try settings.value(redisSentinel, "VMRESERVE_REDIS_SENTINEL") {
             guard let sentinelMaster, !sentinelMaster.isEmpty else { throw ValidationError("--redis-sentinel needs --sentinel-master") }
+            guard url.socketPath == nil else { throw ValidationError("--redis-sentinel names the primary by host and port: give --redis-url as redis://") }
             let addresses: [RedisURL]
             do {
                 addresses = try SentinelConfiguration.parseAddresses(text)
@@ -178,6 +179,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let text: String = try settings.value(redisCluster, "VMRESERVE_REDIS_CLUSTER") {
             guard configuration.redis.sentinel == nil else { throw ValidationError("--redis-cluster and --redis-sentinel exclude each other") }
+            guard url.socketPath == nil else { throw ValidationError("--redis-cluster's nodes are reached by host and port: give --redis-url as redis://") }
             do {
                 configuration.redis.cluster = try RedisURL.addresses(text, defaultPort: 6379, of: "cluster node")
             } catch {
@@ -335,7 +337,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// Dev mode: a redis-server child with append-only persistence when nothing answers at a
     /// loopback `--redis-url`.
     private func startLocalRedisIfNeeded(url: RedisURL, settings: Settings) async throws -> RedisServerProcess? {
-        guard ["127.0.0.1", "localhost"].contains(url.host), !acceptsConnections(port: url.port) else { return nil }
+        guard url.socketPath == nil, ["127.0.0.1", "localhost"].contains(url.host), !acceptsConnections(port: url.port) else { return nil }
         let directory = URL(fileURLWithPath: try settings.value(dataDir, "VMRESERVE_DATA_DIR", default: ".vmreserve-data"))
         let server = try await RedisServerProcess.start(
             port: url.port, dataDirectory: directory, persistent: true, password: url.password, ownProcessGroup: true

@@ -44,6 +44,19 @@ import TestSupport
         }
     }
 
+    @Test func talksToARedisOnAUnixSocketWithItsPasswordAndDatabase() async throws {
+        try await withTestProcesses { processes in
+            let socket = try processes.temporaryDirectory("socket").appending(path: "redis.sock").path
+            _ = try await processes.redis(extraArguments: ["--requirepass", "s3cret", "--unixsocket", socket, "--unixsocketperm", "700"])
+            try await withRedisClient(.test(try RedisURL("unix://:s3cret@\(socket)?db=3"))) { client async throws in
+                #expect(try await client.send(RedisCommand("SET", ["k", "in-db-3"])) == .simpleString("OK"))
+                let info = try await client.send(RedisCommand("CLIENT", ["INFO"])).string ?? ""
+                #expect(info.contains("db=3"))
+                #expect(info.contains("flags=U"), "a Unix socket client: \(info)")
+            }
+        }
+    }
+
     @Test func authenticatesAndSelectsTheDatabaseFromTheURL() async throws {
         try await withRedisServer(extraArguments: ["--requirepass", "s3cret"]) { server in
             var url = server.url

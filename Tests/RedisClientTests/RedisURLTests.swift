@@ -28,6 +28,20 @@ import RedisClient
         #expect(try RedisURL("redis://:hunter2@h:1/0").description == "redis://:***@h:1/0")
     }
 
+    @Test func parsesUnixSocketURLs() throws {
+        #expect(try RedisURL("unix:///run/redis/redis.sock") == RedisURL(socketPath: "/run/redis/redis.sock"))
+        #expect(try RedisURL("unix://:pa/ss@word@/tmp/r.sock?db=2") == RedisURL(socketPath: "/tmp/r.sock", password: "pa/ss@word", database: 2))
+        #expect(try RedisURL("unix://alice:p%40w@/a/b.sock") == RedisURL(socketPath: "/a/b.sock", username: "alice", password: "p@w"))
+        #expect(try RedisURL("unix://:hunter2@/a.sock").description == "unix://:***@/a.sock?db=0")
+        #expect(try RedisURL("unix:///a.sock").endpoint == "/a.sock")
+        #expect(RedisURL(socketPath: "/a.sock", database: 1).clusterNode(host: "h", port: 7000) == RedisURL(host: "h", port: 7000))
+    }
+
+    @Test(arguments: ["unix://", "unix:///", "unix://redis.sock", "unix:///a.sock?database=1", "unix:///a.sock?db=x", "unix://:%zz@/a.sock"])
+    func rejectsMalformedSocketURLs(_ text: String) {
+        #expect(throws: RedisError.self) { try RedisURL(text) }
+    }
+
     @Test(arguments: ["http://h", "redis://", "redis://h:0", "redis://h:99999", "redis://h:x", "redis://h/-1", "redis://h/db", "redis://:%zz@h"])
     func rejectsMalformedURLs(_ text: String) {
         #expect(throws: RedisError.self) { try RedisURL(text) }

@@ -123,6 +123,29 @@ import Glibc
         }
     }
 
+    @Test func aRedisOnAUnixSocketServesCheckoutsAndCheckins() async throws {
+        try await withTestProcesses { processes in
+            let socket = try processes.temporaryDirectory("socket").appending(path: "redis.sock").path
+            let server = try await processes.redis(extraArguments: ["--unixsocket", socket, "--unixsocketperm", "700"])
+            let port = try freeLoopbackPort(), directory = try processes.temporaryDirectory("cli")
+            let process = try await GatewayProcess.start(["--redis-url", "unix://\(socket)", "--admin-token", adminToken],
+                                                         port: port, log: directory.appending(path: "log"), processes: processes)
+            let gateway = Gateway(port: port)
+            try await gateway.createVMs(2)
+            let checkout = try await gateway.call(.POST, "/v1/checkouts")
+            #expect(checkout.status == 201)
+            let ip = try #require(checkout.data?["ip"] as? String)
+            #expect(try await gateway.call(.POST, "/v1/checkins", body: #"{"ip": "\#(ip)"}"#).status == 200)
+            let clients = try await withRedisClient(.test(server.url, connectionCount: 1)) { client in
+                try await client.send(.init("CLIENT", ["LIST"])).string ?? ""
+            }
+            let gatewayClients = clients.split(separator: "\n").filter { $0.contains("name=vmreserve:") }
+            #expect(!gatewayClients.isEmpty)
+            #expect(gatewayClients.allSatisfy { $0.contains(" flags=U") }, "every gateway connection on the socket: \(clients)")
+            #expect(await process.terminate(with: SIGTERM) == 0)
+        }
+    }
+
     @Test func withoutAnAdminTokenNoTokenIsAnAdmin() async throws {
         try await withTestProcesses { processes in
             let redis = try await SharedRedis.url(), pool = "cli-\(UUID().uuidString)"  // a pool of its own there
@@ -184,6 +207,9 @@ import Glibc
         (["--port", "http"], [:]),
         ([], ["VMRESERVE_PORT": "x"]),
         (["--redis-url", "http://127.0.0.1:6379"], [:]),
+        (["--redis-url", "unix://redis.sock"], [:]),
+        (["--redis-url", "unix:///tmp/redis.sock", "--redis-cluster", "127.0.0.1:7000"], [:]),
+        (["--redis-url", "unix:///tmp/redis.sock", "--redis-sentinel", "127.0.0.1:26379", "--sentinel-master", "vmr"], [:]),
         (["--dev", "--host", "0.0.0.0"], [:]),
         ([], ["VMRESERVE_DEV": "1", "VMRESERVE_HOST": "0.0.0.0"]),
         (["--admin-token", "short"], [:]),
