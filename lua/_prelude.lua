@@ -230,8 +230,17 @@ end
 -- lease_seconds, claim_ticket, available_since, job, job_claim, job_worker, failures, machine_id
 -- and error, in that order (decode_vm and save_vm; VMRecord.swift), joined by '|', "" for a field that is not set. Redis keeps a small hash as one
 -- compact listpack, so a VM costs its id and record and a few bytes, where a hash of its own
--- would cost a key, an object and a table entry as well. K.buckets (a zset, score 0) lists the
--- buckets, in lexicographic order, for listing every VM by id. Only `error`, the last field, and
+-- would cost a key, an object and a table entry as well. But Redis finds a field of a listpack by
+-- scanning it: at 1,000,000 VMs, 244 per bucket, reading and writing a record cost twice what it
+-- does at 15 per bucket (BENCHMARKS.md). So a bucket that has come to hold more VMs than the
+-- pool's `bucket_split_at` (a field of the pool hash, DEFAULT_BUCKET_SPLIT_AT when unset) is
+-- split into the buckets of the first four characters of its VMs' ids (split_buckets); new VMs
+-- of those ids go there from then on (new_vm_bucket), until the four-character buckets are all
+-- empty again. A VM is looked for in its three-character bucket first, in a pool that never grew
+-- that far the only one, then in its four-character one (find_vm); its map remembers where it
+-- was (`bucket`). K.buckets (a zset, score 0) lists the names of the buckets that hold VMs, of
+-- either length, in lexicographic order: since a split bucket is gone once its VMs are in the
+-- longer ones, that is the order of the ids they hold, for listing every VM by id. Only `error`, the last field, and
 -- `machine_id` hold text from outside (a provider's): the former may hold '|', the latter has
 -- '%' and '|' escaped as %25 and %7C.
 -- Scripts answer a VM as {vm_id, record}, the record as stored (Sources/Reservations/VMRecord.swift
@@ -241,17 +250,26 @@ end
 local VM_PATTERN = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|'
                    .. '([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$'
 
-local function vm_bucket(id) return K.records .. id:sub(1, 3) end
+local DEFAULT_BUCKET_SPLIT_AT = 128
+
+-- The record of VM `id` and the key of the bucket that holds it; false when there is none.
+local function find_vm(id)
+  local bucket = K.records .. id:sub(1, 3)
+  local text = redis.call('HGET', bucket, id)
+  if text then return text, bucket end
+  bucket = K.records .. id:sub(1, 4)
+  return redis.call('HGET', bucket, id), bucket
+end
 
 -- The map of a VM's fields from its record text: vm_id, the fields that are set
--- ("" in the record: not set, nil in the map), and `text`, the record as stored (what save_vm
--- wrote last). Written out field by field: a loop or a helper call per field costs twice as much
+-- ("" in the record: not set, nil in the map), `text`, the record as stored (what save_vm
+-- wrote last), and `bucket`, the key of the bucket it is in. Written out field by field: a loop or a helper call per field costs twice as much
 -- (bench/lua_costs.py), and a checkout and a checkin each decode one record.
-local function decode_vm(id, text)
+local function decode_vm(id, text, bucket)
   local status, ip, created_at, size, cpu, memory_mb, user, checked_out_at, lease_expires_at, lease_seconds,
         claim_ticket, available_since, job, job_claim, job_worker, failures, machine_id, err = text:match(VM_PATTERN)
   if machine_id and machine_id:find('%', 1, true) then machine_id = machine_id:gsub('%%7C', '|'):gsub('%%25', '%%') end
-  return {vm_id = id, text = text, status = status ~= '' and status or nil, ip = ip ~= '' and ip or nil,
+  return {vm_id = id, text = text, bucket = bucket, status = status ~= '' and status or nil, ip = ip ~= '' and ip or nil,
           created_at = created_at ~= '' and created_at or nil, size = size ~= '' and size or nil,
           cpu = cpu ~= '' and cpu or nil, memory_mb = memory_mb ~= '' and memory_mb or nil,
           user = user ~= '' and user or nil, checked_out_at = checked_out_at ~= '' and checked_out_at or nil,
@@ -266,14 +284,63 @@ end
 
 -- VM `id` as a map of its fields (see decode_vm), nil when there is none.
 local function load_vm(id)
-  local text = redis.call('HGET', vm_bucket(id), id)
-  return text and decode_vm(id, text)
+  local text, bucket = find_vm(id)
+  return text and decode_vm(id, text, bucket)
 end
 
-local function vm_exists(id) return redis.call('HEXISTS', vm_bucket(id), id) == 1 end
+local function vm_exists(id)
+  return redis.call('HEXISTS', K.records .. id:sub(1, 3), id) == 1 or redis.call('HEXISTS', K.records .. id:sub(1, 4), id) == 1
+end
 
--- Writes a VM's map (from load_vm, or a new one) as its record, in one
--- concatenation (one string built, where a loop and table.concat cost four times as much).
+-- The three-character buckets new VMs went to in this call, for split_buckets; enter() empties it.
+local grown = {}
+
+-- The name of the bucket for a new VM `id`: the first four characters of its id when the bucket of
+-- the first three has been split (some longer bucket of that start holds VMs), else the three.
+local function new_vm_bucket(id)
+  local short = id:sub(1, 3)
+  if redis.call('EXISTS', K.records .. short) == 0
+      and #redis.call('ZRANGE', K.buckets, '(' .. short, '[' .. short .. '\255', 'BYLEX', 'LIMIT', 0, 1) > 0 then
+    return id:sub(1, 4)
+  end
+  grown[short] = true
+  return short
+end
+
+-- Splits every bucket that new VMs went to in this call (new_vm_bucket) and that now holds more
+-- than the pool's bucket_split_at VMs: its VMs move to the buckets of the first four characters of
+-- their ids. A VM map loaded before names the bucket it was in: call this when the call is done
+-- with them.
+local function split_buckets()
+  local limit
+  for short in pairs(grown) do
+    local key = K.records .. short
+    limit = limit or tonumber(redis.call('HGET', K.pool, 'bucket_split_at')) or DEFAULT_BUCKET_SPLIT_AT
+    if redis.call('HLEN', key) > limit then
+      local flat, parts = redis.call('HGETALL', key), {}
+      for i = 1, #flat, 2 do
+        local name = flat[i]:sub(1, 4)
+        local part = parts[name]
+        if not part then
+          part = {}
+          parts[name] = part
+        end
+        part[#part + 1] = flat[i]
+        part[#part + 1] = flat[i + 1]
+      end
+      redis.call('DEL', key)
+      redis.call('ZREM', K.buckets, short)
+      for name, part in pairs(parts) do
+        redis.call('HSET', K.records .. name, unpack(part))
+        redis.call('ZADD', K.buckets, '0', name)
+      end
+    end
+  end
+  grown = {}
+end
+
+-- Writes a VM's map (from load_vm, or a new one, which goes to new_vm_bucket's bucket) as its
+-- record, in one concatenation (one string built, where a loop and table.concat cost four times as much).
 local function save_vm(vm)
   local machine = vm.machine_id
   if machine and machine:find('[|%%]') then machine = machine:gsub('%%', '%%25'):gsub('|', '%%7C') end
@@ -282,7 +349,14 @@ local function save_vm(vm)
     .. '|' .. (vm.lease_expires_at or '') .. '|' .. (vm.lease_seconds or '') .. '|' .. (vm.claim_ticket or '')
     .. '|' .. (vm.available_since or '') .. '|' .. (vm.job or '') .. '|' .. (vm.job_claim or '') .. '|' .. (vm.job_worker or '')
     .. '|' .. (vm.failures or '') .. '|' .. (machine or '') .. '|' .. (vm.error or '')
-  redis.call('HSET', vm_bucket(vm.vm_id), vm.vm_id, vm.text)
+  local bucket = vm.bucket
+  if not bucket then
+    local name = new_vm_bucket(vm.vm_id)
+    bucket = K.records .. name
+    vm.bucket = bucket
+    redis.call('ZADD', K.buckets, '0', name)
+  end
+  redis.call('HSET', bucket, vm.vm_id, vm.text)
 end
 
 -- A VM as scripts answer it: {vm_id, record text}, as last loaded or saved.
@@ -805,7 +879,6 @@ local function create_from_candidates(actor, want, first, size)
       set_status(vm, status, t)
       if jobs then queue_job(vm, 'provision', t) end
       save_vm(vm)
-      redis.call('ZADD', K.buckets, 0, id:sub(1, 3))
       redis.call('HINCRBY', K.pool, 'vm_count', '1')
       event('create', actor, id, ip, nil, status, size)
       out[#out + 1] = vm_reply(vm)
@@ -813,15 +886,16 @@ local function create_from_candidates(actor, want, first, size)
   end
   out[1] = want - (#out - 1)
   serve_waiters()
+  split_buckets()
   return out
 end
 
 -- Removes a VM that nobody holds and everything that points at it, recorded as event `action`
 -- (default 'delete') by `actor`.
 local function remove_vm(vm, actor, detail, action)
-  local id, bucket = vm.vm_id, vm_bucket(vm.vm_id)
+  local id, bucket = vm.vm_id, vm.bucket
   redis.call('HDEL', bucket, id)
-  if redis.call('EXISTS', bucket) == 0 then redis.call('ZREM', K.buckets, id:sub(1, 3)) end
+  if redis.call('EXISTS', bucket) == 0 then redis.call('ZREM', K.buckets, bucket:sub(#K.records + 1)) end
   redis.call('HINCRBY', K.pool, 'vm_count', '-1')
   count_status(vm.status, '-1')
   redis.call('ZREM', K.jobs, id)
@@ -869,4 +943,5 @@ end
 local function enter(keys, args)
   KEYS, ARGV, K = keys, args, pool_keys(keys)
   serving = false
+  grown = {}
 end

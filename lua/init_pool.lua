@@ -39,7 +39,6 @@ local function migrate_layout(t, legacy)
       vm.vm_id, vm.status = id, nil
       set_status(vm, status, t)
       save_vm(vm)
-      redis.call('ZADD', K.buckets, 0, id:sub(1, 3))
       redis.call('HINCRBY', K.pool, 'vm_count', 1)
       if vm.ip then redis.call('HSET', ip_index(vm.ip), vm.ip, id) end
       if vm.size then sizes[#sizes + 1] = legacy .. 'status:available:' .. vm.size end
@@ -48,6 +47,7 @@ local function migrate_layout(t, legacy)
     redis.call('ZREM', legacy .. 'vms', id)
   end
   if #sizes > 0 then redis.call('DEL', unpack(sizes)) end -- sets no part reads: each VM has its status
+  split_buckets()
   redis.call('HINCRBY', K.pool, 'migrated:vms', #ids)
   if redis.call('EXISTS', legacy .. 'vms') == 1 then return true end
   local old_keys = {legacy .. 'ips', legacy .. 'idle'}

@@ -40,7 +40,7 @@ return run(function()
         scanned = scanned + 1
         local id = entry[1]
         local vm
-        if returned then vm = load_vm(id) else vm = decode_vm(id, entry[2]) end
+        if returned then vm = load_vm(id) else vm = decode_vm(id, entry[2], K.records .. bucket) end
         local expiry = vm and tonumber(vm.lease_expires_at)
         if expiry and expiry <= t then
           expire(id, vm)

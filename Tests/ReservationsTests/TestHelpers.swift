@@ -78,8 +78,18 @@ struct ScriptPool: Sendable {
 
     /// VM `id`'s fields, vm_id included; empty when there is no such VM.
     func vm(_ id: String) async throws -> [String: String] {
-        guard let text = try await command("HGET", key("records:" + id.prefix(3)), id).string else { return [:] }
+        guard let (_, text) = try await record(id) else { return [:] }
         return VMRecord(id: id, text: text)?.fields ?? [:]
+    }
+
+    /// The key of the bucket that holds VM `id` (its id's first three characters, or four once
+    /// that bucket was split), and its record; nil when there is no such VM.
+    func record(_ id: String) async throws -> (bucket: String, text: String)? {
+        for length in [3, 4] {
+            let bucket = key("records:" + id.prefix(length))
+            if let text = try await command("HGET", bucket, id).string { return (bucket, text) }
+        }
+        return nil
     }
 
     /// Every VM's fields by id.
@@ -172,7 +182,7 @@ struct ScriptPool: Sendable {
         let before = vm["status"]
         for (name, value) in changes { vm[name] = value }
         let text = VMRecord.Field.allCases.map { vm[$0.name] ?? "" }.joined(separator: "|")
-        try await command("HSET", key("records:" + id.prefix(3)), id, text)
+        try await command("HSET", try await record(id)?.bucket ?? key("records:" + id.prefix(3)), id, text)
         if let after = vm["status"], after != before {
             if let before, before != "checked-out" { try await command("HINCRBY", key("pool"), "count:" + before, "-1") }
             if after != "checked-out" { try await command("HINCRBY", key("pool"), "count:" + after, "1") }
