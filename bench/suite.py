@@ -21,7 +21,9 @@ run falls on every size alike):
   memory      Redis' used_memory per VM and per user (the history stream, capped at about
               100,000 events, is measured apart and trimmed first);
   CPU         each process's CPU time per request (gateways, redis-server, wrk), from /proc
-              and wait4, and the gateway's RSS after the 256-connection run.
+              and wait4, and the gateway's RSS after the 256-connection run; before each
+              1-gateway 64-connection run, /healthz of that gateway and redis-benchmark GET of
+              that Redis, for ratios the machine's drift over the run does not enter.
 
 It writes bench/results/suite.json, PNG plots in bench/results/, and the Markdown table between
 the `suite:begin` and `suite:end` markers of BENCHMARKS.md. Latency percentiles with 3 gateways
@@ -309,7 +311,8 @@ def main():
                 "vms": size, "users": options.users, "per_vm": (vm_memory - start_memory) / size,
                 "per_user": (user_memory - vm_memory) / max(1, options.users), "history_per_event": history / size})
             print("memory", json.dumps(results["memory"][-1]), flush=True)
-            pools.append({"size": size, "redis": server, "gateways": gateways, "admin_url": admin_url, "tokens": tokens})
+            pools.append({"size": size, "redis": server, "port": port, "gateways": gateways, "admin_url": admin_url,
+                          "tokens": tokens})
         for count in (1, 3):
             for connections in CONNECTIONS:
                 for pool in pools:
@@ -317,9 +320,16 @@ def main():
                     urls = [url + "/" for _, url in gateways]
                     # each wrk thread is one user with a quota above its connections
                     per_wrk = [pool["tokens"][2 * i:2 * i + 2] for i in range(count)]
+                    if count == 1 and connections == 64:  # the targets' row: /healthz of this gateway and a GET
+                        healthz = measure("healthz", [urls[0] + "healthz"], 64, options.seconds, [gateways[0][0].pid],
+                                          pool["redis"].pid)  # of this Redis, just before
+                        get = redis_benchmark(pool["port"], pool["redis"].pid, ["GET", "key:__rand_int__"])
                     run = measure("cycle", urls, connections, options.seconds, [p.pid for p, _ in gateways],
                                   pool["redis"].pid, os.path.join(ROOT, "bench", "checkout_checkin.lua"), per_wrk)
                     run["vms"] = pool["size"]
+                    if count == 1 and connections == 64:
+                        run["healthz_cpu_us"] = healthz["cpu_us"]["server"]
+                        run["redis_get_cpu_us"] = get["redis_cpu_us"]
                     if connections == 256:
                         run["gateway_rss_mb"] = max(rss_mb(p.pid) for p, _ in gateways)
                     results["cycles"].append(run)
@@ -379,6 +389,17 @@ def markdown(results):
                    f"{run['rate'] / bare['rate']:.2f} | {run['non_2xx'] / max(1, run['requests']):.0%} | {run['p50_ms']:.2f} | "
                    f"{run['p99_ms']:.2f} | {run['p999_ms']:.2f} | {cpu['server']:.1f} | {cpu['redis']:.1f} | {cpu['wrk']:.1f} | "
                    f"{cpu['server'] / healthz['cpu_us']['server']:.2f} |")
+    paired = [run for run in results["cycles"] if "healthz_cpu_us" in run]
+    if paired:
+        out += ["", "1 gateway, 64 connections, against references measured just before on the same gateway (its /healthz, "
+                "64 connections) and the same Redis (redis-benchmark GET, 64 clients), so that the machine's drift between "
+                "the references above and a row does not enter the ratios:", "",
+                "| VMs | gateway CPU µs/request: /healthz | checkout/checkin | ratio | Redis CPU µs/request: GET | "
+                "checkout/checkin | ratio |", "|---|---|---|---|---|---|---|"]
+        for run in paired:
+            gateway, redis_cpu = run["cpu_us"]["server"], run["cpu_us"]["redis"]
+            out.append(f"| {run['vms']:,} | {run['healthz_cpu_us']:.1f} | {gateway:.1f} | {gateway / run['healthz_cpu_us']:.2f} | "
+                       f"{run['redis_get_cpu_us']:.1f} | {redis_cpu:.1f} | {redis_cpu / run['redis_get_cpu_us']:.2f} |")
     out += ["", "| VMs | users | Redis bytes per VM | per user | history bytes per event |", "|---|---|---|---|---|"]
     for mem in results["memory"]:
         out.append(f"| {mem['vms']:,} | {mem['users']:,} | {mem['per_vm']:.0f} | {mem['per_user']:.0f} | {mem['history_per_event']:.0f} |")
