@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """vmreserve's benchmark suite: one command, one run, every figure of BENCHMARKS.md's table.
 
-    python3 bench/suite.py [--seconds S] [--sizes 100,10000,1000000] [--users N] [--no-write]
+    python3 bench/suite.py [--seconds S] [--rounds R] [--sizes 100,10000,1000000] [--users N] [--no-write]
 
 Builds vmreserve and bench/BareEndpoint in release mode, starts its own redis-servers (no
 persistence, the record settings of RedisServerProcess.recordSettings: one for the references,
@@ -21,9 +21,11 @@ run falls on every size alike):
   memory      Redis' used_memory per VM and per user (the history stream, capped at about
               100,000 events, is measured apart and trimmed first);
   CPU         each process's CPU time per request (gateways, redis-server, wrk), from /proc
-              and wait4, and the gateway's RSS after the 256-connection run; before each
-              1-gateway 64-connection run, /healthz of that gateway and redis-benchmark GET of
-              that Redis, for ratios the machine's drift over the run does not enter.
+              and wait4, and the gateway's RSS after the 256-connection run.
+  rounds      the 64-connection rows (the targets') --rounds times, the pool sizes in turn, the
+              table showing each size's median run; before each 1-gateway round, the bare
+              endpoint, /healthz of that gateway and redis-benchmark GET of that Redis, for
+              ratios the machine's drift over the run does not enter.
 
 It writes bench/results/suite.json, PNG plots in bench/results/, and the Markdown table between
 the `suite:begin` and `suite:end` markers of BENCHMARKS.md. Latency percentiles with 3 gateways
@@ -223,6 +225,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run (default 5)")
     parser.add_argument("--sizes", default="100,10000,1000000", help="pool sizes in VMs (default 100,10000,1000000)")
     parser.add_argument("--users", type=int, default=10000, help="users in the pool (default 10000)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each 64-connection row, the pool sizes in turn (default 3)")
     parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md as it is")
     options = parser.parse_args()
     sizes = [int(size) for size in options.sizes.split(",")]
@@ -260,10 +263,10 @@ def main():
         # references
         bare_port = free_port()
         bare = processes.start("bare", [os.path.join(ROOT, ".build", "release", "bare-endpoint"), str(bare_port)])
-        wait_for(f"http://127.0.0.1:{bare_port}/")
-        results["references"]["bare"] = measure("bare", [f"http://127.0.0.1:{bare_port}/"], 64, options.seconds,
+        bare_url = f"http://127.0.0.1:{bare_port}/"  # kept running: the 64-connection rows measure it again
+        wait_for(bare_url)
+        results["references"]["bare"] = measure("bare", [bare_url], 64, options.seconds,
                                                 [bare.pid], redis_server.pid)
-        processes.stop(bare)
         gateways = start_gateways(1, "reference", redis_port)
         results["references"]["healthz"] = measure("healthz", [gateways[0][1] + "/healthz"], 64, options.seconds,
                                                    [gateways[0][0].pid], redis_server.pid)
@@ -313,31 +316,48 @@ def main():
             print("memory", json.dumps(results["memory"][-1]), flush=True)
             pools.append({"size": size, "redis": server, "port": port, "gateways": gateways, "admin_url": admin_url,
                           "tokens": tokens})
+        def cycles(pool, count, connections, paired):
+            """One run of checkout/checkin cycles; with `paired`, the references just before it: the
+            bare endpoint, /healthz of the same gateway, and a GET of the same Redis."""
+            gateways = pool["gateways"][:count]
+            urls = [url + "/" for _, url in gateways]
+            references = {}
+            if paired:
+                references["bare_rate"] = measure("bare", [bare_url], 64, options.seconds, [bare.pid], pool["redis"].pid)["rate"]
+                references["healthz_cpu_us"] = measure("healthz", [urls[0] + "healthz"], 64, options.seconds,
+                                                       [gateways[0][0].pid], pool["redis"].pid)["cpu_us"]["server"]
+                references["redis_get_cpu_us"] = redis_benchmark(pool["port"], pool["redis"].pid,
+                                                                 ["GET", "key:__rand_int__"])["redis_cpu_us"]
+            # each wrk thread is one user with a quota above its connections
+            per_wrk = [pool["tokens"][2 * i:2 * i + 2] for i in range(count)]
+            run = measure("cycle", urls, connections, options.seconds, [p.pid for p, _ in gateways],
+                          pool["redis"].pid, os.path.join(ROOT, "bench", "checkout_checkin.lua"), per_wrk)
+            run.update(references, vms=pool["size"])
+            if connections == 256:
+                run["gateway_rss_mb"] = max(rss_mb(p.pid) for p, _ in gateways)
+            print(json.dumps(run), flush=True)
+            # wrk stops with VMs out: check them in, so that the next run starts from a full pool
+            for token in pool["tokens"]:
+                for vm in http(pool["admin_url"] + "/v1/vms/mine", token=token)["data"]:
+                    http(pool["admin_url"] + "/v1/checkins", "POST", {"vm_id": vm["vm_id"]}, token=token)
+            return run
+
         for count in (1, 3):
             for connections in CONNECTIONS:
-                for pool in pools:
-                    gateways = pool["gateways"][:count]
-                    urls = [url + "/" for _, url in gateways]
-                    # each wrk thread is one user with a quota above its connections
-                    per_wrk = [pool["tokens"][2 * i:2 * i + 2] for i in range(count)]
-                    if count == 1 and connections == 64:  # the targets' row: /healthz of this gateway and a GET
-                        healthz = measure("healthz", [urls[0] + "healthz"], 64, options.seconds, [gateways[0][0].pid],
-                                          pool["redis"].pid)  # of this Redis, just before
-                        get = redis_benchmark(pool["port"], pool["redis"].pid, ["GET", "key:__rand_int__"])
-                    run = measure("cycle", urls, connections, options.seconds, [p.pid for p, _ in gateways],
-                                  pool["redis"].pid, os.path.join(ROOT, "bench", "checkout_checkin.lua"), per_wrk)
-                    run["vms"] = pool["size"]
-                    if count == 1 and connections == 64:
-                        run["healthz_cpu_us"] = healthz["cpu_us"]["server"]
-                        run["redis_get_cpu_us"] = get["redis_cpu_us"]
-                    if connections == 256:
-                        run["gateway_rss_mb"] = max(rss_mb(p.pid) for p, _ in gateways)
-                    results["cycles"].append(run)
-                    print(json.dumps(run), flush=True)
-                    # wrk stops with VMs out: check them in, so that the next run starts from a full pool
-                    for token in pool["tokens"]:
-                        for vm in http(pool["admin_url"] + "/v1/vms/mine", token=token)["data"]:
-                            http(pool["admin_url"] + "/v1/checkins", "POST", {"vm_id": vm["vm_id"]}, token=token)
+                # the targets' rows (64 connections) in several rounds, each pool size in turn;
+                # the table shows each size's median run by rate, and every round's figures
+                rounds = options.rounds if connections == 64 else 1
+                runs = {pool["size"]: [] for pool in pools}
+                for _ in range(rounds):
+                    for pool in pools:
+                        runs[pool["size"]].append(cycles(pool, count, connections, paired=count == 1 and connections == 64))
+                for size, taken in runs.items():
+                    median = sorted(taken, key=lambda run: run["rate"])[len(taken) // 2]
+                    if rounds > 1:
+                        median["rounds"] = [{key: run.get(key) for key in ("rate", "cpu_us", "p99_ms", "bare_rate",
+                                                                           "healthz_cpu_us", "redis_get_cpu_us")}
+                                            for run in taken]
+                    results["cycles"].append(median)
         # admin reads, 16 connections: pool stats, the first page of 100 VMs, and a page from
         # the middle of the id space (a cursor, as a client following pages would send)
         for name, path in (("pool stats", "/v1/admin/pool"), ("first page of VMs", "/v1/admin/vms?limit=100"),
@@ -391,15 +411,27 @@ def markdown(results):
                    f"{cpu['server'] / healthz['cpu_us']['server']:.2f} |")
     paired = [run for run in results["cycles"] if "healthz_cpu_us" in run]
     if paired:
-        out += ["", "1 gateway, 64 connections, against references measured just before on the same gateway (its /healthz, "
-                "64 connections) and the same Redis (redis-benchmark GET, 64 clients), so that the machine's drift between "
-                "the references above and a row does not enter the ratios:", "",
-                "| VMs | gateway CPU µs/request: /healthz | checkout/checkin | ratio | Redis CPU µs/request: GET | "
-                "checkout/checkin | ratio |", "|---|---|---|---|---|---|---|"]
-        for run in paired:
-            gateway, redis_cpu = run["cpu_us"]["server"], run["cpu_us"]["redis"]
-            out.append(f"| {run['vms']:,} | {run['healthz_cpu_us']:.1f} | {gateway:.1f} | {gateway / run['healthz_cpu_us']:.2f} | "
-                       f"{run['redis_get_cpu_us']:.1f} | {redis_cpu:.1f} | {redis_cpu / run['redis_get_cpu_us']:.2f} |")
+        out += ["", "1 gateway, 64 connections, against references measured just before each run: the bare endpoint, "
+                "/healthz of the same gateway (64 connections) and a GET of the same Redis (redis-benchmark, 64 clients), "
+                "so that the machine's drift between the references above and a row does not enter the ratios. The "
+                "64-connection rows above are each the median of the rounds (by requests/s); every round's figures:", "",
+                "| VMs | round | requests/s | vs bare | p99 ms | gateway CPU µs/request: /healthz | checkout/checkin | ratio | "
+                "Redis CPU µs/request: GET | checkout/checkin | ratio |", "|" + "---|" * 11]
+        for median in paired:
+            for index, run in enumerate(median.get("rounds", [median])):
+                gateway, redis_cpu = run["cpu_us"]["server"], run["cpu_us"]["redis"]
+                out.append(f"| {median['vms']:,} | {index + 1} | {run['rate']:,.0f} | {run['rate'] / run['bare_rate']:.2f} | "
+                           f"{run['p99_ms']:.2f} | {run['healthz_cpu_us']:.1f} | {gateway:.1f} | "
+                           f"{gateway / run['healthz_cpu_us']:.2f} | {run['redis_get_cpu_us']:.1f} | {redis_cpu:.1f} | "
+                           f"{redis_cpu / run['redis_get_cpu_us']:.2f} |")
+        out.append("")
+        for gateways in (1, 3):
+            rates = {run["vms"]: run["rate"] for run in results["cycles"]
+                     if run["gateways"] == gateways and 48 <= run["connections"] <= 64}
+            if len(rates) > 1:
+                smallest, largest = min(rates), max(rates)
+                out.append(f"{largest:,} VMs against {smallest:,}, {gateways} gateway{'s' if gateways > 1 else ''}, "
+                           f"64 connections (medians): {rates[largest] / rates[smallest] - 1:+.1%}.")
     out += ["", "| VMs | users | Redis bytes per VM | per user | history bytes per event |", "|---|---|---|---|---|"]
     for mem in results["memory"]:
         out.append(f"| {mem['vms']:,} | {mem['users']:,} | {mem['per_vm']:.0f} | {mem['per_user']:.0f} | {mem['history_per_event']:.0f} |")
