@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 from luabench import declared_keys
@@ -103,6 +104,24 @@ def http(url, method="GET", body=None, token=ADMIN):
                                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=120) as response:
         return json.load(response)
+
+
+def return_held(url, tokens):
+    """Checks in what the users of `tokens` hold, so that the next run starts from a full pool.
+    wrk stops with VMs out and with requests still in flight at the gateway, which may return a
+    VM listed here before its checkin here does (403: no longer the user's): until none is held."""
+    for _ in range(100):
+        held = [(vm["vm_id"], token) for token in tokens for vm in http(url + "/v1/vms/mine", token=token)["data"]]
+        if not held:
+            return
+        for vm_id, token in held:
+            try:
+                http(url + "/v1/checkins", "POST", {"vm_id": vm_id}, token=token)
+            except urllib.error.HTTPError as error:
+                if error.code != 403:
+                    raise
+        time.sleep(0.1)
+    raise SystemExit("the benchmark users still hold VMs")
 
 
 class Processes:
@@ -336,10 +355,7 @@ def main():
             if connections == 256:
                 run["gateway_rss_mb"] = max(rss_mb(p.pid) for p, _ in gateways)
             print(json.dumps(run), flush=True)
-            # wrk stops with VMs out: check them in, so that the next run starts from a full pool
-            for token in pool["tokens"]:
-                for vm in http(pool["admin_url"] + "/v1/vms/mine", token=token)["data"]:
-                    http(pool["admin_url"] + "/v1/checkins", "POST", {"vm_id": vm["vm_id"]}, token=token)
+            return_held(pool["admin_url"], pool["tokens"])
             return run
 
         for count in (1, 3):

@@ -11,7 +11,7 @@ import os
 import tempfile
 import threading
 
-from suite import ADMIN, ROOT, Processes, release_build, seconds_option, free_port, http as call, measure, wait_for
+from suite import ADMIN, ROOT, Processes, release_build, return_held, seconds_option, free_port, http as call, measure, wait_for
 
 
 class Collector(http.server.BaseHTTPRequestHandler):
@@ -54,10 +54,7 @@ def main():
                 cpu = run["cpu_us"]
                 print(f"| {name} | {run['rate']:,.0f} | {run['p99_ms']:.2f} | {cpu['server']:.1f} | {cpu['redis']:.1f} | {cpu['wrk']:.1f} |",
                       flush=True)
-                # check the VMs back in for the next run
-                for token in tokens:
-                    for vm in call(url + "/v1/vms/mine", token=token)["data"]:
-                        call(url + "/v1/checkins", "POST", {"vm_id": vm["vm_id"]}, token=token)
+                return_held(url, tokens)  # for the next run
     finally:
         processes.stop_all()
         collector.shutdown()

@@ -21,7 +21,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from suite import (ADMIN, RECORD_SETTINGS, ROOT, Processes, cpu_seconds, free_port, http, measure,  # noqa: E402
-                   release_build, wait_for)
+                   release_build, return_held, wait_for)
 
 
 def redis_benchmark_get(redis_pid, endpoint, requests=300000):
@@ -70,9 +70,7 @@ def main():
                 row = {"round": round_number + 1, "transport": transport, "get": get, "cycle": run}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-                for token in tokens:  # wrk stops with VMs out: check them in
-                    for vm in http(admin + "/v1/vms/mine", token=token)["data"]:
-                        http(admin + "/v1/checkins", "POST", {"vm_id": vm["vm_id"]}, token=token)
+                return_held(admin, tokens)
     finally:
         processes.stop_all()
         shutil.rmtree(work, ignore_errors=True)
