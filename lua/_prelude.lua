@@ -252,6 +252,33 @@ local VM_PATTERN = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^
 
 local DEFAULT_BUCKET_SPLIT_AT = 128
 
+-- The pool's bucket_split_at, read once per call (enter() forgets it).
+local split_at
+
+local function split_limit()
+  split_at = split_at or tonumber(redis.call('HGET', K.pool, 'bucket_split_at')) or DEFAULT_BUCKET_SPLIT_AT
+  return split_at
+end
+
+-- Moves every field of hash `key` into the hash named part_of(field), and deletes `key`; answers
+-- the names of those hashes (as the keys of a table).
+local function split_hash(key, part_of)
+  local flat, parts = redis.call('HGETALL', key), {}
+  for i = 1, #flat, 2 do
+    local name = part_of(flat[i])
+    local part = parts[name]
+    if not part then
+      part = {}
+      parts[name] = part
+    end
+    part[#part + 1] = flat[i]
+    part[#part + 1] = flat[i + 1]
+  end
+  redis.call('DEL', key)
+  for name, part in pairs(parts) do redis.call('HSET', name, unpack(part)) end
+  return parts
+end
+
 -- The record of VM `id` and the key of the bucket that holds it; false when there is none.
 local function find_vm(id)
   local bucket = K.records .. id:sub(1, 3)
@@ -312,27 +339,12 @@ end
 -- their ids. A VM map loaded before names the bucket it was in: call this when the call is done
 -- with them.
 local function split_buckets()
-  local limit
   for short in pairs(grown) do
     local key = K.records .. short
-    limit = limit or tonumber(redis.call('HGET', K.pool, 'bucket_split_at')) or DEFAULT_BUCKET_SPLIT_AT
-    if redis.call('HLEN', key) > limit then
-      local flat, parts = redis.call('HGETALL', key), {}
-      for i = 1, #flat, 2 do
-        local name = flat[i]:sub(1, 4)
-        local part = parts[name]
-        if not part then
-          part = {}
-          parts[name] = part
-        end
-        part[#part + 1] = flat[i]
-        part[#part + 1] = flat[i + 1]
-      end
-      redis.call('DEL', key)
+    if redis.call('HLEN', key) > split_limit() then
       redis.call('ZREM', K.buckets, short)
-      for name, part in pairs(parts) do
-        redis.call('HSET', K.records .. name, unpack(part))
-        redis.call('ZADD', K.buckets, '0', name)
+      for name in pairs(split_hash(key, function(id) return K.records .. id:sub(1, 4) end)) do
+        redis.call('ZADD', K.buckets, '0', name:sub(#K.records + 1))
       end
     end
   end
@@ -380,14 +392,49 @@ end
 
 local function vm_count() return tonumber(redis.call('HGET', K.pool, 'vm_count')) or 0 end
 
--- IPs. K.ips .. <n> (n from 0 to 4095, from the address' last twelve bits) maps each address in use
--- to its VM's id, so that no address is given twice and a VM can be found by its address.
-local function ip_index(ip)
+-- IPs. K.ips .. <n> (n from 0 to 4095, from an IPv4 address' last twelve bits; 'other' for any
+-- other address) maps each address in use to its VM's id, so that no address is given twice and a
+-- VM can be found by its address. As with the VMs' buckets, one that has come to hold more than
+-- the pool's bucket_split_at addresses is split by the four bits before (K.ips .. <n> .. ':' ..
+-- <0 to 15>, a part), and an address is looked for in its bucket, then in its part. Nothing lists
+-- them in order, so an address may go to its bucket again after a split (when its part holds
+-- none): each address is in one of the two.
+local IP_PART = {} -- the part's suffix by the address' third number
+for c = 0, 255 do IP_PART[c] = ':' .. (c - c % 16) / 16 end
+
+-- The key of `ip`'s bucket, and the third number of an IPv4 address (nil for others: no parts).
+local function ip_bucket(ip)
   local c, d = ip:match('(%d+)%.(%d+)$')
-  return K.ips .. (c and (tonumber(c) % 16) * 256 + tonumber(d) or 'other')
+  if not c then return K.ips .. 'other' end
+  c = tonumber(c) % 256
+  return K.ips .. ((c % 16) * 256 + tonumber(d)), c
 end
 
-local function ip_owner(ip) return redis.call('HGET', ip_index(ip), ip) end
+local function ip_owner(ip)
+  local bucket, c = ip_bucket(ip)
+  local id = redis.call('HGET', bucket, ip)
+  if id or not c then return id end
+  return redis.call('HGET', bucket .. IP_PART[c], ip)
+end
+
+-- Records that `ip` is VM `id`'s: in its part when that holds addresses, else in its bucket,
+-- which is split once it holds more than bucket_split_at.
+local function index_ip(ip, id)
+  local bucket, c = ip_bucket(ip)
+  if c and redis.call('EXISTS', bucket .. IP_PART[c]) == 1 then
+    redis.call('HSET', bucket .. IP_PART[c], ip, id)
+    return
+  end
+  redis.call('HSET', bucket, ip, id)
+  if c and redis.call('HLEN', bucket) > split_limit() then
+    split_hash(bucket, function(address) return bucket .. IP_PART[tonumber(address:match('(%d+)%.%d+$')) % 256] end)
+  end
+end
+
+local function unindex_ip(ip)
+  local bucket, c = ip_bucket(ip)
+  if redis.call('HDEL', bucket, ip) == 0 and c then redis.call('HDEL', bucket .. IP_PART[c], ip) end
+end
 
 -- Records of the VMs a user holds, sorted by id.
 local function held_records(name)
@@ -874,7 +921,7 @@ local function create_from_candidates(actor, want, first, size)
       local vm = {vm_id = id, size = size, cpu = size and cpu, memory_mb = size and memory, created_at = ms_text(t)}
       if ip ~= '' then
         vm.ip = ip
-        redis.call('HSET', ip_index(ip), ip, id)
+        index_ip(ip, id)
       end
       set_status(vm, status, t)
       if jobs then queue_job(vm, 'provision', t) end
@@ -900,7 +947,7 @@ local function remove_vm(vm, actor, detail, action)
   count_status(vm.status, '-1')
   redis.call('ZREM', K.jobs, id)
   if vm.ip then
-    redis.call('HDEL', ip_index(vm.ip), vm.ip)
+    unindex_ip(vm.ip)
     free_block_ip(vm.ip)
   end
   event(action or 'delete', actor, id, vm.ip, nil, 'deleted', detail)
@@ -943,5 +990,5 @@ end
 local function enter(keys, args)
   KEYS, ARGV, K = keys, args, pool_keys(keys)
   serving = false
-  grown = {}
+  grown, split_at = {}, nil
 end

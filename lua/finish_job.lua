@@ -32,10 +32,10 @@ return run(function()
         outcome, message = 'failed', 'the provider gave address ' .. ip .. ', which VM ' .. other .. ' has'
       else
         if vm.ip then
-          redis.call('HDEL', ip_index(vm.ip), vm.ip)
+          unindex_ip(vm.ip)
           free_block_ip(vm.ip)
         end
-        redis.call('HSET', ip_index(ip), ip, id)
+        index_ip(ip, id)
         vm.ip = ip
       end
     end

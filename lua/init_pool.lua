@@ -40,7 +40,7 @@ local function migrate_layout(t, legacy)
       set_status(vm, status, t)
       save_vm(vm)
       redis.call('HINCRBY', K.pool, 'vm_count', 1)
-      if vm.ip then redis.call('HSET', ip_index(vm.ip), vm.ip, id) end
+      if vm.ip then index_ip(vm.ip, id) end
       if vm.size then sizes[#sizes + 1] = legacy .. 'status:available:' .. vm.size end
     end
     redis.call('DEL', legacy .. 'vm:' .. id)

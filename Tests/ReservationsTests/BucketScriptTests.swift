@@ -104,3 +104,32 @@ private func id(_ start: String, _ number: Int) -> String {
         }
     }
 }
+
+@Suite struct AddressBucketScriptTests {
+    @Test func anAddressBucketPastItsLimitIsSplitAndEveryAddressStaysUniqueAndFound() async throws {
+        try await withScriptPool { pool async throws in
+            try await pool.seed(cap: 1000)
+            try await pool.command("HSET", pool.key("pool"), "bucket_split_at", "4")
+            // addresses whose last twelve bits are alike (3.7: bucket 3 * 256 + 7), by sixteens of the third number
+            let addresses = (0..<10).map { "11.0.\($0 * 16 + 3).7" }
+            let ids = (0..<10).map { String(format: "%08x-0000-4000-8000-000000000000", $0 * 4099) }
+            for (id, ip) in zip(ids, addresses) {
+                _ = try await pool.run(.createVMs, [admin, "1", "", "", "", "", id, ip])
+            }
+            #expect(try await pool.exists("ips:775") == false, "the crowded bucket was split")
+            #expect(try await pool.exists("ips:775:9"))
+            #expect(try await pool.ipIndex() == Dictionary(uniqueKeysWithValues: zip(addresses, ids)))
+            let taken = try await pool.run(.createVMs, [admin, "1", "", "", "", "", "ffffffff-0000-4000-8000-000000000000", addresses[9]])
+            #expect(taken.array?.count == 1, "an address in a part is still taken: \(taken)")
+
+            let user = try await pool.addUser("alice", quota: 10)
+            for _ in ids { _ = try await pool.checkout(user, defaultQuota: 10) }
+            for ip in addresses {
+                #expect(fields(try await pool.run(.checkin, [user, "", ip]))["ip"] == ip, "found by its address")
+            }
+            for id in ids { _ = try await pool.run(.deleteVM, [admin, id, ""]) }
+            #expect(try await pool.ipIndex().isEmpty)
+            #expect(try await pool.command("KEYS", pool.key("ips:*")).array?.count == 0, "no bucket left behind")
+        }
+    }
+}
