@@ -231,8 +231,9 @@ end
 -- and error, in that order (decode_vm and save_vm; VMRecord.swift), joined by '|', "" for a field that is not set. Redis keeps a small hash as one
 -- compact listpack, so a VM costs its id and record and a few bytes, where a hash of its own
 -- would cost a key, an object and a table entry as well. But Redis finds a field of a listpack by
--- scanning it: at 1,000,000 VMs, 244 per bucket, reading and writing a record cost twice what it
--- does at 15 per bucket (BENCHMARKS.md). So a bucket that has come to hold more VMs than the
+-- scanning it, and turns a hash of more than 512 fields (hash-max-listpack-entries) into a hash
+-- table, some 100 bytes more per VM: 4096 buckets would pass that at about 2,100,000 VMs, and scan
+-- 244 VMs each at 1,000,000 (3-4% of a checkout, BENCHMARKS.md). So a bucket that has come to hold more VMs than the
 -- pool's `bucket_split_at` (a field of the pool hash, DEFAULT_BUCKET_SPLIT_AT when unset) is
 -- split into the buckets of the first four characters of its VMs' ids (split_buckets); new VMs
 -- of those ids go there from then on (new_vm_bucket), until the four-character buckets are all
