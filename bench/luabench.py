@@ -5,11 +5,13 @@ The library comes from `vmreserve lua-library --from lua` (the binary given by $
 else the newer of .build/release/vmreserve and .build/debug/vmreserve), so it is built from this tree's lua/
 exactly as the gateway builds it, and lua/ edits need no rebuild to be measured."""
 import os
+import random
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+import uuid
 
 import redis
 
@@ -87,6 +89,16 @@ class Pool:
     def call(self, script, *argv, on=None):
         """FCALL of `script` on `on` (a pipeline) or the pool's connection."""
         return (on or self.r).fcall(f"{self.library}_{script}", len(self.keys), *self.keys, *argv)
+
+    def create_random_vms(self, count, admin="p:bench"):
+        """`count` VMs with UUID ids and random addresses 11.x.y.z, as the gateway would make them
+        (a few spare candidates per call for the addresses drawn twice)."""
+        for start in range(0, count, 1000):
+            n = min(1000, count - start)
+            args = [admin, n, "", "", "", ""]  # size, Idempotency-Key, window, "more"
+            for _ in range(n + 20):
+                args += [str(uuid.uuid4()), f"11.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(256)}"]
+            self.call("create_vms", *args)
 
     def create_vms(self, count, admin="p:bench", batch=1000, with_ips=True):
         """`count` VMs named vm-0000000..., with addresses 11.x.y.z (or none)."""

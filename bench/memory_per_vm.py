@@ -4,9 +4,7 @@ create_vms.lua on a redis-server of its own (bench/luabench.py), used_memory bef
 the history stream is measured apart and trimmed first (it is capped near 100,000 events).
 Usage: python3 bench/memory_per_vm.py [N] [redis-server options...]
   e.g. python3 bench/memory_per_vm.py 100000 --hash-max-listpack-entries 512 --hash-max-listpack-value 128"""
-import random
 import sys
-import uuid
 
 from luabench import Pool, RedisServer
 
@@ -16,11 +14,7 @@ with RedisServer(*sys.argv[2:]) as r:
     pool = Pool(r)
     pool.call("init_pool", 1000000, "", "small=1:2048,medium=2:4096,large=4:8192", "instant", "reuse")
     base = r.info("memory")["used_memory"]
-    for start in range(0, N, 1000):
-        args = ["p:bench", min(1000, N - start), "", "", "", ""]
-        for _ in range(min(1000, N - start) + 4):
-            args += [str(uuid.uuid4()), f"11.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(256)}"]
-        pool.call("create_vms", *args)
+    pool.create_random_vms(N)
     history = r.memory_usage(pool.key("events"), samples=0)
     r.xtrim(pool.key("events"), maxlen=0, approximate=False)
     used = r.info("memory")["used_memory"]

@@ -14,12 +14,10 @@ Redis memory per VM after the creation (the history stream trimmed).
 import argparse
 import contextlib
 import os
-import random
 import secrets
 import subprocess
 import sys
 import tempfile
-import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from luabench import ROOT, Pool, RedisServer  # noqa: E402
@@ -46,12 +44,7 @@ def fill(r, pool, vms):
     """A pool of `vms` VMs and USERS users; answers the users' identities and the memory per VM."""
     pool.call("init_pool", 1000000, "", "", "instant", "reuse")
     base = r.info("memory")["used_memory"]
-    for start in range(0, vms, 1000):
-        count = min(1000, vms - start)
-        arguments = ["p:bench", count, "", "", "", ""]
-        for _ in range(count + 20):  # spares for the addresses drawn twice
-            arguments += [str(uuid.uuid4()), f"11.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(256)}"]
-        pool.call("create_vms", *arguments)
+    pool.create_random_vms(vms)
     r.xtrim(pool.key("events"), maxlen=0, approximate=False)
     per_vm = (r.info("memory")["used_memory"] - base) / vms
     tokens = [secrets.token_hex(32) for _ in range(USERS)]

@@ -229,10 +229,12 @@ def measure(name, urls, connections, seconds, servers, redis_pid, script=None, t
     }
 
 
-def redis_benchmark(port, redis_pid, arguments, requests=200000):
-    """redis-benchmark at 64 clients: requests/s and Redis' CPU per request."""
+def redis_benchmark(port, redis_pid, arguments, requests=200000, socket_path=None):
+    """redis-benchmark at 64 clients, at `port` or at the Unix socket `socket_path`: requests/s and
+    Redis' CPU per request."""
     before = cpu_seconds(redis_pid)
-    output = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "64", "-n", str(requests), "-r", "1000000", "-q"]
+    endpoint = ["-s", socket_path] if socket_path else ["-p", str(port)]
+    output = subprocess.run(["redis-benchmark"] + endpoint + ["-c", "64", "-n", str(requests), "-r", "1000000", "-q"]
                             + arguments, capture_output=True, text=True, check=True).stdout
     used = cpu_seconds(redis_pid) - before
     rate = float(re.findall(r"([\d.]+) requests per second", output.replace("\r", "\n"))[-1])

@@ -13,24 +13,13 @@ at 64 clients over each transport, and checkout/checkin cycles (bench/checkout_c
 import argparse
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from suite import (ADMIN, RECORD_SETTINGS, ROOT, Processes, cpu_seconds, free_port, http, measure,  # noqa: E402
+from suite import (ADMIN, RECORD_SETTINGS, ROOT, Processes, free_port, http, measure, redis_benchmark,  # noqa: E402
                    release_build, return_held, wait_for)
-
-
-def redis_benchmark_get(redis_pid, endpoint, requests=300000):
-    """redis-benchmark GET at 64 clients over `endpoint` (["-p", port] or ["-s", path])."""
-    before = cpu_seconds(redis_pid)
-    output = subprocess.run(["redis-benchmark"] + endpoint + ["-c", "64", "-n", str(requests), "-r", "1000000", "-q",
-                             "GET", "key:__rand_int__"], capture_output=True, text=True, check=True).stdout
-    rate = float(re.findall(r"([\d.]+) requests per second", output.replace("\r", "\n"))[-1])
-    return {"rate": rate, "redis_cpu_us": (cpu_seconds(redis_pid) - before) * 1e6 / requests}
 
 
 def main():
@@ -62,8 +51,9 @@ def main():
         tokens = [http(admin + "/v1/admin/users", "POST", {"name": f"user{i}", "quota": 256})["data"]["token"] for i in range(2)]
         rows = []
         for round_number in range(options.rounds):
-            for transport, endpoint in (("tcp", ["-p", str(redis_port)]), ("unix", ["-s", socket_path])):
-                get = redis_benchmark_get(redis.pid, endpoint)
+            for transport in ("tcp", "unix"):
+                get = redis_benchmark(redis_port, redis.pid, ["GET", "key:__rand_int__"], requests=300000,
+                                      socket_path=socket_path if transport == "unix" else None)
                 process, url = gateways[transport]
                 run = measure("cycle", [url + "/"], 64, options.seconds, [process.pid], redis.pid,
                               os.path.join(ROOT, "bench", "checkout_checkin.lua"), [tokens])
