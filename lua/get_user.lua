@@ -1,13 +1,19 @@
--- get_user.lua: one user and the VMs they hold.
---   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, free, leases, events, pool, jobs.
+-- get_user.lua: one user and the VMs they hold. Their leases that ran out are returned first.
+-- KEYS: the pool's two, P:pool and P:vm: (README.md).
 -- ARGV[1]: identity (admin). ARGV[2]: name.
--- Returns: {user record, {vm record, ...}} (VMs sorted by vm_id).
+-- Returns: {user, {VM, ...}} (VMs sorted by id).
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST, USER_NOT_FOUND.
-return run(function()
-  local _, role = authenticate(ARGV[1])
-  require_admin(role)
-  local name = str_arg(2, 'name')
-  reclaim_held(now_reclaimed(), name)
-  return {existing_user(name), held_records(name)}
+-- uses: args, errors, held, identity, leases, users, vms
+return errors.run(KEYS, function(c)
+  local _, role = identity.authenticate(c, ARGV[1])
+  identity.require_admin(role)
+  local name = args.str(ARGV, 2, 'name')
+  leases.reclaim_held(c, leases.now_reclaimed(c), name)
+  local reply = users.existing_reply(c, name)
+  local out = {}
+  for _, id in ipairs(held.ids(c, name)) do
+    local vm = vms.load(c, id)
+    if vm then out[#out + 1] = vms.reply(vm) end
+  end
+  return {reply, out}
 end)

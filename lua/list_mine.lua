@@ -1,11 +1,16 @@
--- list_mine.lua: the VMs the caller holds.
---   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, free, leases, events, pool, jobs.
+-- list_mine.lua: the VMs the caller holds. Their leases that ran out are returned first.
+-- KEYS: the pool's two, P:pool and P:vm: (README.md).
 -- ARGV[1]: identity.
--- Returns: an array of VM records sorted by vm_id.
+-- Returns: an array of VMs sorted by id.
 -- Errors: UNAUTHORIZED.
-return run(function()
-  local name = authenticate(ARGV[1])
-  reclaim_held(now_reclaimed(), name)
-  return held_records(name)
+-- uses: errors, held, identity, leases, vms
+return errors.run(KEYS, function(c)
+  local name = identity.authenticate(c, ARGV[1])
+  leases.reclaim_held(c, leases.now_reclaimed(c), name)
+  local out = {}
+  for _, id in ipairs(held.ids(c, name)) do
+    local vm = vms.load(c, id)
+    if vm then out[#out + 1] = vms.reply(vm) end
+  end
+  return out
 end)

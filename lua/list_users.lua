@@ -1,22 +1,19 @@
--- list_users.lua: every user in name order.
---   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's two, see README.md; uses: accounts, names, name_buckets, held, records, free, leases, events, pool, jobs.
+-- list_users.lua: every user in name order. Their leases that ran out are returned first.
+-- KEYS: the pool's two, P:pool and P:vm: (README.md).
 -- ARGV[1]: identity (admin).
--- Returns: an array of user records.
+-- Returns: an array of users.
 -- Errors: UNAUTHORIZED, FORBIDDEN.
-return run(function()
-  local _, role = authenticate(ARGV[1])
-  require_admin(role)
-  local t = now_reclaimed()
-  local names = {}
-  for _, bucket in ipairs(redis.call('ZRANGE', K.name_buckets, 0, -1)) do
-    for _, name in ipairs(redis.call('HKEYS', K.names .. bucket)) do names[#names + 1] = name end
-  end
+-- uses: errors, identity, leases, users
+return errors.run(KEYS, function(c)
+  local _, role = identity.authenticate(c, ARGV[1])
+  identity.require_admin(role)
+  local t = leases.now_reclaimed(c)
+  local names = redis.call('SMEMBERS', c.k.users)
   table.sort(names)
   local out = {}
   for i, name in ipairs(names) do
-    reclaim_held(t, name)
-    out[i] = user_record(name)
+    leases.reclaim_held(c, t, name)
+    out[i] = users.reply(c, name)
   end
   return out
 end)

@@ -1,12 +1,12 @@
--- pool_stats.lua: the cap, the VM counts and the IP pool.
---   Leases that ran out are reclaimed first (reclaim_* in _prelude.lua).
--- KEYS: the pool's two, see README.md; uses: accounts, names, held, records, buckets, free, pool, leases, events, jobs.
+-- pool_stats.lua: the cap, the VM counts and the IP pool. Leases that ran out are returned first.
+-- KEYS: the pool's two, P:pool and P:vm: (README.md).
 -- ARGV[1]: identity (admin).
--- Returns: pool_stats() of _prelude.lua.
+-- Returns: stats.of_pool (lib/stats.lua).
 -- Errors: UNAUTHORIZED, FORBIDDEN.
-return run(function()
-  local _, role = authenticate(ARGV[1])
-  require_admin(role)
-  now_reclaimed()
-  return pool_stats()
+-- uses: errors, identity, leases, stats
+return errors.run(KEYS, function(c)
+  local _, role = identity.authenticate(c, ARGV[1])
+  identity.require_admin(role)
+  leases.now_reclaimed(c)
+  return stats.of_pool(c)
 end)

@@ -1,17 +1,18 @@
 -- reap_leases.lua: returns the VMs whose leases ran out to the pool, the first to expire first,
 --   for the reaper every gateway runs (Sources/Reservations/LeaseReaper.swift). Like every
 --   script it is atomic, so any number of gateways may run it at once: a VM is released once.
--- KEYS: the pool's two, see README.md; uses: held, records, free, leases, events, pool, jobs.
+-- KEYS: the pool's two, P:pool and P:vm: (README.md).
 -- ARGV[1]: the most VMs to release in this call, 1..10000 (no identity: it does only what the
 --   leases already decided).
 -- Returns: {VMs released, the earliest expiry still to come in ms or -1 when none, Redis' time
 --   now in ms}: the reaper sleeps until that expiry (at most a second: other gateways add leases).
 -- Errors: BAD_REQUEST.
-return run(function()
-  local batch = int_arg(1, 1, 10000, 'batch')
-  local t = now()
-  local expired = redis.call('ZRANGEBYSCORE', K.leases, '-inf', t, 'LIMIT', 0, batch)
-  for _, id in ipairs(expired) do expire(id) end
-  local first = redis.call('ZRANGE', K.leases, 0, 0, 'WITHSCORES')
+-- uses: args, clock, errors, leases
+return errors.run(KEYS, function(c)
+  local batch = args.int(ARGV, 1, 1, 10000, 'batch')
+  local t = clock.now(c)
+  local expired = redis.call('ZRANGEBYSCORE', c.k.leases, '-inf', clock.text(c, t), 'LIMIT', 0, batch)
+  for _, id in ipairs(expired) do leases.expire(c, id) end
+  local first = redis.call('ZRANGE', c.k.leases, 0, 0, 'WITHSCORES')
   return {#expired, first[2] and tonumber(first[2]) or -1, t}
 end)

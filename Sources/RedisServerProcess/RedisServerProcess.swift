@@ -55,11 +55,6 @@ public final class RedisServerProcess: Sendable {
         throw lastError ?? RedisServerError("redis-server did not start")
     }
 
-    /// The settings vmreserve's Redis runs with beyond the defaults: hashes of up to 512 fields
-    /// and 128-byte values stay compact listpacks, which keeps a pool's bucketed VM records at
-    /// about 240 bytes per VM rather than about 290 (lua/_prelude.lua, "VMs"; BENCHMARKS.md).
-    public static let recordSettings = ["hash-max-listpack-entries": 512, "hash-max-listpack-value": 128]
-
     private static func launch(
         port: Int, dataDirectory: URL, persistent: Bool, password: String?, ownProcessGroup: Bool, extraArguments: [String],
         stopsWithThisProcess: Bool
@@ -76,7 +71,6 @@ public final class RedisServerProcess: Sendable {
             : ["--appendonly", "no", "--save", ""]
         let arguments = ["redis-server"] + configuration + ["--bind", "127.0.0.1", "--port", String(port), "--dir", dataDirectory.path,
                          "--daemonize", "no", "--logfile", "redis.log", "--protected-mode", "yes"]
-            + recordSettings.sorted { $0.key < $1.key }.flatMap { ["--" + $0.key, String($0.value)] }
             + persistence + extraArguments
         let process = try ChildProcess(arguments, inheritEnvironment: false, ownProcessGroup: ownProcessGroup,
                                        stopsWithThisProcess: stopsWithThisProcess)

@@ -49,10 +49,11 @@ public enum Script: String, CaseIterable, Sendable {
     public var functionName: String { "\(Self.library.name)_\(rawValue)" }
 
     /// Every script as one Redis Functions library, loaded by the gateway on connect (see
-    /// `library(prelude:bodies:)`), built from the files embedded at build time.
+    /// `library(helpers:reading:)`), built from the files embedded at build time.
     public static let library: RedisFunctionLibrary = {
         do {
-            return try library { name in
+            let helpers = EmbeddedLua.files.keys.filter { $0.hasPrefix("lib/") }.map { String($0.dropFirst(4)) }
+            return try library(helpers: helpers) { name in
                 guard let text = EmbeddedLua.files[name] else { throw ScriptSourceError(missing: "lua/\(name).lua (not embedded)") }
                 return text
             }
@@ -61,28 +62,35 @@ public enum Script: String, CaseIterable, Sendable {
         }
     }()
 
-    /// The library built from the `.lua` files of a folder, e.g. to try lua/ edits without
-    /// building the binary again (`vmreserve lua-library --from lua`).
+    /// The library built from the `.lua` files of a folder and its `lib/`, e.g. to try lua/ edits
+    /// without building the binary again (`vmreserve lua-library --from lua`).
     public static func library(from folder: URL) throws -> RedisFunctionLibrary {
-        try library { name in
+        let lib = folder.appendingPathComponent("lib")
+        let helpers = try FileManager.default.contentsOfDirectory(atPath: lib.path)
+            .filter { $0.hasSuffix(".lua") }.map { String($0.dropLast(4)) }
+        return try library(helpers: helpers) { name in
             let file = folder.appendingPathComponent(name + ".lua")
             guard let text = try? String(contentsOf: file, encoding: .utf8) else { throw ScriptSourceError(missing: file.path) }
             return text
         }
     }
 
-    /// The prelude's helpers, then one function per script, whose body is the script's file. Each
-    /// function starts with `enter(keys, args)`, which hands the call's KEYS and ARGV to the
-    /// prelude's helpers. The library's name carries a digest of the sources, so that gateways of
-    /// two versions sharing a Redis (a rolling upgrade) each call their own scripts.
-    private static func library(reading source: (String) throws -> String) throws -> RedisFunctionLibrary {
-        let prelude = try source("_prelude")
+    /// The helper files of `lua/lib/`, each defining the functions of the table named after it
+    /// (`vms.load` in lib/vms.lua), then one function per script, whose body is the script's file.
+    /// The tables are declared first, so that helpers may call each other whatever their order;
+    /// each helper file is a block of its own, so that its locals stay its own. The library's name
+    /// carries a digest of the sources, so that gateways of two versions sharing a Redis (a
+    /// rolling upgrade) each call their own scripts.
+    private static func library(helpers: [String], reading source: (String) throws -> String) throws -> RedisFunctionLibrary {
+        let helpers = helpers.sorted()
+        let helperTexts = try helpers.map { try source("lib/" + $0) }
         let bodies = try allCases.map { script in (script, try source(script.rawValue)) }
-        let digest = SHA256.hash(data: Array((prelude + bodies.map(\.1).joined()).utf8))
+        let digest = SHA256.hash(data: Array((helperTexts.joined() + bodies.map(\.1).joined()).utf8))
         let name = "vmreserve_" + lowercaseHex(digest).prefix(12)
-        var code = prelude
+        var code = "local " + helpers.joined(separator: ", ") + " = " + helpers.map { _ in "{}" }.joined(separator: ", ") + "\n"
+        for text in helperTexts { code += "do\n\(text)\nend\n" }
         for (script, body) in bodies {
-            code += "\nredis.register_function('\(name)_\(script.rawValue)', function(keys, args)\nenter(keys, args)\n\(body)\nend)\n"
+            code += "redis.register_function('\(name)_\(script.rawValue)', function(KEYS, ARGV)\n\(body)\nend)\n"
         }
         return RedisFunctionLibrary(name: name, code: code)
     }

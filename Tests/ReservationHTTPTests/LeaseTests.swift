@@ -106,8 +106,7 @@ import TestSupport
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 #expect(try await redis.send(.init("SISMEMBER", ["\(keys.prefix):held:alice", short])) == .integer(0))
-                let record = try await redis.send(.init("HGET", ["\(keys.prefix):records:\(short.prefix(3))", short])).string ?? ""
-                #expect(VMRecord(id: short, text: record)?[.user] == nil, "no holder: \(record)")
+                #expect(try await redis.send(.init("HEXISTS", ["\(keys.prefix):vm:\(short)", "user"])) == .integer(0), "no holder")
             }
         }
     }
@@ -118,8 +117,7 @@ import TestSupport
             local t = redis.call('TIME')
             local out = {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)}
             for i, id in ipairs(ARGV) do
-              local record = redis.call('HGET', KEYS[1] .. ':records:' .. id:sub(1, 3), id) or ''
-              out[i + 1] = record:match('^[^|]*')
+              out[i + 1] = redis.call('HGET', KEYS[1] .. ':vm:' .. id, 'status')
             end
             return out
             """
@@ -181,42 +179,9 @@ import TestSupport
         }
     }
 
-    /// Every way the pool's records could disagree, read in one atomic step: counts by status
-    /// that are not the records', an available VM that is not in its free list (no checkout
-    /// would find it) or that has a holder, a checked-out one without, a held set with a VM that
-    /// is not its user's, a lease on a VM that is not checked out. (Records: see "VMs" in
-    /// lua/_prelude.lua.)
+    /// Every way the pool's keys could disagree (`poolInconsistencies`), read in one atomic step.
     static func inconsistencies(_ redis: RedisClient, keys: PoolKeys) async throws -> [String] {
-        let script = """
-            local p, bad, counts, total = KEYS[1], {}, {}, 0
-            for _, bucket in ipairs(redis.call('ZRANGE', p .. ':buckets', 0, -1)) do
-              local flat = redis.call('HGETALL', p .. ':records:' .. bucket)
-              for i = 1, #flat, 2 do
-                local id, f = flat[i], {}
-                for value in (flat[i + 1] .. '|'):gmatch('([^|]*)|') do f[#f + 1] = value end
-                local status, size, user = f[1], f[4], f[7] ~= '' and f[7] or nil
-                total = total + 1
-                counts[status] = (counts[status] or 0) + 1
-                if status == 'available' then
-                  if user then bad[#bad + 1] = id .. ' is available and held by ' .. user end
-                  if not redis.call('LPOS', p .. ':free:' .. size, id) then bad[#bad + 1] = id .. ' is available but in no free list' end
-                end
-                if status == 'checked-out' and not (user and redis.call('SISMEMBER', p .. ':held:' .. user, id) == 1) then
-                  bad[#bad + 1] = id .. ' is checked out with no holder that has it'
-                end
-                if status ~= 'checked-out' and redis.call('ZSCORE', p .. ':leases', id) then
-                  bad[#bad + 1] = id .. ' has a lease but is ' .. status
-                end
-              end
-            end
-            if tonumber(redis.call('HGET', p .. ':pool', 'vm_count') or '0') ~= total then bad[#bad + 1] = 'vm_count is not ' .. total end
-            for _, s in ipairs({'provisioning', 'available', 'error', 'deprovisioning'}) do -- (checked-out: the rest)
-              local counted = tonumber(redis.call('HGET', p .. ':pool', 'count:' .. s) or '0')
-              if counted ~= (counts[s] or 0) then bad[#bad + 1] = 'count:' .. s .. ' is ' .. counted .. ', not ' .. (counts[s] or 0) end
-            end
-            return bad
-            """
-        return try await redis.send(.init("EVAL", [script, "1", keys.prefix])).array?.compactMap(\.string) ?? []
+        try await poolInconsistencies(redis, prefix: keys.prefix)
     }
 
     /// What concurrent checks found wrong.

@@ -11,21 +11,6 @@ import Glibc
 /// `vmreserve serve` as users run it: the built executable, its flags and environment variables,
 /// dev mode's own redis-server, and shutdown on SIGTERM.
 @Suite(.timeLimit(.minutes(10))) struct ServeCommandTests {
-    @Test func aRedisWithoutTheCompactRecordSettingsIsNamedInAWarning() async throws {
-        try await withTestProcesses { processes in
-            // Redis' own default value, where RedisServerProcess.recordSettings ask for 128
-            let server = try await processes.redis(extraArguments: ["--hash-max-listpack-value", "64"])
-            let port = try freeLoopbackPort(), log = try processes.temporaryDirectory("settings").appending(path: "log")
-            _ = try await GatewayProcess.start(["--redis-url", "redis://127.0.0.1:\(server.port)/0", "--admin-token", adminToken],
-                                               port: port, log: log, processes: processes)
-            try await waitUntil("the gateway warns") {
-                (try? String(contentsOf: log, encoding: .utf8))?.contains("hash-max-listpack-value 128 (it has 64)") == true
-            }
-            #expect(try String(contentsOf: log, encoding: .utf8).contains("hash-max-listpack-entries") == false, "that one is as asked")
-            #expect(try await Gateway(port: port).call(.GET, "/v1/admin/pool").status == 200, "and serves all the same")
-        }
-    }
-
     @Test func everyOptionReadsItsEnvironmentVariableAndSIGTERMStopsCleanly() async throws {
         try await withTestProcesses { processes in
             let server = try await processes.redis()  // its own: the test counts its clients

@@ -37,17 +37,15 @@ import TestSupport
         }
     }
 
-    @Test func aCheckoutOfAnySizeTakesTheLongestAvailableOfTheCatalogsFirstSizeThatHasOne() async throws {
+    @Test func aCheckoutOfAnySizeTakesAVMOfTheCatalogsFirstSizeThatHasOne() async throws {
         try await withScriptPool { pool async throws in
             try await sizedPool(pool)
             let alice = try await pool.addUser("alice", quota: 5)
             func any() async throws -> String { fields(try await pool.run(.checkout, [alice, "5", ""] + gatewayLeases + [""]))["vm_id"] ?? "" }
-            #expect(try await any() == "s-1")
-            #expect(try await any() == "s-2")
+            #expect(Set([try await any(), try await any()]) == ["s-1", "s-2"])
             _ = try await pool.run(.checkin, [alice, "s-1", ""])
             #expect(try await any() == "s-1", "small before large, whatever was available longer")
-            #expect(try await any() == "l-1")
-            #expect(try await any() == "l-2")
+            #expect(Set([try await any(), try await any()]) == ["l-1", "l-2"])
             try await pool.expectFailure(.checkout, [alice, "5", ""] + gatewayLeases + [""], code: "NO_VM_AVAILABLE")
         }
     }
@@ -68,7 +66,7 @@ import TestSupport
             try await pool.expectFailure(.checkout, [alice, "5", ""] + gatewayLeases + [""], code: "QUOTA_EXCEEDED",
                                          message: "quota of 3 VMs reached")
             _ = try await pool.run(.updateUser, [ScriptPool.admin, "alice", "", "", "", "none"])
-            #expect(try await pool.storedUser("alice")?["size_quotas"] == nil)
+            #expect(try await pool.storedUser("alice")?.keys.filter { $0.hasPrefix("quota:") } == [])
             for bad in ["large", "huge=1", "large=x", "large=1,", "=1"] {
                 try await pool.expectFailure(.updateUser, [ScriptPool.admin, "alice", "", "", "", bad], code: "BAD_REQUEST")
             }

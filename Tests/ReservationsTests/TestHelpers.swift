@@ -4,11 +4,11 @@ import Reservations
 import Testing
 import TestSupport
 
-/// The lease settings checkout and renew get from a gateway (see `lease_arg` in
-/// lua/_prelude.lua): no default lease, a maximum of 7 days.
+/// The lease settings checkout and renew get from a gateway (see `leases.arg` in
+/// lua/lib/leases.lua): no default lease, a maximum of 7 days.
 let gatewayLeases = ["", "604800"]
 
-/// pool_stats() of lua/_prelude.lua: the cap, the total, the counts by status, then the IP pool
+/// stats.of_pool of lua/lib/stats.lua: the cap, the total, the counts by status, then the IP pool
 /// ("" for none) and its free addresses (-1 for none).
 func poolStatsReply(_ numbers: [Int], ipPool: String = "", free: Int = -1) -> RESPValue {
     .array(numbers.map { .integer(Int64($0)) } + [.bulkString(Array(ipPool.utf8)), .integer(Int64(free))])
@@ -24,8 +24,8 @@ func newTokenHash() -> String {
     TokenDigest(of: Token.generate()).hex
 }
 
-/// A reply as a dictionary: a VM (`[vm_id, record]`, see `VMRecord`) as its fields, any other
-/// flat field/value array as it is.
+/// A reply as a dictionary: a VM (`[vm_id, field, value, ...]`, see `VMRecord`) as its fields and
+/// `vm_id`, any other flat field/value array as it is.
 func fields(_ reply: RESPValue) -> [String: String] {
     if let vm = VMRecord(reply) { return vm.fields }
     let flat = reply.array ?? []
@@ -73,40 +73,25 @@ struct ScriptPool: Sendable {
         try await command("EXISTS", key(suffix)).int == 1
     }
 
-    // The VMs as stored (see "VMs" in lua/_prelude.lua): records in bucket hashes, free lists,
-    // an address index in buckets, counts in the pool hash.
+    // The pool as stored (lua/README.md, "Keys"): a hash per VM and per user, sets of available
+    // ids per size, counts in the pool hash.
 
-    /// VM `id`'s fields, vm_id included; empty when there is no such VM.
+    /// VM `id`'s hash (`HGETALL P:vm:<id>`) and `vm_id`; empty when there is no such VM.
     func vm(_ id: String) async throws -> [String: String] {
-        guard let (_, text) = try await record(id) else { return [:] }
-        return VMRecord(id: id, text: text)?.fields ?? [:]
+        let stored = try await hash("vm:" + id)
+        return stored.isEmpty ? [:] : stored.merging(["vm_id": id]) { first, _ in first }
     }
 
-    /// The key of the bucket that holds VM `id` (its id's first three characters, or four once
-    /// that bucket was split), and its record; nil when there is no such VM.
-    func record(_ id: String) async throws -> (bucket: String, text: String)? {
-        for length in [3, 4] {
-            let bucket = key("records:" + id.prefix(length))
-            if let text = try await command("HGET", bucket, id).string { return (bucket, text) }
-        }
-        return nil
-    }
-
-    /// Every VM's fields by id.
+    /// Every VM's fields by id (the ids of the zset `vms`).
     func allVMs() async throws -> [String: [String: String]] {
         var vms: [String: [String: String]] = [:]
-        for bucket in try await zmembers("buckets") {
-            let flat = try await command("HGETALL", key("records:" + bucket)).array?.compactMap(\.string) ?? []
-            for index in stride(from: 0, to: flat.count - 1, by: 2) {
-                vms[flat[index]] = VMRecord(id: flat[index], text: flat[index + 1])?.fields
-            }
-        }
+        for id in try await zmembers("vms") { vms[id] = try await vm(id) }
         return vms
     }
 
     /// The ids of every VM, sorted.
     func vmIDs() async throws -> [String] {
-        try await allVMs().keys.sorted()
+        try await zmembers("vms")
     }
 
     /// The ids of the VMs in `status` (and of `size`, when given).
@@ -120,72 +105,53 @@ struct ScriptPool: Sendable {
         Int(try await command("HGET", key("pool"), "count:" + status).string ?? "0") ?? 0
     }
 
-    /// Every address in use, with its VM's id (the buckets `ips:<n>`).
-    // The users as stored (see "Users" in lua/_prelude.lua): records in token buckets, names in
-    // name buckets.
-
-    /// Token SHA-256 hex → the user's record text, from every account bucket.
-    func accounts() async throws -> [String: String] {
-        var accounts: [String: String] = [:]
-        for name in (try await command("KEYS", key("accounts:*"))).array?.compactMap(\.string) ?? [] {
-            accounts.merge(fields(try await command("HGETALL", name))) { first, _ in first }
-        }
-        return accounts
-    }
-
-    /// Token SHA-256 hex → user name.
+    /// Token SHA-256 hex → user name (the hash `tokens`).
     func tokenIndex() async throws -> [String: String] {
-        try await accounts().mapValues { String($0.prefix { $0 != "|" }) }
+        try await hash("tokens")
     }
 
-    /// User name → token SHA-256 hex, from every name bucket; and every name bucket is listed in
-    /// the zset `names` (else the result is empty, which no test expects).
-    func nameIndex() async throws -> [String: String] {
-        var index: [String: String] = [:]
-        var buckets: Set<String> = []
-        for name in (try await command("KEYS", key("names:*"))).array?.compactMap(\.string) ?? [] {
-            index.merge(fields(try await command("HGETALL", name))) { first, _ in first }
-            buckets.insert(String(name.dropFirst(key("names:").count)))
-        }
-        return Set(try await zmembers("names")) == buckets ? index : [:]
-    }
-
-    /// Every user's name, sorted.
+    /// Every user's name, sorted (the set `users`).
     func userNames() async throws -> [String] {
-        try await nameIndex().keys.sorted()
+        try await members("users").sorted()
     }
 
-    /// User `name`'s stored fields (only those set, and `token`, their token's SHA-256), nil when
-    /// there is no such user.
+    /// User `name`'s hash (`HGETALL P:user:<name>`), nil when there is no such user.
     func storedUser(_ name: String) async throws -> [String: String]? {
-        guard let hex = try await nameIndex()[name], let text = try await accounts()[hex] else { return nil }
-        let values = text.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-        var user = ["token": hex]
-        for (field, value) in zip(["name", "role", "quota", "created_at", "max_lease", "size_quotas"], values) where !value.isEmpty {
-            user[field] = value
-        }
-        return user
+        let stored = try await hash("user:" + name)
+        return stored.isEmpty ? nil : stored
     }
 
+    /// Every address in use, with its VM's id (the hash `ips`).
     func ipIndex() async throws -> [String: String] {
-        var index: [String: String] = [:]
-        for name in (try await command("KEYS", key("ips:*"))).array?.compactMap(\.string) ?? [] {
-            index.merge(fields(try await command("HGETALL", name))) { first, _ in first }
-        }
-        return index
+        try await hash("ips")
     }
 
-    /// Rewrites VM `id`'s record with `changes` (nil: unset), as a script would, keeping the
-    /// pool's counts by status right; to put a VM in a state no script makes on demand.
+    /// Rewrites fields of VM `id` (nil: unset), as a script would, keeping the pool's counts by
+    /// status and the available sets right; `available_since` is its score in the zset `idle`.
+    /// To put a VM in a state no script makes on demand.
     func setVM(_ id: String, _ changes: [String: String?]) async throws {
-        var vm = try await vm(id)
-        let before = vm["status"]
-        for (name, value) in changes { vm[name] = value }
-        let text = VMRecord.Field.allCases.map { vm[$0.name] ?? "" }.joined(separator: "|")
-        try await command("HSET", try await record(id)?.bucket ?? key("records:" + id.prefix(3)), id, text)
-        if let after = vm["status"], after != before {
+        let vm = try await vm(id)
+        let before = vm["status"], size = vm["size"] ?? ""
+        for (name, value) in changes {
+            if name == "available_since" {
+                try await command("ZADD", key("idle"), value ?? "0", id)
+            } else if let value {
+                try await command("HSET", key("vm:" + id), name, value)
+            } else {
+                try await command("HDEL", key("vm:" + id), name)
+            }
+        }
+        if case let after?? = changes["status"], after != before {
             if let before, before != "checked-out" { try await command("HINCRBY", key("pool"), "count:" + before, "-1") }
             if after != "checked-out" { try await command("HINCRBY", key("pool"), "count:" + after, "1") }
+            if before == "available" {
+                try await command("SREM", key("available:" + size), id)
+                try await command("ZREM", key("idle"), id)
+            }
+            if after == "available" {
+                try await command("SADD", key("available:" + size), id)
+                try await command("ZADD", key("idle"), String(try await now()), id)
+            }
         }
     }
 

@@ -1,0 +1,63 @@
+-- checkouts: a VM taken by a user (with SPOP from an available set) and given back.
+-- uses: available, clock, errors, events, held, jobs, leases, sizes, status, users, vms, waiters
+
+-- Checks a VM out to `name` (user map u, nil for a principal) at time t if they have room in
+-- their quota (user field quota, else `default_quota`; their own leases that ran out do not
+-- count) and, for a size they have a quota for (quota:<size>), in that one, with a lease of
+-- `lease` seconds (nil: none). `size` "" takes a VM of any size they have room for: the first
+-- of the catalog's sizes that has one available, then one without a size. Of those, SPOP picks
+-- one at random. Neither check reads what the user holds: counts do (see held).
+-- Returns the VM's map (saved), or nil when none is available. detail: the event's, else the lease.
+-- Errors: QUOTA_EXCEEDED (checked first).
+function checkouts.take(c, name, u, default_quota, lease, t, detail, size)
+  local limits = users.limits(u)
+  local quota = limits.quota or default_quota
+  local per_size = limits.size_quotas
+  if held.count(c, name) >= quota or per_size then
+    leases.reclaim_held(c, t, name) -- the caller's own leases that ran out do not count
+    if held.count(c, name) >= quota then
+      errors.fail('QUOTA_EXCEEDED quota of ' .. quota .. (quota == 1 and ' VM' or ' VMs') .. ' reached')
+    end
+  end
+  local function room(s) return not per_size or not per_size[s] or held.count_of_size(c, name, s) < per_size[s] end
+  if size ~= '' and not room(size) then
+    local n = per_size[size]
+    errors.fail(('QUOTA_EXCEEDED quota of %d %s %s reached'):format(n, size, n == 1 and 'VM' or 'VMs'))
+  end
+  local id
+  if size ~= '' then
+    id = available.pop(c, size)
+  else
+    for _, s in ipairs(sizes.names(c)) do
+      id = room(s) and available.pop(c, s)
+      if id then break end
+    end
+    id = id or available.pop(c, '')
+  end
+  if not id then return nil end
+  local vm = vms.load(c, id)
+  local changes = {user = name, checked_out_at = clock.text(c, t)}
+  if lease then leases.start(c, vm, name, t, lease, changes) end
+  status.change(c, vm, 'checked-out', changes, true)
+  held.add(c, name, vm, u)
+  events.append(c, 'checkout', name, id, vm.ip, name, 'checked-out',
+                detail or (lease and ('lease ' .. vm.lease_seconds .. ' s') or 'no lease'))
+  return vm
+end
+
+-- Returns a checked-out VM to the pool (checkin, a lease that ran out, an abandoned claim), as
+-- the pool's on_return says, recorded as event `action` by `actor`; for a VM that is not checked
+-- out it only drops a stale lease entry. VMs that become available go to waiters at once.
+function checkouts.release(c, vm, action, actor)
+  leases.stop(c, vm)
+  if vm.status ~= 'checked-out' then return end
+  local to = jobs.return_to(c)
+  local holder = vm.user
+  if holder then held.remove(c, holder, vm) end
+  local changes = {user = false, checked_out_at = false, lease_expires_at = false, lease_seconds = false,
+                   claim_ticket = false}
+  if to[2] then jobs.queue(c, vm, to[2], nil, changes) end
+  status.change(c, vm, to[1], changes)
+  events.append(c, action, actor, vm.id, vm.ip, holder, to[1])
+  if not to[2] then waiters.serve(c) end
+end

@@ -1,0 +1,66 @@
+-- vms: one hash per VM, P:vm:<id>, with named fields (a field that is not set is absent):
+--   status, ip, size, cpu, memory_mb, created_at (ms), and while checked out user,
+--   checked_out_at (ms), lease_expires_at (ms) and lease_seconds (with a lease), claim_ticket
+--   (handed to a waiting checkout, until claimed); machine_id and error from the provider; job,
+--   job_claim, job_worker and failures while the provider has work for it (see jobs).
+-- P:vms, a zset of every id with score 0, lists them in id order (list_vms.lua).
+-- A VM in a script is the map of its fields plus `id`.
+-- uses: (none)
+
+-- The fields scripts answer, in this order (Sources/Reservations/VMRecord.swift reads them).
+local FIELDS = {'status', 'ip', 'size', 'cpu', 'memory_mb', 'user', 'checked_out_at', 'lease_expires_at',
+                'lease_seconds', 'created_at', 'machine_id', 'error', 'claim_ticket', 'job', 'job_claim',
+                'job_worker', 'failures'}
+
+-- VM `id` as a map (see above), nil when there is none.
+function vms.load(c, id)
+  local flat = redis.call('HGETALL', c.k.vm .. id)
+  if #flat == 0 then return nil end
+  local vm = {id = id}
+  for i = 1, #flat, 2 do vm[flat[i]] = flat[i + 1] end
+  return vm
+end
+
+function vms.exists(c, id) return redis.call('EXISTS', c.k.vm .. id) == 1 end
+
+-- Applies `changes` (field → text, or false to unset it; fields of FIELDS) to `vm` and its
+-- hash: one HSET, in FIELDS' order (so a new VM's HGETALL reads status first), and one HDEL when
+-- some field is unset. A new VM (vms.new) is listed in P:vms.
+function vms.update(c, vm, changes)
+  local set, unset = {}, {}
+  for _, field in ipairs(FIELDS) do
+    local value = changes[field]
+    if value then
+      set[#set + 1], set[#set + 2] = field, value
+      vm[field] = value
+    elseif value == false and vm[field] then
+      unset[#unset + 1] = field
+      vm[field] = nil
+    end
+  end
+  if #set > 0 then redis.call('HSET', c.k.vm .. vm.id, unpack(set)) end
+  if #unset > 0 then redis.call('HDEL', c.k.vm .. vm.id, unpack(unset)) end
+  if vm.new then
+    redis.call('ZADD', c.k.vms, '0', vm.id)
+    vm.new = nil
+  end
+end
+
+-- A VM not stored yet: status.change (or vms.update) stores it with its first fields.
+function vms.new(id) return {id = id, new = true} end
+
+-- Deletes VM `vm`'s hash and its entry in P:vms (the caller undoes every other index).
+function vms.delete(c, vm)
+  redis.call('DEL', c.k.vm .. vm.id)
+  redis.call('ZREM', c.k.vms, vm.id)
+end
+
+-- A VM as scripts answer it: {id, field, value, field, value, ...}, the fields set, in FIELDS' order.
+function vms.reply(vm)
+  local out = {vm.id}
+  for _, field in ipairs(FIELDS) do
+    local value = vm[field]
+    if value then out[#out + 1], out[#out + 2] = field, value end
+  end
+  return out
+end
