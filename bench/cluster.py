@@ -5,8 +5,8 @@ round robin over the machine's cores), 64 connections per gateway (wrk, bench/ch
 
     python3 bench/cluster.py [--seconds S]
 
-Starts its own three-master cluster (redis-cli --cluster create) on loopback, with the record
-settings of RedisServerProcess.recordSettings. Prints, per placement, the total rate, each
+Starts its own three-master cluster (redis-cli --cluster create) on loopback, with Redis' stock
+settings. Prints, per placement, the total rate, each
 process' CPU per request (gateways, all masters, wrk) and each master's share of Redis' CPU.
 """
 import os
@@ -17,7 +17,7 @@ import time
 
 import redis
 
-from suite import ADMIN, RECORD_SETTINGS, ROOT, Processes, release_build, seconds_option, cpu_seconds, free_port, http, measure, wait_for
+from suite import ADMIN, ROOT, Processes, release_build, seconds_option, cpu_seconds, free_port, http, measure, wait_for
 
 
 def cluster_port():
@@ -41,7 +41,7 @@ def main():
             os.makedirs(directory)
             masters.append(processes.start(f"redis{index}", [
                 "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
-                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"] + RECORD_SETTINGS))
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]))
             ports.append(port)
         time.sleep(0.5)
         subprocess.run(["redis-cli", "--cluster", "create"] + [f"127.0.0.1:{p}" for p in ports]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What single Lua constructs, and the prelude's hot-path helpers, cost inside a Redis function:
+"""What single Lua constructs, and the hot-path helpers of lua/lib/, cost inside a Redis function:
 each runs in a loop in one FCALL, timed by INFO commandstats, on a redis-server of its own
 (bench/luabench.py). The helpers run inside the library built from lua/ (with a pool and a token
 user set up), each beside the plain Redis command it wraps, so the difference is its Lua.
@@ -8,7 +8,7 @@ import os
 import secrets
 import sys
 
-from luabench import ROOT, Pool, RedisServer, declared_keys
+from luabench import ROOT, Pool, RedisServer, declared_keys, helper_library
 
 LOOPS = {
     "an empty loop turn": ("", 1000000),
@@ -20,21 +20,21 @@ LOOPS = {
     "redis.call('HGET', key, field)": ("redis.call('HGET', keys[1], 'f')", 100000),
 }
 
-# A record as a checkout finds it, a VM map, a token user (args[1]: the token's SHA-256 hex).
-RECORD = "available|11.0.0.7|1700000000000|small|1|2048||||||1700000000000||||||"
+# A VM as a checkout finds it, a token user (args[1]: the token's SHA-256 hex).
 HELPERS = {
-    "decode_vm (an 18-field record into a map)": "local v = decode_vm(ID, REC)",
-    "save_vm (the map into a record, HSET)": "save_vm(VM)",
-    "   the plain HSET": "redis.call('HSET', vm_bucket(ID), ID, REC)",
-    "authenticate (a token user)": "local n, r, l = authenticate(IDENT)",
-    "   the plain HGET": "local x = redis.call('HGET', K.accounts .. TOKEN:sub(1, 2), TOKEN)",
-    "now() (TIME, as ms and as text)": "local t = now()",
+    "vms.load (a VM's hash into a map)": "local v = vms.load(C, ID)",
+    "   the plain HGETALL": "local x = redis.call('HGETALL', C.k.vm .. ID)",
+    "vms.update (a checkout's three fields)": "vms.update(C, VM, {status = 'available', user = 'u1', checked_out_at = '1700000000000'})",
+    "   the plain HSET": "redis.call('HSET', C.k.vm .. ID, 'status', 'available', 'user', 'u1', 'checked_out_at', '1700000000000')",
+    "identity.authenticate (a token user)": "local n, r, u = identity.authenticate(C, IDENT)",
+    "   the plain HGET and HGETALL": "local x = redis.call('HGETALL', C.k.user .. redis.call('HGET', C.k.tokens, TOKEN))",
+    "clock.now (TIME, as ms and as text)": "C.t = nil; local t = clock.now(C)",
     "   the plain TIME": "local t = redis.call('TIME')",
-    "event() of a checkout (XADD)": "event('checkout', 'u1', ID, '11.0.0.7', 'u1', 'checked-out', 'lease 3600 s')",
-    "   the plain XADD": "redis.call('XADD', K.events, 'MAXLEN', '~', '100000', '*', 'action', 'checkout', 'actor', 'u1', "
+    "events.append of a checkout (XADD)": "events.append(C, 'checkout', 'u1', ID, '11.0.0.7', 'u1', 'checked-out', 'lease 3600 s')",
+    "   the plain XADD": "redis.call('XADD', C.k.events, 'MAXLEN', '~', '100000', '*', 'action', 'checkout', 'actor', 'u1', "
                          "'vm_id', ID, 'ip', '11.0.0.7', 'user', 'u1', 'status', 'checked-out', 'detail', 'lease 3600 s')",
-    "lease_arg (three whole-number arguments)": "local l = lease_arg(3, 'u1', nil, LIMITS)",
-    "reclaim_expired (none expired)": "reclaim_expired(1700000000000)",
+    "leases.arg (three whole-number arguments)": "local l = leases.arg(ARGV, 3, nil, LIMITS)",
+    "leases.reclaim_expired (none expired)": "leases.reclaim_expired(C, 1700000000000)",
 }
 ROUNDS = 20000
 
@@ -58,13 +58,13 @@ def helpers(r, lua_folder):
     pool.call("init_pool", 1000000, "", "small=1:2048", "instant", "reuse")
     token = secrets.token_hex(32)
     pool.call("create_user", "p:bench", "u1", "user", "5", token)
-    with open(os.path.join(lua_folder, "_prelude.lua")) as f:
-        library = "#!lua name=helpers\n" + f.read()
-    library += (f"\nlocal ID, REC = 'abcdef12-3456-7890-abcd-ef1234567890', '{RECORD}'\n"
-                "local TOKEN, IDENT, VM, LIMITS\n")
+    vm_id = "abcdef12-3456-7890-abcd-ef1234567890"
+    pool.call("create_vms", "p:bench", 1, "", "", "", "", vm_id, "11.0.0.7")
+    library = "#!lua name=helpers\n" + helper_library(lua_folder)
+    library += f"\nlocal ID = '{vm_id}'\nlocal C, TOKEN, IDENT, VM, LIMITS\n"
     for index, body in enumerate(HELPERS.values()):
-        library += (f"redis.register_function('h{index}', function(keys, args)\n enter(keys, args)\n"
-                    " TOKEN = args[1]; IDENT = 't:' .. TOKEN; VM = VM or decode_vm(ID, REC); LIMITS = LIMITS or {quota = 5}\n"
+        library += (f"redis.register_function('h{index}', function(keys, ARGV)\n"
+                    " C = pool.context(keys); TOKEN = ARGV[1]; IDENT = 't:' .. TOKEN; VM = VM or vms.load(C, ID); LIMITS = {quota = 5}\n"
                     f" for i = 1, {ROUNDS} do {body} end\n return 1\nend)\n")
     r.function_load(library)
     for index, name in enumerate(HELPERS):

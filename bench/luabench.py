@@ -3,7 +3,9 @@ vmreserve's function library loaded into it, and a pool whose scripts they call 
 
 The library comes from `vmreserve lua-library --from lua` (the binary given by $VMRESERVE_BIN,
 else the newer of .build/release/vmreserve and .build/debug/vmreserve), so it is built from this tree's lua/
-exactly as the gateway builds it, and lua/ edits need no rebuild to be measured."""
+exactly as the gateway builds it, and lua/ edits need no rebuild to be measured. A folder of the
+bucketed layout's scripts (with `_prelude.lua`, up to commit c78e0e9) is built as that version
+built it, so that script_ab.py can measure the layouts against each other."""
 import os
 import random
 import shutil
@@ -16,12 +18,17 @@ import uuid
 import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DECLARED = ["pool", "records:"]  # every script's KEYS (Sources/Reservations/PoolKeys.swift)
+DECLARED = ["pool", "vm:"]  # every script's KEYS (Sources/Reservations/PoolKeys.swift)
+BUCKETED_DECLARED = ["pool", "records:"]  # those of the bucketed layout
 
 
-def declared_keys(pool):
+def declared_keys(pool, declared=DECLARED):
     """The KEYS of every script for pool `pool`."""
-    return [f"vmreserve:{{{pool}}}:{k}" for k in DECLARED]
+    return [f"vmreserve:{{{pool}}}:{k}" for k in declared]
+
+
+def is_bucketed(lua_folder):
+    return lua_folder is not None and os.path.exists(os.path.join(lua_folder, "_prelude.lua"))
 
 
 def vmreserve_binary():
@@ -34,7 +41,27 @@ def vmreserve_binary():
     return max(built, key=os.path.getmtime)  # the newer build
 
 
+def helper_library(lua_folder):
+    """The helpers of `lua_folder`/lib as Sources/Reservations/Scripts.swift puts them first in the
+    library: one table per file, declared at once, then each file as a block of its own."""
+    lib = os.path.join(lua_folder, "lib")
+    names = sorted(name[:-4] for name in os.listdir(lib) if name.endswith(".lua"))
+    code = f"local {', '.join(names)} = {', '.join('{}' for _ in names)}\n"
+    for name in names:
+        with open(os.path.join(lib, name + ".lua")) as f:
+            code += f"do\n{f.read()}\nend\n"
+    return code
+
+
 def library_source(lua_folder=None):
+    if is_bucketed(lua_folder):  # that version's Scripts.swift: the prelude, then each script after enter()
+        with open(os.path.join(lua_folder, "_prelude.lua")) as f:
+            code = f.read()
+        scripts = sorted(name[:-4] for name in os.listdir(lua_folder) if name.endswith(".lua") and name != "_prelude.lua")
+        for name in scripts:
+            with open(os.path.join(lua_folder, name + ".lua")) as f:
+                code += f"\nredis.register_function('bucketed_{name}', function(keys, args)\nenter(keys, args)\n{f.read()}\nend)\n"
+        return "#!lua name=bucketed\n" + code
     return subprocess.run([vmreserve_binary(), "lua-library", "--from", lua_folder or os.path.join(ROOT, "lua")],
                           capture_output=True, text=True, check=True).stdout
 
@@ -79,12 +106,20 @@ class Pool:
             if "already exists" not in str(error):
                 raise
         self.r = r
-        self.keys = declared_keys(name)
+        self.bucketed = is_bucketed(lua_folder)
+        self.keys = declared_keys(name, BUCKETED_DECLARED if self.bucketed else DECLARED)
         self.prefix = f"vmreserve:{{{name}}}"
 
     def key(self, name):
         """A key of the pool by its name in lua/README.md: "events", "leases"…"""
         return f"{self.prefix}:{name}"
+
+    def ip_of(self, vm):
+        """The address of a VM as the scripts answer it: [id, field, value, ...], or, in the
+        bucketed layout, [id, record] with the address the record's second field."""
+        if self.bucketed:
+            return vm[1].decode().split("|")[1]
+        return vm[vm.index(b"ip") + 1].decode()
 
     def call(self, script, *argv, on=None):
         """FCALL of `script` on `on` (a pipeline) or the pool's connection."""

@@ -3,7 +3,7 @@
 create_vms.lua on a redis-server of its own (bench/luabench.py), used_memory before and after;
 the history stream is measured apart and trimmed first (it is capped near 100,000 events).
 Usage: python3 bench/memory_per_vm.py [N] [redis-server options...]
-  e.g. python3 bench/memory_per_vm.py 100000 --hash-max-listpack-entries 512 --hash-max-listpack-value 128"""
+  e.g. python3 bench/memory_per_vm.py 1000000 (Redis' stock settings unless options are given)"""
 import sys
 
 from luabench import Pool, RedisServer

@@ -4,7 +4,7 @@
     python3 bench/script_ab.py [--vms N] [--rounds R] VERSION VERSION ...
 
 A VERSION is a folder of scripts (e.g. lua) or a git revision whose lua/ is taken (e.g. HEAD~3).
-Each version gets a redis-server of its own (no persistence, the record settings) with a pool of
+Each version gets a redis-server of its own (no persistence, stock settings) with a pool of
 --vms VMs (UUID ids, random addresses) and 16 users; then, --rounds times, each version in turn
 runs 16,000 checkouts and their checkins by address (16 users, pipelined as a gateway would),
 and Redis' own accounting gives the mean FCALL time of that round (INFO commandstats). Paired
@@ -21,7 +21,6 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from luabench import ROOT, Pool, RedisServer  # noqa: E402
-from suite import RECORD_SETTINGS  # noqa: E402
 
 CYCLES = 16000
 USERS = 16
@@ -60,10 +59,10 @@ def round_of_cycles(r, pool, identities):
         p = r.pipeline(transaction=False)
         for identity in identities:
             pool.call("checkout", identity, 1000000, "", "", "604800", "", on=p)
-        vms = p.execute()  # each [vm_id, record], the address the record's second field
+        vms = p.execute()
         p = r.pipeline(transaction=False)
         for identity, vm in zip(identities, vms):
-            pool.call("checkin", identity, "", vm[1].decode().split("|")[1], on=p)
+            pool.call("checkin", identity, "", pool.ip_of(vm), on=p)
         p.execute()
     return r.info("commandstats")["cmdstat_fcall"]["usec_per_call"]
 
@@ -77,7 +76,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="vmreserve-script-ab-") as work, contextlib.ExitStack() as servers:
         pools = []
         for version in options.versions:
-            r = servers.enter_context(RedisServer(*RECORD_SETTINGS))
+            r = servers.enter_context(RedisServer())
             pool = Pool(r, lua_folder=lua_folder(version, work))
             identities, per_vm = fill(r, pool, options.vms)
             print(f"{version}: {per_vm:.0f} bytes per VM", flush=True)

@@ -4,7 +4,7 @@
     python3 bench/suite.py [--seconds S] [--rounds R] [--sizes 100,10000,1000000] [--users N] [--no-write]
 
 Builds vmreserve and bench/BareEndpoint in release mode, starts its own redis-servers (no
-persistence, the record settings of RedisServerProcess.recordSettings: one for the references,
+persistence, Redis' stock settings: one for the references,
 then one per pool size, all up at once) and gateways on free loopback ports, and measures, all
 in this one run (the runs of the pool sizes taken in turn, so that the machine's drift over the
 run falls on every size alike):
@@ -50,7 +50,6 @@ from luabench import declared_keys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results")
 CONNECTIONS = [1, 16, 64, 256]
-RECORD_SETTINGS = ["--hash-max-listpack-entries", "512", "--hash-max-listpack-value", "128"]
 ADMIN = os.urandom(16).hex()
 
 
@@ -138,10 +137,10 @@ class Processes:
         return process
 
     def start_redis(self):
-        """A redis-server without persistence and with the record settings, once it answers: (process, port)."""
+        """A redis-server without persistence, with stock settings, once it answers: (process, port)."""
         port = free_port()
         process = self.start(f"redis-{port}", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                       "--appendonly", "no", "--dir", self.work] + RECORD_SETTINGS)
+                                       "--appendonly", "no", "--dir", self.work])
         for _ in range(600):
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:

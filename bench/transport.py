@@ -4,7 +4,7 @@
     python3 bench/transport.py [--seconds S] [--rounds N] [--vms N]
 
 One release build, one redis-server listening on both a loopback port and a Unix socket (no
-persistence, the record settings), and two gateways on it serving one pool: one with
+persistence, stock settings), and two gateways on it serving one pool: one with
 `--redis-url redis://127.0.0.1:PORT/0`, one with `--redis-url unix:///…/redis.sock`. Then, in
 turn for --rounds rounds (so that the machine's drift falls on both alike): redis-benchmark GET
 at 64 clients over each transport, and checkout/checkin cycles (bench/checkout_checkin.lua) at
@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from suite import (ADMIN, RECORD_SETTINGS, ROOT, Processes, free_port, http, measure, redis_benchmark,  # noqa: E402
+from suite import (ADMIN, ROOT, Processes, free_port, http, measure, redis_benchmark,  # noqa: E402
                    release_build, return_held, wait_for)
 
 
@@ -36,7 +36,7 @@ def main():
         redis_port = free_port()
         redis = processes.start("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                           "--appendonly", "no", "--dir", work, "--unixsocket", socket_path,
-                                          "--unixsocketperm", "700"] + RECORD_SETTINGS)
+                                          "--unixsocketperm", "700"])
         gateways = {}
         for transport, redis_url in (("tcp", f"redis://127.0.0.1:{redis_port}/0"), ("unix", f"unix://{socket_path}")):
             port = free_port()

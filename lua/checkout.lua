@@ -11,18 +11,13 @@
 -- Returns: the VM (checked-out); with a key used before, the first request's answer.
 -- Errors: UNAUTHORIZED, BAD_REQUEST (also a lease over the caller's maximum), QUOTA_EXCEEDED
 --   (checked first), NO_VM_AVAILABLE, IDEMPOTENCY_MISMATCH, IDEMPOTENCY_IN_PROGRESS.
--- uses: args, checkouts, errors, identity, idempotency, leases, sizes, users, vms
+-- uses: checkouts, errors, idempotency, leases, vms
 return errors.run(KEYS, function(c)
-  local name, _, u = identity.authenticate(c, ARGV[1])
-  local default_quota = args.int(ARGV, 2, 0, 1000000, 'default quota')
-  local size = sizes.arg(c, ARGV, 6)
-  local idem = idempotency.of(c, ARGV, 7, name, 'checkout', ARGV[3] or '', size)
-  local kept = idempotency.kept(idem)
-  if kept then return kept end
-  local lease = leases.arg(ARGV, 3, nil, users.limits(u))
-  local vm = checkouts.take(c, name, u, default_quota, lease, leases.now_reclaimed(c), nil, size)
+  local r = checkouts.request(c, ARGV, 6, 7)
+  if r.kept then return r.kept end
+  local vm = checkouts.take(c, r.name, r.user, r.default_quota, r.lease, leases.now_reclaimed(c), nil, r.size)
   if not vm then errors.fail('NO_VM_AVAILABLE No VMs currently available, please try after some time') end
   local reply = vms.reply(vm)
-  idempotency.keep(idem, reply)
+  idempotency.keep(r.idem, reply)
   return reply
 end)

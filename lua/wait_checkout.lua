@@ -9,30 +9,25 @@
 -- Returns: {'vm', VM} when one was available (or a key's first answer), or {'queued', ticket}.
 -- Errors: UNAUTHORIZED, BAD_REQUEST, QUOTA_EXCEEDED (checked first: a waiter at quota is not
 --   queued), IDEMPOTENCY_MISMATCH, IDEMPOTENCY_IN_PROGRESS.
--- uses: args, checkouts, errors, identity, idempotency, leases, sizes, users, vms, waiters
+-- uses: args, checkouts, errors, idempotency, leases, vms, waiters
 return errors.run(KEYS, function(c)
-  local name, _, u = identity.authenticate(c, ARGV[1])
-  local default_quota = args.int(ARGV, 2, 0, 1000000, 'default quota')
-  local size = sizes.arg(c, ARGV, 9)
-  local idem = idempotency.of(c, ARGV, 10, name, 'checkout', ARGV[3] or '', size)
-  local kept = idempotency.kept(idem)
-  if kept then return {'vm', kept} end
-  local lease = leases.arg(ARGV, 3, nil, users.limits(u))
+  local r = checkouts.request(c, ARGV, 9, 10)
+  if r.kept then return {'vm', r.kept} end
   local wait = args.int(ARGV, 6, 1, 3600000, 'wait')
   local gateway, ticket = args.str(ARGV, 7, 'gateway'), args.str(ARGV, 8, 'ticket')
   if not gateway:match('^[%w-]+$') or not ticket:match('^[%w-]+$') then
     errors.fail('BAD_REQUEST gateway and ticket must be letters, digits and dashes')
   end
   local t = leases.now_reclaimed(c)
-  local vm = checkouts.take(c, name, u, default_quota, lease, t, nil, size)
+  local vm = checkouts.take(c, r.name, r.user, r.default_quota, r.lease, t, nil, r.size)
   if vm then
     local reply = vms.reply(vm)
-    idempotency.keep(idem, reply)
+    idempotency.keep(r.idem, reply)
     return {'vm', reply}
   end
   if redis.call('HEXISTS', c.k.waiting, ticket) == 1 then errors.fail('BAD_REQUEST this ticket is in use') end
-  waiters.enqueue(c, ticket, name, gateway, t + wait, default_quota, size)
+  waiters.enqueue(c, ticket, r.name, gateway, t + wait, r.default_quota, r.size)
   -- (until claim.lua keeps the answer, or the wait ends without one)
-  idempotency.pend(idem, ticket, wait + waiters.CLAIM_SECONDS * 1000 + 60000)
+  idempotency.pend(r.idem, ticket, wait + waiters.CLAIM_SECONDS * 1000 + 60000)
   return {'queued', ticket}
 end)

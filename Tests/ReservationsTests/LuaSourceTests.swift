@@ -36,10 +36,13 @@ import Testing
         return used
     }
 
-    /// The tables a file's header names on its `-- uses:` line ("(none)" for none); nil without one.
+    /// The tables a file's header names on its `-- uses:` line (continued on lines that start
+    /// `--   `; "(none)" for none); nil without one.
     static func declared(in text: String) -> Set<String>? {
-        guard let line = text.split(separator: "\n").prefix(30).first(where: { $0.hasPrefix("-- uses:") }) else { return nil }
-        let list = line.dropFirst("-- uses:".count).trimmingCharacters(in: .whitespaces)
+        let lines = text.split(separator: "\n").prefix(40)
+        guard let start = lines.firstIndex(where: { $0.hasPrefix("-- uses:") }) else { return nil }
+        let continued = lines[(start + 1)...].prefix { $0.hasPrefix("--   ") }.map { $0.dropFirst(2) }
+        let list = ([lines[start].dropFirst("-- uses:".count)] + continued).joined(separator: " ").trimmingCharacters(in: .whitespaces)
         return list == "(none)" ? [] : Set(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
     }
 

@@ -1,5 +1,20 @@
 -- checkouts: a VM taken by a user (with SPOP from an available set) and given back.
--- uses: available, clock, errors, events, held, jobs, leases, sizes, status, users, vms, waiters
+-- uses: args, available, clock, errors, events, held, identity, idempotency, jobs, leases, sizes, status, users, vms,
+--   waiters
+
+-- What checkout.lua and wait_checkout.lua are asked, checked in the same order: {name, user
+-- (their map, nil for a principal), default_quota (argv[2]), size (argv[size_at], "" for any),
+-- idem (the Idempotency-Key argv[key_at] and its window), kept (the answer kept for that key, if
+-- any), lease (argv[3..5], see leases.arg; only when nothing is kept)}.
+function checkouts.request(c, argv, size_at, key_at)
+  local name, _, u = identity.authenticate(c, argv[1])
+  local r = {name = name, user = u, default_quota = args.int(argv, 2, 0, 1000000, 'default quota'),
+             size = sizes.arg(c, argv, size_at)}
+  r.idem = idempotency.of(c, argv, key_at, name, 'checkout', argv[3] or '', r.size)
+  r.kept = idempotency.kept(r.idem)
+  if not r.kept then r.lease = leases.arg(argv, 3, nil, users.limits(u)) end
+  return r
+end
 
 -- Checks a VM out to `name` (user map u, nil for a principal) at time t if they have room in
 -- their quota (user field quota, else `default_quota`; their own leases that ran out do not

@@ -3,14 +3,12 @@
 -- when set) and held:<size> (how many VMs of that size they hold, kept by held.add and
 -- held.remove); P:tokens maps each token's SHA-256 to its user's name, and the set P:users
 -- holds every name.
--- uses: errors
+-- uses: errors, hashes
 
 -- User `name` as a map of their fields plus `name`, nil when there is none.
 function users.load(c, name)
-  local flat = redis.call('HGETALL', c.k.user .. name)
-  if #flat == 0 then return nil end
-  local u = {name = name}
-  for i = 1, #flat, 2 do u[flat[i]] = flat[i + 1] end
+  local u = hashes.read(c.k.user .. name)
+  if u then u.name = name end
   return u
 end
 

@@ -5,7 +5,7 @@
 --   job_claim, job_worker and failures while the provider has work for it (see jobs).
 -- P:vms, a zset of every id with score 0, lists them in id order (list_vms.lua).
 -- A VM in a script is the map of its fields plus `id`.
--- uses: (none)
+-- uses: hashes
 
 -- The fields scripts answer, in this order (Sources/Reservations/VMRecord.swift reads them).
 local FIELDS = {'status', 'ip', 'size', 'cpu', 'memory_mb', 'user', 'checked_out_at', 'lease_expires_at',
@@ -14,10 +14,8 @@ local FIELDS = {'status', 'ip', 'size', 'cpu', 'memory_mb', 'user', 'checked_out
 
 -- VM `id` as a map (see above), nil when there is none.
 function vms.load(c, id)
-  local flat = redis.call('HGETALL', c.k.vm .. id)
-  if #flat == 0 then return nil end
-  local vm = {id = id}
-  for i = 1, #flat, 2 do vm[flat[i]] = flat[i + 1] end
+  local vm = hashes.read(c.k.vm .. id)
+  if vm then vm.id = id end
   return vm
 end
 
