@@ -37,7 +37,7 @@ with RedisServer() as r:
     p = r.pipeline(transaction=False)
     for i in range(N):
         pool.call("checkout", f"t:{tokens[i]}", 1000000, "3600", "", "604800", "", on=p)
-    ids = [vm[0].decode() for vm in p.execute()]  # a VM is answered as [vm_id, record]
+    ids = [vm[0].decode() for vm in p.execute()]  # a VM is answered as [vm_id, ...]
     report(r, "checkout")
     r.config_resetstat()
     p = r.pipeline(transaction=False)

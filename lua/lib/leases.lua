@@ -39,8 +39,9 @@ function leases.start(c, vm, holder, t, lease, changes)
   redis.call('ZADD', c.k.held_leases .. holder, ends, vm.id)
 end
 
--- Drops `vm`'s lease from the indexes (its fields are the caller's to unset).
+-- Drops `vm`'s lease, if it has one, from the indexes (its fields are the caller's to unset).
 function leases.stop(c, vm)
+  if not vm.lease_expires_at then return end
   redis.call('ZREM', c.k.leases, vm.id)
   if vm.user then redis.call('ZREM', c.k.held_leases .. vm.user, vm.id) end
 end

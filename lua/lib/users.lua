@@ -24,10 +24,9 @@ function users.limits(u)
   if not u then return {} end
   local per_size
   for field, value in pairs(u) do
-    local size = field:match('^quota:(.+)$')
-    if size then
+    if field:find('quota:', 1, true) == 1 then
       per_size = per_size or {}
-      per_size[size] = tonumber(value)
+      per_size[field:sub(7)] = tonumber(value)
     end
   end
   return {quota = tonumber(u.quota), max_lease = tonumber(u.max_lease_seconds), size_quotas = per_size}

@@ -22,26 +22,28 @@ end
 function vms.exists(c, id) return redis.call('EXISTS', c.k.vm .. id) == 1 end
 
 -- Applies `changes` (field → text, or false to unset it; fields of FIELDS) to `vm` and its
--- hash: one HSET, in FIELDS' order (so a new VM's HGETALL reads status first), and one HDEL when
--- some field is unset. A new VM (vms.new) is listed in P:vms.
+-- hash: one HSET, and one HDEL when some field is unset. A new VM (vms.new) is listed in P:vms,
+-- its fields written in FIELDS' order, so that its HGETALL reads status first.
 function vms.update(c, vm, changes)
-  local set, unset = {}, {}
-  for _, field in ipairs(FIELDS) do
-    local value = changes[field]
-    if value then
-      set[#set + 1], set[#set + 2] = field, value
-      vm[field] = value
-    elseif value == false and vm[field] then
-      unset[#unset + 1] = field
-      vm[field] = nil
-    end
-  end
-  if #set > 0 then redis.call('HSET', c.k.vm .. vm.id, unpack(set)) end
-  if #unset > 0 then redis.call('HDEL', c.k.vm .. vm.id, unpack(unset)) end
+  local set, unset, n = {}, {}, 0
   if vm.new then
+    for _, field in ipairs(FIELDS) do
+      if changes[field] then set[n + 1], set[n + 2], n = field, changes[field], n + 2 end
+    end
     redis.call('ZADD', c.k.vms, '0', vm.id)
     vm.new = nil
+  else
+    for field, value in pairs(changes) do
+      if value then
+        set[n + 1], set[n + 2], n = field, value, n + 2
+      elseif vm[field] then
+        unset[#unset + 1] = field
+      end
+    end
   end
+  for field, value in pairs(changes) do vm[field] = value or nil end
+  if n > 0 then redis.call('HSET', c.k.vm .. vm.id, unpack(set, 1, n)) end
+  if #unset > 0 then redis.call('HDEL', c.k.vm .. vm.id, unpack(unset)) end
 end
 
 -- A VM not stored yet: status.change (or vms.update) stores it with its first fields.
