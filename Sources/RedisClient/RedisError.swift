@@ -54,7 +54,7 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// Error replies that mean "this Redis cannot serve writes right now": still loading, busy
     /// with a script, a replica (after a failover) or cut off from its primary, out of memory,
-    /// failing to persist, or short of the replicas it requires. `lua/_prelude.lua` lets the
+    /// failing to persist, or short of the replicas it requires. `lua/lib/errors.lua` lets the
     /// same words out of scripts (its `REFUSALS`): keep the two lists in step.
     static let unavailablePrefixes: Set<String> = [
         "LOADING", "BUSY", "MASTERDOWN", "READONLY", "OOM", "MISCONF", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN",

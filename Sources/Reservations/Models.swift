@@ -83,8 +83,8 @@ public enum SizeQuotasChange: Sendable, Equatable {
     case remove
 }
 
-/// How long checkouts may hold VMs, as the gateway is configured; see `lease_arg` in
-/// lua/_prelude.lua, which applies it.
+/// How long checkouts may hold VMs, as the gateway is configured; see `leases.arg` in
+/// lua/lib/leases.lua, which applies it.
 public struct LeasePolicy: Sendable, Equatable {
     /// No lease, default or maximum may be longer: a year.
     public static let limit = 31_536_000
@@ -107,7 +107,7 @@ public enum MaxLeaseChange: Sendable, Equatable {
     case remove
 }
 
-/// Work for the provider on one VM, claimed by one worker (see "Provisioning" in lua/_prelude.lua).
+/// Work for the provider on one VM, claimed by one worker (see lua/lib/jobs.lua).
 public struct ProvisioningJob: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case provision

@@ -1,7 +1,7 @@
 /// Where the machines behind VMs are made, reset and destroyed: a simulator, an operator's
 /// commands, a cloud. Only the `ProvisioningWorker` calls it, outside the scripts (a script
-/// cannot wait on the outside world) and driven by jobs in Redis (see "Provisioning" in
-/// lua/_prelude.lua), so a new provider touches neither the scripts nor the routes.
+/// cannot wait on the outside world) and driven by jobs in Redis (see lua/lib/jobs.lua), so a
+/// new provider touches neither the scripts nor the routes.
 ///
 /// A call may be repeated for the same VM: a worker that died mid-call leaves its job to
 /// another, which calls again. So every call must be idempotent by `vm.id`: `provision` answers

@@ -1,7 +1,7 @@
 import Logging
 import ServiceLifecycle
 
-/// Does the provider's work on VMs, as queued in Redis (see "Provisioning" in lua/_prelude.lua):
+/// Does the provider's work on VMs, as queued in Redis (see lua/lib/jobs.lua):
 /// every gateway runs one. It takes the first due job (`take_job.lua`), calls the provider,
 /// renews its claim every third of `policy.claim` while the provider works, and reports the
 /// outcome (`finish_job.lua`). At most `policy.concurrency` calls run at once. When no job is

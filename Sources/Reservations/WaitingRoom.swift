@@ -5,7 +5,7 @@ import ServiceLifecycle
 import Synchronization
 
 /// The waiting checkouts of one gateway, and how they learn their outcome. The queue itself is
-/// in Redis (see `serve_waiters` in lua/_prelude.lua), shared by every gateway, first come first
+/// in Redis (see `waiters.serve` in lua/lib/waiters.lua), shared by every gateway, first come first
 /// served; this is only where a waiting request sleeps until one of four things happens first:
 /// the script hands it a VM (or finds it at its quota) and the `HandoffListener` delivers that,
 /// its wait ends, or its client goes away.

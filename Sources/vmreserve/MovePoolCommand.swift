@@ -6,7 +6,7 @@ import Reservations
 /// `vmreserve move-pool`: moves a pool's Redis Cluster slot to another master while its gateways
 /// keep serving, as `redis-cli --cluster reshard` would, found by the pool's name: CLUSTER
 /// SETSLOT … IMPORTING/MIGRATING, MIGRATE in batches, SETSLOT … NODE on every master. Meanwhile
-/// Redis answers the pool's scripts TRYAGAIN (see `run` in lua/_prelude.lua) and gateways retry
+/// Redis answers the pool's scripts TRYAGAIN (see `errors.run` in lua/lib/errors.lua) and gateways retry
 /// them until the slot has moved, for up to their command timeout. It refuses a slot that also
 /// holds another pool's keys.
 struct MovePoolCommand: AsyncParsableCommand {
