@@ -7,12 +7,15 @@
 --   CIDR block, used only when the pool has none yet, or "" (none). ARGV[3]: the size catalog
 --   "name=cpu:memory_mb,...", used only when the pool has none yet, or "". ARGV[4]: provisioning,
 --   "instant" or "jobs" ("" leaves it). ARGV[5]: on_return, "reuse", "reset" or "replace" ("" leaves
---   it). See lib/jobs.lua.
--- Returns: the pool's current max_vm_count (integer); the status AGAIN while a move has parts
---   left (the gateway calls again at once, and serves no request before the answer is the cap).
+--   it). See lib/jobs.lua. ARGV[6]: "idle" when the gateway runs idle cleanup: the pool keeps the
+--   idle index from then on (built in parts when VMs are available already, see
+--   lib/available.lua), else "".
+-- Returns: the pool's current max_vm_count (integer); the status AGAIN while a move or the idle
+--   index has parts left (the gateway calls again at once, and serves no request before the
+--   answer is the cap).
 -- Errors: BAD_REQUEST; INVALID_STATE for a pool this version cannot read (a layout older than
 --   the bucketed one, or one a newer gateway wrote).
--- uses: args, bucketed_users, bucketed_vms, clock, errors, events, ip_block, jobs, pool
+-- uses: args, available, bucketed_users, bucketed_vms, clock, errors, events, ip_block, jobs, pool
 
 -- The layout this version writes, in the pool field `layout`.
 local LAYOUT = 'hashes'
@@ -43,14 +46,16 @@ end
 
 -- Brings the pool to LAYOUT; true while parts are left. A pool without a layout field is new
 -- (no pool hash), or of the bucketed layout (its pool hash has time_unit ms), whose move the
--- field then says ('bucketed') until it is done. Errors: INVALID_STATE.
-local function upgrade(c)
+-- field then says ('bucketed') until it is done. With `idle`, an idle index is kept from the
+-- start, so that the VMs moved keep when they became available. Errors: INVALID_STATE.
+local function upgrade(c, idle)
   local layout = pool.get(c, 'layout')
   if layout == LAYOUT then return false end
   if not layout then
     local p = c.k.prefix
     if redis.call('EXISTS', c.k.pool) == 0 then
       redis.call('HSET', c.k.pool, 'layout', LAYOUT)
+      if idle then available.start_index(c) end
       return false
     end
     if pool.get(c, 'time_unit') ~= 'ms' or redis.call('EXISTS', p .. ':vms', p .. ':users', p .. ':tokens') > 0 then
@@ -59,6 +64,7 @@ local function upgrade(c)
     end
     layout = 'bucketed'
     redis.call('HSET', c.k.pool, 'layout', layout)
+    if idle then redis.call('HSET', c.k.pool, 'idle_index', 'on') end -- (no VM of this layout yet)
   end
   if layout ~= 'bucketed' then
     errors.fail('INVALID_STATE this pool has the layout ' .. layout .. ', which a newer vmreserve wrote; run that version')
@@ -77,7 +83,13 @@ return errors.run(KEYS, function(c)
   local mode, on_return = ARGV[4] or '', ARGV[5] or ''
   if mode ~= '' and mode ~= 'instant' and mode ~= 'jobs' then errors.fail('BAD_REQUEST provisioning must be instant or jobs') end
   if on_return ~= '' and not jobs.RETURN_TO[on_return] then errors.fail('BAD_REQUEST on_return must be reuse, reset or replace') end
-  if upgrade(c) then return redis.status_reply('AGAIN') end
+  local idle = ARGV[6] or ''
+  if idle ~= '' and idle ~= 'idle' then errors.fail('BAD_REQUEST the sixth argument must be idle or nothing') end
+  if upgrade(c, idle == 'idle') then return redis.status_reply('AGAIN') end
+  if idle == 'idle' then
+    available.start_index(c)
+    if available.build_index(c, BATCH) then return redis.status_reply('AGAIN') end
+  end
   if redis.call('HSETNX', c.k.pool, 'max_vm_count', seed) == 1 then
     events.append(c, 'set_cap', 'system', nil, nil, nil, nil, 'max_vm_count ' .. seed .. ' (first start)')
   end

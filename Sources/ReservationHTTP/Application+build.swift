@@ -24,7 +24,8 @@ public func buildApplication(
         setupCommands: configuration.pools.map { pool in
             ReservationStore.initializePoolCommand(keys: PoolKeys(pool: pool), maxVMCount: configuration.maxVMCount,
                                                    ipPool: configuration.ipPool, sizes: configuration.sizes,
-                                                   provisioning: configuration.provisioning)
+                                                   provisioning: configuration.provisioning,
+                                                   idleCleanup: configuration.idleDeleteAfter != nil)
         },
         logger: logger
     )

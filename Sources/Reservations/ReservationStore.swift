@@ -37,13 +37,15 @@ public struct ReservationStore: Sendable {
     /// Sets the cap to `maxVMCount` (and the IP pool to `ipPool`) unless the pool already has
     /// one, and how VMs are provisioned and returned when `provisioning` is given; returns the
     /// cap in force. A pool of an earlier layout is moved to the present one first, a part per
-    /// call (init_pool.lua answers AGAIN until it is done).
+    /// call (init_pool.lua answers AGAIN until it is done). With `idleCleanup` (a gateway that
+    /// runs it), the pool keeps its idle index from then on, built first if it has none.
     public func initializePool(
-        maxVMCount: Int, ipPool: String? = nil, sizes: [VMSize] = VMSize.defaultCatalog, provisioning: ProvisioningPolicy? = nil
+        maxVMCount: Int, ipPool: String? = nil, sizes: [VMSize] = VMSize.defaultCatalog, provisioning: ProvisioningPolicy? = nil,
+        idleCleanup: Bool = false
     ) async throws(ReservationError) -> Int {
         var reply: RESPValue
         repeat {
-            reply = try await run(.initPool, Self.initializePoolArguments(maxVMCount, ipPool, sizes, provisioning))
+            reply = try await run(.initPool, Self.initializePoolArguments(maxVMCount, ipPool, sizes, provisioning, idleCleanup))
         } while reply == .again
         guard let cap = reply.int else { throw RecordDecoding.malformed(reply) }
         return cap
@@ -53,17 +55,18 @@ public struct ReservationStore: Sendable {
     /// every new connection, so a Redis that lost its data is seeded again before it serves a request.
     public static func initializePoolCommand(
         keys: PoolKeys, maxVMCount: Int, ipPool: String? = nil, sizes: [VMSize] = VMSize.defaultCatalog,
-        provisioning: ProvisioningPolicy? = nil
+        provisioning: ProvisioningPolicy? = nil, idleCleanup: Bool = false
     ) -> RedisCommand {
         .fcall(Script.initPool.functionName, keys: keys.declared,
-                 arguments: initializePoolArguments(maxVMCount, ipPool, sizes, provisioning))
+                 arguments: initializePoolArguments(maxVMCount, ipPool, sizes, provisioning, idleCleanup))
     }
 
     private static func initializePoolArguments(
-        _ maxVMCount: Int, _ ipPool: String?, _ sizes: [VMSize], _ provisioning: ProvisioningPolicy?
+        _ maxVMCount: Int, _ ipPool: String?, _ sizes: [VMSize], _ provisioning: ProvisioningPolicy?, _ idleCleanup: Bool
     ) -> [String] {
         [String(maxVMCount), ipPool ?? "", VMSize.catalogText(sizes),
-         provisioning.map { $0.provider.needsJobs ? "jobs" : "instant" } ?? "", provisioning?.onReturn.rawValue ?? ""]
+         provisioning.map { $0.provider.needsJobs ? "jobs" : "instant" } ?? "", provisioning?.onReturn.rawValue ?? "",
+         idleCleanup ? "idle" : ""]
     }
 
     public func poolStats(_ caller: Caller) async throws(ReservationError) -> PoolStats {

@@ -13,7 +13,7 @@ import TestSupport
 
     @Test func idleVMsAreDeletedTheLongestIdleFirstNeverBelowTheMinimum() async throws {
         try await withScriptPool { pool async throws in
-            try await pool.seed(cap: 10)
+            try await pool.seed(cap: 10, idleCleanup: true)
             let vms = try await pool.addVMs(1...5)
             let alice = try await pool.addUser("alice", quota: 1)
             let held = try await pool.checkout(alice)
@@ -36,7 +36,7 @@ import TestSupport
 
     @Test func theWarmPoolCreatesUpToTheMinimumWithinTheCap() async throws {
         try await withScriptPool { pool async throws in
-            try await pool.seed(cap: 4)
+            try await pool.seed(cap: 4, idleCleanup: true)
             #expect(try await maintain(pool, idle: "", minReady: 3) == [0, 3])
             #expect(try await pool.count("available") == 3)
             _ = try await pool.checkout("p:taker", defaultQuota: 5)
@@ -45,6 +45,42 @@ import TestSupport
             #expect(try await pool.vmIDs().count == 4)
             #expect(try await maintain(pool, idle: "3600", minReady: 0) == [0, 0], "none idle for an hour")
             #expect(try await pool.count("available") == 2)
+        }
+    }
+
+    /// The idle index costs every checkout and checkin (BENCHMARKS.md): a pool keeps one only
+    /// once a gateway that runs idle cleanup has started on it, which builds it from the VMs
+    /// available then, in parts of about 1,000 per call; idle cleanup deletes nothing before.
+    @Test func theIdleIndexIsKeptOnlyOnceAGatewayRunsIdleCleanupAndIsBuiltInParts() async throws {
+        try await withScriptPool { pool async throws in
+            try await pool.seed(cap: 3000)
+            try await pool.addVMs(1...2500)
+            let first = try await pool.checkout("p:alice")
+            _ = try await pool.run(.checkin, ["p:alice", first, ""])
+            #expect(try await pool.exists("idle") == false, "no index: no checkout or checkin pays for one")
+            #expect(try await maintain(pool, idle: "1", minReady: 0) == [0, 0], "and idle cleanup finds none")
+            var answers: [RESPValue] = []
+            repeat {
+                answers.append(try await pool.run(.initPool, ["3000", "", "", "", "", "idle"]))
+                if answers.count == 1 {
+                    let part = try await pool.command("ZCARD", pool.key("idle")).int ?? 0
+                    #expect(part >= 1000 && part < 2500, "a first part: \(part)")
+                    #expect(try await maintain(pool, idle: "1", minReady: 0) == [0, 0], "nothing deleted from half an index")
+                }
+            } while answers.last == .again && answers.count < 10
+            #expect(answers.count >= 2 && answers.dropLast().allSatisfy { $0 == .again } && answers.last == .integer(3000), "\(answers)")
+            #expect(try await pool.hash("pool")["idle_index"] == "on")
+            #expect(try await pool.command("ZCARD", pool.key("idle")) == .integer(2500))
+            #expect(try await poolInconsistencies(pool.client, prefix: pool.keys.prefix) == [])
+            // kept by every change from now on, and used by idle cleanup
+            let taken = try await pool.checkout("p:alice")
+            #expect(try await pool.command("ZSCORE", pool.key("idle"), taken) == .null)
+            let oldest = ["vm-00007", "vm-00008", "vm-00009"].filter { $0 != taken }
+            for id in oldest { try await pool.setVM(id, ["available_since": "1"]) }
+            #expect(try await maintain(pool, idle: "3600", minReady: 0) == [oldest.count, 0])
+            #expect(try await pool.vmIDs().filter(oldest.contains).isEmpty)
+            #expect(try await poolInconsistencies(pool.client, prefix: pool.keys.prefix) == [])
+            try await pool.expectFailure(.initPool, ["3000", "", "", "", "", "sometimes"], code: "BAD_REQUEST")
         }
     }
 

@@ -9,7 +9,7 @@ import TestSupport
 @Suite struct ProvisioningScriptTests {
     /// A pool whose VMs need jobs, returned VMs handled by `onReturn`.
     private func seedJobs(_ pool: ScriptPool, cap: Int = 10, onReturn: String = "reuse") async throws {
-        _ = try await pool.run(.initPool, [String(cap), "", "small=1:2048,large=4:8192", "jobs", onReturn])
+        _ = try await pool.run(.initPool, [String(cap), "", "small=1:2048,large=4:8192", "jobs", onReturn, "idle"])
     }
 
     /// take_job.lua as worker `worker` with a claim of `claimMS`: {job kind, vm id, claim} or nil.

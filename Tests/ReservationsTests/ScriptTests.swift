@@ -546,7 +546,7 @@ private let adminOnlyScripts: [Script] = [
 @Suite struct CheckinScriptTests {
     @Test func returnsTheVMToThePoolAndClearsTheHolder() async throws {
         try await withScriptPool { pool async throws in
-            try await pool.seed(cap: 5)
+            try await pool.seed(cap: 5, idleCleanup: true)
             let vms = try await pool.addVMs(1...2)
             let alice = try await pool.addUser("alice", quota: 2)
             let id = try await pool.checkout(alice, lease: "60")
@@ -667,7 +667,7 @@ private let adminOnlyScripts: [Script] = [
 
     @Test func aDeleteTakesTheVMOutOfTheAvailableSetAndTheIdleIndex() async throws {
         try await withScriptPool { pool async throws in
-            try await pool.seed(cap: 5)
+            try await pool.seed(cap: 5, idleCleanup: true)
             try await pool.addVMs(1...3)
             _ = try await pool.run(.deleteVM, [admin, "vm-00001", ""])
             _ = try await pool.run(.deleteVM, [admin, "vm-00002", ""])

@@ -231,8 +231,9 @@ struct ScriptPool: Sendable {
 
     // MARK: Setting up a pool
 
-    func seed(cap: Int) async throws {
-        _ = try await run(.initPool, [String(cap)])
+    /// Seeds the cap; with `idleCleanup`, as a gateway that runs it does (the pool keeps its idle index).
+    func seed(cap: Int, idleCleanup: Bool = false) async throws {
+        _ = try await run(.initPool, [String(cap), "", "", "", "", idleCleanup ? "idle" : ""])
     }
 
     /// Ids `vm-00001`… (so that lexicographic order is numeric order) and IPs to go with them.

@@ -57,10 +57,13 @@ import TestSupport
         }
     }
 
-    /// Calls init_pool until it answers something other than AGAIN; answers every answer.
-    static func upgrade(_ pool: ScriptPool, cap: String) async throws -> [RESPValue] {
+    /// Calls init_pool (as a gateway that runs idle cleanup, with `idle`) until it answers
+    /// something other than AGAIN; answers every answer.
+    static func upgrade(_ pool: ScriptPool, cap: String, idle: Bool = false) async throws -> [RESPValue] {
         var answers: [RESPValue] = []
-        repeat { answers.append(try await pool.run(.initPool, [cap])) } while answers.last == .again && answers.count < 20
+        repeat {
+            answers.append(try await pool.run(.initPool, [cap, "", "", "", "", idle ? "idle" : ""]))
+        } while answers.last == .again && answers.count < 20
         return answers
     }
 
@@ -106,10 +109,10 @@ import TestSupport
                 kept[key] = try await pool.dump()[pool.key(key)]
             }
 
-            let answers = try await Self.upgrade(pool, cap: "40")
+            let answers = try await Self.upgrade(pool, cap: "40", idle: true)
             #expect(answers == [.again, .integer(40)], "the users in one part, the VMs in the next")
 
-            // every VM, with each field as it was; available_since is the VM's score in `idle`
+            // every VM, with each field as it was; available_since is the VM's score in the idle index
             let vmsAfter = try await pool.allVMs()
             #expect(vmsAfter.count == 14)
             for (id, before) in vmsBefore {

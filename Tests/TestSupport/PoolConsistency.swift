@@ -5,7 +5,8 @@ import RedisClient
 /// found problem as a sentence; none for a consistent pool.
 ///
 /// - every VM's status against the available sets and the idle index (an available VM is in the
-///   set of its size and in `idle`, and has no holder; no other VM is in either);
+///   set of its size and, when the pool keeps a whole idle index, in `idle`, and has no holder;
+///   no other VM is in either);
 /// - a checked-out VM has a holder whose held set has it; every member of a held set is a VM
 ///   checked out to that user; a user's counts by size (`held:<size>`) are what they hold;
 /// - leases: a VM has an entry in `leases` and in its holder's `held_leases` exactly when it has
@@ -17,6 +18,8 @@ public func poolInconsistencies(_ redis: RedisClient, prefix: String) async thro
         local p, bad = KEYS[1], {}
         local function say(text) if #bad < 50 then bad[#bad + 1] = text end end
         local counts, total, with_ip, by_holder = {}, 0, 0, {}
+        local index = redis.call('HGET', p .. ':pool', 'idle_index') -- the idle index: whole ('on'), being built, or none
+        if not index and redis.call('EXISTS', p .. ':idle') == 1 then say('an idle index without idle_index') end
         local ids = redis.call('ZRANGE', p .. ':vms', 0, -1)
         for _, id in ipairs(ids) do
           local flat, v = redis.call('HGETALL', p .. ':vm:' .. id), {}
@@ -28,7 +31,8 @@ public func poolInconsistencies(_ redis: RedisClient, prefix: String) async thro
           local in_set = redis.call('SISMEMBER', p .. ':available:' .. size, id) == 1
           local idle = redis.call('ZSCORE', p .. ':idle', id)
           if (status == 'available') ~= in_set then say(id .. ' is ' .. status .. (in_set and ' but in' or ' but not in') .. ' the available set') end
-          if (status == 'available') ~= (idle ~= false) then say(id .. ' is ' .. status .. ' but ' .. (idle and '' or 'not ') .. 'in idle') end
+          if index == 'on' and (status == 'available') ~= (idle ~= false) then say(id .. ' is ' .. status .. ' but ' .. (idle and '' or 'not ') .. 'in idle') end
+          if index and status ~= 'available' and idle then say(id .. ' is ' .. status .. ' but in idle') end
           if status == 'available' and v.user then say(id .. ' is available and held by ' .. v.user) end
           if status == 'checked-out' then
             if not v.user or redis.call('SISMEMBER', p .. ':held:' .. v.user, id) == 0 then
@@ -59,7 +63,7 @@ public func poolInconsistencies(_ redis: RedisClient, prefix: String) async thro
             if redis.call('HGET', p .. ':vm:' .. id, 'status') ~= 'available' then say(key .. ' has ' .. id .. ', which is not available') end
           end
         end
-        if redis.call('ZCARD', p .. ':idle') ~= available then say('idle has ' .. redis.call('ZCARD', p .. ':idle') .. ' VMs, the available sets ' .. available) end
+        if index == 'on' and redis.call('ZCARD', p .. ':idle') ~= available then say('idle has ' .. redis.call('ZCARD', p .. ':idle') .. ' VMs, the available sets ' .. available) end
         for _, key in ipairs(redis.call('KEYS', p .. ':held:*')) do
           local name = key:sub(#p + 7)
           for _, id in ipairs(redis.call('SMEMBERS', key)) do

@@ -42,7 +42,7 @@ local function move_one(c, id, text, t)
   vms.update(c, vms.new(id), changes)
   if vm.status == 'available' then
     redis.call('SADD', available.key(c, vm.size), id)
-    redis.call('ZADD', c.k.idle, since or t, id)
+    if available.indexed(c) then redis.call('ZADD', c.k.idle, since or t, id) end
   end
   if vm.ip then
     local bucket, part = old_ip_keys(c, vm.ip)
