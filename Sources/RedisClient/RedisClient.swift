@@ -38,6 +38,10 @@ public final class RedisClient: Service, Sendable {
         /// Sent as `CLIENT SETNAME` on every connection, so that `CLIENT LIST` tells whose each
         /// connection is (the gateway gives `vmreserve:HOST:PID`). Redis names have no spaces.
         public var clientName: String?
+        /// Error codes of a setup command's answer that end `run()` with that error rather than
+        /// being tried again: what no retry can mend (the gateway gives `INVALID_STATE`, a pool
+        /// whose layout this version cannot read), so that the process stops and says why.
+        public var fatalSetupCodes: Set<String> = []
 
         public init(
             url: RedisURL,
@@ -98,19 +102,21 @@ public final class RedisClient: Service, Sendable {
     }
 
     /// Keeps every connection up until the task is cancelled or a graceful shutdown begins.
+    /// - Throws: the `RedisError` a setup command answered, when its code is one of
+    ///   `fatalSetupCodes`.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingDiscardingTaskGroup { group in
                 guard self.configuration.cluster != nil else {
                     for index in 0..<self.connectionCount {
-                        group.addTask { await self.maintainConnection(to: "", index: index) }
+                        group.addTask { try await self.maintainConnection(to: "", index: index) }
                     }
                     return
                 }
                 group.addTask { await self.maintainClusterMap() }
                 for await node in self.newNodeStream {
                     for index in 0..<self.connectionCount {
-                        group.addTask { await self.maintainConnection(to: node, index: index) }
+                        group.addTask { try await self.maintainConnection(to: node, index: index) }
                     }
                 }
             }
@@ -378,7 +384,8 @@ public final class RedisClient: Service, Sendable {
     /// Keeps one slot connected. The wait between attempts doubles up to the limit, with jitter
     /// so that gateways do not reconnect in lockstep, and starts over only after a connection
     /// has stayed up for a few seconds (a connection dropped at once does not reset it).
-    private func maintainConnection(to node: String, index slot: Int) async {
+    /// - Throws: a setup answer whose code is one of `fatalSetupCodes`.
+    private func maintainConnection(to node: String, index slot: Int) async throws {
         var backoff = configuration.reconnectBackoff.first
         var lastFailure = ""
         while !Task.isCancelled {
@@ -418,6 +425,10 @@ public final class RedisClient: Service, Sendable {
                 // Unreachable is expected while Redis restarts; an answer that refuses us (a wrong
                 // password or database, a failing script) is a configuration problem: say so, once.
                 let description = "\(error)"
+                if let error = error as? RedisError, error.kind == .server, configuration.fatalSetupCodes.contains(error.prefix) {
+                    logger.critical("Redis refused the connection's setup for good", metadata: ["error": "\(description)"])
+                    throw error
+                }
                 if let error = error as? RedisError, error.kind == .server, description != lastFailure {
                     logger.error("Redis refused the connection's setup", metadata: ["error": "\(description)", "connection": "\(slot)"])
                 } else {

@@ -18,6 +18,7 @@ public func buildApplication(
     logger.logLevel = configuration.logLevel
     var redisConfiguration = configuration.redis
     redisConfiguration.traced = configuration.tracing
+    redisConfiguration.fatalSetupCodes = ["INVALID_STATE"]  // init_pool: a pool of a layout this version cannot read
     let redis = RedisClient(
         configuration: redisConfiguration,
         library: Script.library,
