@@ -19,6 +19,8 @@ import Glibc
         let fault: String
         let phase: CrashTests.Cluster.Phase
         let lost: Int
+        /// What `poolInconsistencies` found after it.
+        let broken: [String]
 
         var description: String {
             let slowest = Double(phase.slowest.components.seconds) + Double(phase.slowest.components.attoseconds) / 1e18
@@ -145,7 +147,9 @@ import Glibc
                     cluster.phase.store(0, ordering: .relaxed)
                     try await fleet.progress(50, "after: \(fault)")
                     let phase = cluster.phases.withLock { $0[number + 1] } ?? CrashTests.Cluster.Phase()
-                    rows.append(Row(fault: fault, phase: phase, lost: holders.violations.count - lostBefore))
+                    // the pool's keys agree with each other after the fault, read from Redis in one atomic step
+                    let broken = try await poolInconsistencies(at: direct)
+                    rows.append(Row(fault: fault, phase: phase, lost: holders.violations.count - lostBefore, broken: broken))
                 }
                 cluster.finished.store(true, ordering: .relaxed)
                 var holdings: [Set<String>] = []
@@ -159,6 +163,7 @@ import Glibc
             #expect(holders.violations.isEmpty, "\(holders.violations.prefix(5))")
             for row in rows {
                 #expect(row.lost == 0, "\(row.fault)")
+                #expect(row.broken == [], "\(row.fault)")
                 #expect(row.phase.slowest < .seconds(2) + TestTiming.margin, "\(row.fault): an answer took \(row.phase.slowest)")
             }
             // the faults that stop Redis from serving were seen as such by the clients

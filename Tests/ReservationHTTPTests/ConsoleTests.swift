@@ -64,6 +64,10 @@ import TestSupport
                                                port: port, log: directory.appending(path: "gateway.log"), processes: processes)
             let screenshots = ProcessInfo.processInfo.environment["VMRESERVE_SCREENSHOTS"]
                 ?? Self.repository.appending(path: "test-artifacts/console").path
+            let names = ["console-admin.png", "console-user.png"]
+            for name in names {  // so that only this run's screenshots can satisfy the check below
+                try? FileManager.default.removeItem(at: URL(fileURLWithPath: screenshots).appending(path: name))
+            }
             let report = directory.appending(path: "selenium.log")
             let browser = try processes.start(
                 ["python3", Self.repository.appending(path: "Tests/console/console_test.py").path, "--url", "http://127.0.0.1:\(port)",
@@ -73,7 +77,7 @@ import TestSupport
             let text = (try? String(contentsOf: report, encoding: .utf8)) ?? ""
             #expect(code == 0, "the console test failed:\n\(text.suffix(6000))")
             #expect(text.contains("console test passed"))
-            for name in ["console-admin.png", "console-user.png"] {
+            for name in names {
                 #expect(FileManager.default.fileExists(atPath: URL(fileURLWithPath: screenshots).appending(path: name).path))
             }
         }

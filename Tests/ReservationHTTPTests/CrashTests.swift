@@ -180,6 +180,8 @@ import Glibc
             let vms = try await gateways[1].call(.GET, "/v1/admin/vms?limit=1000")
             let ips = (vms.data?["items"] as? [[String: Any]] ?? []).compactMap { $0["ip"] as? String }
             #expect(ips.count == vmCount && Set(ips).count == vmCount)
+            // and the pool's keys agree with each other, read from Redis in one atomic step
+            #expect(try await poolInconsistencies(at: redis.url) == [])
 
             #expect(await fleet.stop().allSatisfy { $0 == 0 })
         }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import RedisClient
 import RedisServerProcess
 import Testing
 import TestSupport
@@ -139,13 +140,32 @@ import Glibc
             #expect(checkout.status == 201)
             let ip = try #require(checkout.data?["ip"] as? String)
             #expect(try await gateway.call(.POST, "/v1/checkins", body: #"{"ip": "\#(ip)"}"#).status == 200)
-            let clients = try await withRedisClient(.test(server.url, connectionCount: 1)) { client in
-                try await client.send(.init("CLIENT", ["LIST"])).string ?? ""
+            // every connection of the gateway (one per event loop, and the handoff listener's, which
+            // blocks in BLPOP: its flags are `bU`) is a Unix socket client: U among its flags
+            let expected = min(64, max(2, System.coreCount)) + 1
+            var gatewayClients: [[String: String]] = []
+            try await waitUntil("the gateway has connected \(expected) clients") {
+                gatewayClients = ((try? await Self.clients(of: server.url)) ?? []).filter { $0["name"]?.hasPrefix("vmreserve:") == true }
+                return gatewayClients.count >= expected
             }
-            let gatewayClients = clients.split(separator: "\n").filter { $0.contains("name=vmreserve:") }
-            #expect(!gatewayClients.isEmpty)
-            #expect(gatewayClients.allSatisfy { $0.contains(" flags=U") }, "every gateway connection on the socket: \(clients)")
+            #expect(gatewayClients.count == expected)
+            #expect(gatewayClients.allSatisfy { $0["flags"]?.contains("U") == true }, "every gateway connection on the socket: \(gatewayClients)")
             #expect(await process.terminate(with: SIGTERM) == 0)
+        }
+    }
+
+    /// Redis' CLIENT LIST, each client as its fields (`name`, `flags`...).
+    static func clients(of url: RedisURL) async throws -> [[String: String]] {
+        let list = try await withRedisClient(.test(url, connectionCount: 1)) { client in
+            try await client.send(.init("CLIENT", ["LIST"])).string ?? ""
+        }
+        return list.split(separator: "\n").map { line in
+            var fields: [String: String] = [:]
+            for pair in line.split(separator: " ") {
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                if parts.count == 2 { fields[String(parts[0])] = String(parts[1]) }
+            }
+            return fields
         }
     }
 

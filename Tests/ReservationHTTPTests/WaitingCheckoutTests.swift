@@ -81,6 +81,7 @@ import TestSupport
                     }
                     try await group.waitForAll()
                 }
+                #expect(try await poolInconsistencies(redis, prefix: PoolKeys(pool: pool).prefix) == [])
             }
             #expect(served.order == Array(0..<waiters), "served in arrival order")
         }
@@ -115,6 +116,7 @@ import TestSupport
                 #expect(try await gateway.call(.POST, "/v1/checkins", token: holder, body: #"{"vm_id": "\#(id)"}"#).status == 200)
                 #expect(try await gateway.call(.GET, "/v1/vms/mine", token: leaver).items?.isEmpty == true)
                 #expect(try await gateway.call(.GET, "/v1/vms/\(id)")["status"] == "available")
+                #expect(try await poolInconsistencies(redis, prefix: PoolKeys(pool: pool).prefix) == [])
             }
         }
     }
@@ -144,6 +146,7 @@ import TestSupport
                 let answer = try await waited
                 #expect(answer.status == 201 && answer["vm_id"] == id && answer["user"] == "patient")
                 #expect(try await gateway.call(.GET, "/v1/vms/mine", token: leaver).items?.isEmpty == true)
+                #expect(try await poolInconsistencies(redis, prefix: keys.prefix) == [])
             }
         }
     }

@@ -98,3 +98,10 @@ public func poolInconsistencies(_ redis: RedisClient, prefix: String) async thro
         """#
     return try await redis.send(RedisCommand("EVAL", [script, "1", prefix])).array?.compactMap(\.string) ?? []
 }
+
+/// `poolInconsistencies` of pool `pool` (keys `vmreserve:{pool}:…`) on the Redis at `url`.
+public func poolInconsistencies(at url: RedisURL, pool: String = "default") async throws -> [String] {
+    try await withRedisClient(.test(url, connectionCount: 1)) { client in
+        try await poolInconsistencies(client, prefix: "vmreserve:{\(pool)}")
+    }
+}
