@@ -239,15 +239,18 @@ struct ServeCommand: AsyncParsableCommand {
         if !tasksOnEventLoops {
             app.logger.notice("tasks run on Swift's global thread pool: this Swift runtime lets no other executor take its place")
         }
-        // Services stop in reverse order: the server drains, then its Redis client closes, then
-        // the last spans leave, then the last log lines are written.
+        // Services stop in reverse order: the notice is logged, the server drains, then its Redis
+        // client closes, then the last spans leave, then the last log lines are written.
+        // (In-flight requests finish, but a client that never does cannot hold the exit forever.)
+        let drainLimit = Duration.seconds(30)
+        let notice = ServiceGroupConfiguration.ServiceConfiguration(
+            service: ShutdownNotice(logger: app.logger, drainLimit: drainLimit), successTerminationBehavior: .ignore)
         var group = ServiceGroupConfiguration(
-            services: [logOutput] + (tracer.map { [$0] } ?? []) + [app],
+            services: ([logOutput] + (tracer.map { [$0] } ?? []) + [app]).map { .init(service: $0) } + [notice],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: app.logger
         )
-        // in-flight requests finish, but a client that never does cannot hold the exit forever
-        group.maximumGracefulShutdownDuration = .seconds(30)
+        group.maximumGracefulShutdownDuration = drainLimit
         let services = ServiceGroup(configuration: group)
         do {
             try await services.run()

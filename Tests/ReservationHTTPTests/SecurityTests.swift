@@ -57,26 +57,30 @@ import TestSupport
             let file = try processes.temporaryDirectory("tokens").appending(path: "admin-tokens")
             let old = "old-" + String(repeating: "a", count: 40), new = "new-" + String(repeating: "b", count: 40)
             try "# the admin's tokens\n\(old)\n".write(to: file, atomically: true, encoding: .utf8)
-            try await withGateway(configure: {
-                $0.adminTokens = []
-                $0.adminTokenFile = file.path
-                $0.authenticationFailureLimit = 0  // (the waits below try the new token until it works)
-            }) { gateway async throws in
-                func works(_ token: String) async -> Bool { (try? await gateway.call(.GET, "/v1/admin/pool", token: token).status) == 200 }
-                let oldWorks = await works(old), newWorks = await works(new)
-                #expect(oldWorks && !newWorks)
-                try "\(old)\n\(new)\n".write(to: file, atomically: true, encoding: .utf8)
-                try await waitUntil("the new token works") { await works(new) }
-                #expect(await works(old), "both while clients move over")
-                try "\(new)\n".write(to: file, atomically: true, encoding: .utf8)
-                try await waitUntil("the old token stops working") { !(await works(old)) }
-                #expect(await works(new))
-                // a broken file changes nothing
-                try "short\n".write(to: file, atomically: true, encoding: .utf8)
-                try await Task.sleep(for: .seconds(3))
-                let stillWorks = await works(new), shortWorks = await works("short")
-                #expect(stillWorks && !shortWorks)
+            // a gateway process, whose log says when it has read the file again
+            let redis = try await SharedRedis.url(), port = try freeLoopbackPort()
+            let log = try processes.temporaryDirectory("tokens-log").appending(path: "log")
+            _ = try await GatewayProcess.start(["--redis-url", redis.description, "--pool", "tokens-\(UUID().uuidString)",
+                                                "--admin-token-file", file.path,
+                                                "--auth-failure-limit", "0"],  // (the waits below try the new token until it works)
+                                               port: port, log: log, processes: processes)
+            let gateway = Gateway(port: port)
+            func works(_ token: String) async -> Bool { (try? await gateway.call(.GET, "/v1/admin/pool", token: token).status) == 200 }
+            let oldWorks = await works(old), newWorks = await works(new)
+            #expect(oldWorks && !newWorks)
+            try "\(old)\n\(new)\n".write(to: file, atomically: true, encoding: .utf8)
+            try await waitUntil("the new token works") { await works(new) }
+            #expect(await works(old), "both while clients move over")
+            try "\(new)\n".write(to: file, atomically: true, encoding: .utf8)
+            try await waitUntil("the old token stops working") { !(await works(old)) }
+            #expect(await works(new))
+            // a broken file changes nothing, once the gateway has read it
+            try "short\n".write(to: file, atomically: true, encoding: .utf8)
+            try await waitUntil("the gateway has read the broken file") {
+                ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("kept the admin tokens as they were")
             }
+            let stillWorks = await works(new), shortWorks = await works("short")
+            #expect(stillWorks && !shortWorks)
         }
     }
 

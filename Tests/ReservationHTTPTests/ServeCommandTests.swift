@@ -201,7 +201,9 @@ import Glibc
                 (try? await Gateway(port: port).call(.GET, "/metrics", token: nil).gauge("vmreserve_http_requests_in_flight")) == 2
             }
             process.signal(SIGTERM)
-            try await Task.sleep(for: .milliseconds(500))
+            try await waitUntil("the gateway has begun to shut down") {
+                ((try? String(contentsOf: directory.appending(path: "log"), encoding: .utf8)) ?? "").contains("shutting down")
+            }
             #expect(process.isRunning, "the gateway waits for the request in flight")
             try connection.send(String(body.dropFirst(10)))
             let answer = await connection.readAnswer()
