@@ -38,7 +38,7 @@ public func buildApplication(
             logger.error("the admin token file is unusable; it is read again when it changes", metadata: ["path": "\(path)"])
         }
     }
-    var services: [any Service] = [redis]
+    var services: [any Service] = [redis, RedisDurabilityCheck(redis: redis, logger: logger)]
     var pools: [ServedPool] = []
     for name in configuration.pools {
         let pool = ServedPool(name: name, store: makeStore(keys: PoolKeys(pool: name), redis: redis, configuration: configuration),

@@ -30,6 +30,26 @@ import Glibc
         }
     }
 
+    /// The gateway reads, at start, whether Redis writes every change to disk before it answers,
+    /// and warns when it does not.
+    @Test func aRedisThatDoesNotSyncEveryChangeToDiskIsNamedInAWarning() async throws {
+        try await withTestProcesses { processes in
+            for persistent in [false, true] {
+                let server = try await processes.redis(persistent: persistent)  // appendfsync always, or no AOF at all
+                let port = try freeLoopbackPort(), log = try processes.temporaryDirectory("durability").appending(path: "log")
+                _ = try await GatewayProcess.start(["--redis-url", "redis://127.0.0.1:\(server.port)/0", "--admin-token", adminToken],
+                                                   port: port, log: log, processes: processes)
+                var text = ""
+                try await waitUntil("the gateway has read Redis' persistence settings") {
+                    text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                    return text.contains("Redis does not write every change") || text.contains("Redis writes every change")
+                }
+                #expect(text.contains("Redis does not write every change") == !persistent, "\(text)")
+                if !persistent { #expect(text.contains("appendonly no"), "\(text)") }
+            }
+        }
+    }
+
     @Test func everyOptionReadsItsEnvironmentVariableAndSIGTERMStopsCleanly() async throws {
         try await withTestProcesses { processes in
             let server = try await processes.redis()  // its own: the test counts its clients
