@@ -9,14 +9,8 @@ public struct VMRecord: Sendable {
         case memoryMB = "memory_mb"
         case checkedOutAt = "checked_out_at"
         case leaseExpiresAt = "lease_expires_at"
-        case leaseSeconds = "lease_seconds"
         case createdAt = "created_at"
         case machineID = "machine_id"
-        case claimTicket = "claim_ticket"
-        case job
-        case jobClaim = "job_claim"
-        case jobWorker = "job_worker"
-        case failures
     }
 
     public let id: String

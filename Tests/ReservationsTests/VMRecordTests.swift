@@ -19,7 +19,7 @@ import Testing
         let record = try #require(VMRecord(Self.reply("vm-4", [("status", "error"), ("size", "größe"), ("machine_id", "m|1%🚀"),
                                                                 ("error", "boom | twice | over")])))
         #expect(record[.size] == "größe" && record[.machineID] == "m|1%🚀" && record[.error] == "boom | twice | over")
-        #expect(record[.cpu] == nil && record[.failures] == nil)
+        #expect(record[.cpu] == nil && record[.user] == nil)
     }
 
     @Test func aReplyOfAnotherShapeIsNoRecord() {
