@@ -30,6 +30,9 @@ public final class RedisServerProcess: Sendable {
     ///     (even by a crash) before stopping it.
     /// The server inherits no environment variables and no descriptors from this process, and
     /// waits (up to a minute, a busy machine's worth) until it accepts connections or exits.
+    /// It runs with SIGXFSZ ignored: a write past a file-size limit (`ulimit -f`) then fails as on
+    /// a full disk, which Redis reports and handles (it refuses writes, or exits under
+    /// `appendfsync always`), instead of killing Redis without a word in its log.
     public static func start(
         port: Int? = nil,
         dataDirectory: URL,
@@ -69,7 +72,8 @@ public final class RedisServerProcess: Sendable {
         let persistence = persistent
             ? ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
             : ["--appendonly", "no", "--save", ""]
-        let arguments = ["redis-server"] + configuration + ["--bind", "127.0.0.1", "--port", String(port), "--dir", dataDirectory.path,
+        // (through sh, which ignores SIGXFSZ for it: see `start`)
+        let arguments = ["/bin/sh", "-c", "trap '' XFSZ; exec \"$0\" \"$@\"", "redis-server"] + configuration + ["--bind", "127.0.0.1", "--port", String(port), "--dir", dataDirectory.path,
                          "--daemonize", "no", "--logfile", "redis.log", "--protected-mode", "yes"]
             + persistence + extraArguments
         let process = try ChildProcess(arguments, inheritEnvironment: false, ownProcessGroup: ownProcessGroup,

@@ -59,6 +59,8 @@ import Glibc
         /// What the clients' requests met, by phase of a test (0 unless a test sets others).
         struct Phase: Sendable {
             var requests = 0, unavailable = 0
+            /// Requests written whole to a gateway that was then killed, and never answered.
+            var cut = 0
             var slowest: Duration = .zero
         }
         let phase = Atomic(0)
@@ -67,49 +69,74 @@ import Glibc
         /// The Redis the gateways use, and the gateways killed whose connections it may still hold.
         let redis: RedisURL?
         let killed = Mutex<Set<pid_t>>([])
+        /// When each gateway (by port) was last killed.
+        let killTimes = Mutex<[Int: ContinuousClock.Instant]>([:])
+        /// Requests written whole to each gateway (by port) and not answered yet.
+        let sentAndUnanswered = Mutex<[Int: Int]>([:])
+        /// The proxy the gateways reach Redis through, if any.
+        let proxy: CuttableProxy?
 
-        init(_ gateways: [Gateway], redis: RedisURL? = nil) {
+        init(_ gateways: [Gateway], redis: RedisURL? = nil, proxy: CuttableProxy? = nil) {
             self.gateways = Mutex(gateways)
             self.redis = redis
+            self.proxy = proxy
         }
 
-        /// Waits until Redis has closed every connection of a killed gateway. A command such a
-        /// gateway wrote before it died is still run: Redis reads what a connection sent before it
-        /// sees the connection closed. Until then an answer about what a client holds may come
-        /// before that command runs; from then on none can. (At most 2 minutes: a Redis that does
-        /// not answer for that long fails the test anyway.)
+        /// Waits until Redis can run no more command that a client was left without an answer to:
+        /// until it has closed every connection of a killed gateway, and every connection a gateway
+        /// gave up on (after a timeout: the network cut, Redis paused) behind the proxy. Redis
+        /// reads what a connection sent before it sees the connection closed, so until then an
+        /// answer about what a client holds may come before such a command runs; from then on none
+        /// can. (At most 2 minutes: a Redis that does not answer for that long fails the test anyway.)
         func settle() async {
             let deadline = ContinuousClock.now + .seconds(120)
-            while let redis, !killed.withLock({ $0.isEmpty }), ContinuousClock.now < deadline {
-                if let list = try? await sendToRedis(redis, ["CLIENT", "LIST"]).first?.string {
+            while ContinuousClock.now < deadline {
+                if let redis, !killed.withLock({ $0.isEmpty }), let list = try? await sendToRedis(redis, ["CLIENT", "LIST"]).first?.string {
                     let names = Set(list.split(separator: "\n").compactMap { line in
                         line.split(separator: " ").first { $0.hasPrefix("name=vmreserve:") }
                     })
                     killed.withLock { pids in pids = pids.filter { pid in names.contains { $0.hasSuffix(":\(pid)") } } }
                 }
+                let abandoned = await proxy?.abandonedConnections() ?? 0
+                if abandoned == 0 && killed.withLock({ $0.isEmpty }) { return }
                 try? await Task.sleep(for: .milliseconds(20))
             }
         }
+
         func pick() -> Gateway { gateways.withLock { $0.randomElement()! } }
 
-        /// A request to any gateway, counted in the current phase: its time, and whether the
-        /// service was unavailable (503 store_unavailable, or no answer at all).
+        /// A request to any gateway, counted in the current phase: its time, whether the service
+        /// was unavailable (503 store_unavailable, or no answer at all), and whether a gateway's
+        /// kill cut it off (written whole before the kill, never answered).
         func call(_ method: HTTPMethod, _ path: String, token: String, body: String? = nil) async throws -> APIResponse {
-            let phase = self.phase.load(ordering: .relaxed), start = ContinuousClock.now
-            func record(unavailable: Bool) {
+            let startPhase = self.phase.load(ordering: .relaxed), start = ContinuousClock.now, port = pick().port
+            // the phase it began in, or else the one it ended in (a request a fault cut off began before it)
+            func record(unavailable: Bool, cut: Bool = false) {
                 let time = ContinuousClock.now - start
+                let phase = startPhase != 0 ? startPhase : self.phase.load(ordering: .relaxed)
                 phases.withLock { phases in
                     phases[phase, default: Phase()].requests += 1
                     if unavailable { phases[phase, default: Phase()].unavailable += 1 }
+                    if cut { phases[phase, default: Phase()].cut += 1 }
                     phases[phase, default: Phase()].slowest = max(phases[phase, default: Phase()].slowest, time)
                 }
             }
+            let request = try SentRequest(Gateway(port: port), method, path, token: token, body: body) { [self] in
+                self.sentAndUnanswered.withLock { $0[port, default: 0] += 1 }
+            }
             do {
-                let response = try await pick().call(method, path, token: token, body: body)
+                let response = try await request.answer()
+                if request.sentAt != nil { sentAndUnanswered.withLock { $0[port, default: 0] -= 1 } }
                 record(unavailable: response.code == "store_unavailable")
                 return response
             } catch {
-                record(unavailable: true)
+                guard let sent = request.sentAt else {
+                    record(unavailable: true)
+                    throw error
+                }
+                sentAndUnanswered.withLock { $0[port, default: 0] -= 1 }
+                let killedAt = killTimes.withLock { $0[port] }
+                record(unavailable: true, cut: killedAt.map { sent < $0 } ?? false)
                 throw error
             }
         }
@@ -141,7 +168,7 @@ import Glibc
                 }
                 // The chaos, while the clients run: kill gateway 1 and bring it back, then Redis.
                 try await fleet.progress(100, "before the first crash")
-                await fleet.kill(1)
+                try await fleet.kill(1)
                 try await fleet.progress(50, "on the two gateways left")
                 try await fleet.restart(1)
                 try await fleet.progress(50, "with the gateway back")
@@ -162,6 +189,8 @@ import Glibc
             #expect(holders.violations.isEmpty, "\(holders.violations.prefix(5))")
             let counts = cluster.counts.withLock { $0 }
             #expect(counts.unknownOutcomes > 0, "the crashes cut requests off: \(counts)")
+            let cut = cluster.phases.withLock { $0[0]?.cut ?? 0 }
+            #expect(cut > 0, "the gateway's kill cut off requests written whole to it")
 
             // Every VM has at most one holder, and the pool's counts match what clients hold.
             let allHeld = finalHoldings.values.flatMap { $0 }

@@ -22,23 +22,23 @@ final class GatewayFleet: Sendable {
     private let directory: URL
     private let processes: TestProcesses
 
-    private init(ports: [Int], tokens: [String], running: [ChildProcess], redis: RedisURL, arguments: [String], directory: URL,
-                 processes: TestProcesses) {
+    private init(ports: [Int], tokens: [String], running: [ChildProcess], redis: RedisURL, proxy: CuttableProxy?, arguments: [String],
+                 directory: URL, processes: TestProcesses) {
         self.ports = ports
         gateways = ports.map { Gateway(port: $0) }
         self.tokens = tokens
-        cluster = CrashTests.Cluster(gateways, redis: redis)
+        cluster = CrashTests.Cluster(gateways, redis: redis, proxy: proxy)
         self.running = Mutex(running)
         self.arguments = arguments
         self.directory = directory
         self.processes = processes
     }
 
-    /// Starts the gateways on `redisURL` (more `arguments` given to each), creates `vmCount` VMs
-    /// and `clients` users of quota `quota`.
+    /// Starts the gateways on `redisURL` (reached through `proxy` when given; more `arguments`
+    /// given to each), creates `vmCount` VMs and `clients` users of quota `quota`.
     static func start(
-        redisURL: String, vmCount: Int, clients: Int, quota: Int, userPrefix: String, arguments extra: [String] = [],
-        directory: URL, processes: TestProcesses
+        redisURL: String, proxy: CuttableProxy? = nil, vmCount: Int, clients: Int, quota: Int, userPrefix: String,
+        arguments extra: [String] = [], directory: URL, processes: TestProcesses
     ) async throws -> GatewayFleet {
         let ports = try (0..<3).map { _ in try freeLoopbackPort() }
         let arguments = ["--redis-url", redisURL, "--admin-token", adminToken, "--max-vm-count", String(vmCount),
@@ -53,7 +53,7 @@ final class GatewayFleet: Sendable {
         for index in 0..<clients {
             tokens.append(try await Gateway(port: ports[index % 3]).createUser("\(userPrefix)\(index)", quota: quota))
         }
-        return GatewayFleet(ports: ports, tokens: tokens, running: running, redis: try RedisURL(redisURL), arguments: arguments,
+        return GatewayFleet(ports: ports, tokens: tokens, running: running, redis: try RedisURL(redisURL), proxy: proxy, arguments: arguments,
                             directory: directory, processes: processes)
     }
 
@@ -63,12 +63,19 @@ final class GatewayFleet: Sendable {
         try await GatewayProcess.start(arguments, port: port, log: directory.appending(path: "gateway\(index).log"), processes: processes)
     }
 
-    /// Takes gateway `index` out of the clients' choice, then kills it (SIGKILL).
-    func kill(_ index: Int) async {
-        cluster.gateways.withLock { $0.removeAll { $0.port == ports[index] } }
+    /// Kills gateway `index` (SIGKILL) while at least a few requests written whole to it wait for
+    /// their answers, so that the kill cuts requests off inside it; then takes it out of the
+    /// clients' choice.
+    func kill(_ index: Int) async throws {
+        let port = ports[index]
+        try await waitUntil("requests in flight in gateway \(index)") {
+            cluster.sentAndUnanswered.withLock { $0[port, default: 0] } >= 4
+        }
         let process = running.withLock { $0 }[index]
         cluster.killed.withLock { _ = $0.insert(process.pid) }
+        cluster.killTimes.withLock { $0[port] = .now }
         await process.terminate(with: SIGKILL)
+        cluster.gateways.withLock { $0.removeAll { $0.port == port } }
     }
 
     /// Starts gateway `index` again and gives it back to the clients.

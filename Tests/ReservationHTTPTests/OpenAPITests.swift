@@ -10,7 +10,8 @@ import TestSupport
 /// docs/openapi.json against the server: it is what /openapi.json serves, it describes every
 /// route the router has and no other, and schemathesis, generating requests from it (valid and
 /// invalid), finds no answer that breaks it: no 500, no undocumented status, no body off its
-/// schema, no rejected-input-accepted, 401 without a token, 405 for other methods.
+/// schema, no rejected-input-accepted, 401 without a token, 405 for other methods; and no request
+/// it refuses changes anything in Redis (Tests/schemathesis/unchanged_on_rejection.py).
 @Suite(.timeLimit(.minutes(20))) struct OpenAPITests {
     static let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appending(path: "docs/openapi.json")
@@ -67,7 +68,7 @@ import TestSupport
     /// operations `arguments` select (`selected` of them, as schemathesis counts).
     static func schemathesis(as token: @Sendable (Gateway) async throws -> String, selected: String, arguments: [String]) async throws {
         try await withTestProcesses { processes in
-            let redis = try await processes.redis()
+            let redis = try await processes.redis(extraArguments: ["--enable-debug-command", "local"])  // (DEBUG DIGEST)
             let port = try freeLoopbackPort(), directory = try processes.temporaryDirectory("schemathesis")
             _ = try await GatewayProcess.start(["--redis-url", redis.url.description, "--admin-token", adminToken,
                                                 "--auth-failure-limit", "0", "--log-level", "warning"],
@@ -85,11 +86,19 @@ import TestSupport
                  "schemathesis", "run", "http://127.0.0.1:\(port)/openapi.json", "-H", "Authorization: Bearer \(bearer)",
                  "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "15",
                  "--seed", "7", "--no-color"] + arguments,
-                environment: ["SCHEMATHESIS_TELEMETRY": "false"], output: .file(report))
+                environment: ["SCHEMATHESIS_TELEMETRY": "false", "SCHEMATHESIS_HOOKS": "unchanged_on_rejection",
+                              "PYTHONPATH": ConsoleTests.repository.appending(path: "Tests/schemathesis").path,
+                              "VMRESERVE_TEST_REDIS_PORT": String(redis.port), "VMRESERVE_TEST_POOL_PREFIX": "vmreserve:{default}"],
+                output: .file(report))
             let code = await schemathesis.waitForExit()
             let text = (try? String(contentsOf: report, encoding: .utf8)) ?? ""
             #expect(code == 0, "schemathesis found failures:\n\(text.suffix(6000))")
             #expect(text.contains("Selected: \(selected)"), "\(text.suffix(2000))")
+            // the hook's own check ran on refused requests, and most of them proved something
+            let rejections = (try? String(contentsOf: directory.appending(path: "rejections.txt"), encoding: .utf8)) ?? ""
+            print("schemathesis, refused requests: \(rejections)", terminator: "")
+            let counts = rejections.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+            #expect(counts.count == 2 && counts[0] >= 100 && counts[0] > 4 * counts[1], "refused requests checked: \(rejections)")
             let log = (try? String(contentsOf: directory.appending(path: "gateway.log"), encoding: .utf8)) ?? ""
             #expect(!log.contains("request failed"), "an unexpected error: \(log.suffix(2000))")
         }
