@@ -209,7 +209,9 @@ async function renderPool() {
     element('li', {}, element('strong', { id: 'count-total' }, pool.total), ' of a cap of ',
       element('strong', { id: 'count-cap' }, pool.max_vm_count)));
   const capInput = byId('cap');
-  if (document.activeElement !== capInput) capInput.value = pool.max_vm_count;
+  // (not over what the admin is typing, or has typed and not yet set: a redraw between the
+  // button's mousedown and its click would otherwise set the old cap again)
+  if (document.activeElement !== capInput && !capInput.dataset.edited) capInput.value = pool.max_vm_count;
 }
 
 async function renderVMs() {
@@ -336,7 +338,12 @@ document.addEventListener('DOMContentLoaded', () => {
       return api('POST', '/v1/checkouts' + (wait > 0 ? '?wait=' + wait : ''), body);
     });
   });
-  onSubmit('cap-form', () => act('admin-message', 'Cap set', () => api('PUT', '/v1/admin/pool', { max_vm_count: Number(byId('cap').value) })));
+  byId('cap').addEventListener('input', () => { byId('cap').dataset.edited = 'yes'; });
+  onSubmit('cap-form', () => act('admin-message', 'Cap set', async () => {
+    const pool = await api('PUT', '/v1/admin/pool', { max_vm_count: Number(byId('cap').value) });
+    delete byId('cap').dataset.edited;
+    return pool;
+  }));
   onSubmit('create-form', () => act('admin-message', 'Created', () => api('POST', '/v1/admin/vms', { count: Number(byId('create-count').value) })));
   onSubmit('user-form', () => act('admin-message', 'User added', async () => {
     showToken(await api('POST', '/v1/admin/users', {

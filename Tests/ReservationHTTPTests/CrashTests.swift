@@ -71,8 +71,8 @@ import Glibc
         let killed = Mutex<Set<pid_t>>([])
         /// When each gateway (by port) was last killed.
         let killTimes = Mutex<[Int: ContinuousClock.Instant]>([:])
-        /// Requests written whole to each gateway (by port) and not answered yet.
-        let sentAndUnanswered = Mutex<[Int: Int]>([:])
+        /// When a request was last written whole to each gateway (by port).
+        let lastSent = Mutex<[Int: ContinuousClock.Instant]>([:])
         /// The proxy the gateways reach Redis through, if any.
         let proxy: CuttableProxy?
 
@@ -122,21 +122,15 @@ import Glibc
                 }
             }
             let request = try SentRequest(Gateway(port: port), method, path, token: token, body: body) { [self] in
-                self.sentAndUnanswered.withLock { $0[port, default: 0] += 1 }
+                self.lastSent.withLock { $0[port] = .now }
             }
             do {
                 let response = try await request.answer()
-                if request.sentAt != nil { sentAndUnanswered.withLock { $0[port, default: 0] -= 1 } }
                 record(unavailable: response.code == "store_unavailable")
                 return response
             } catch {
-                guard let sent = request.sentAt else {
-                    record(unavailable: true)
-                    throw error
-                }
-                sentAndUnanswered.withLock { $0[port, default: 0] -= 1 }
                 let killedAt = killTimes.withLock { $0[port] }
-                record(unavailable: true, cut: killedAt.map { sent < $0 } ?? false)
+                record(unavailable: true, cut: request.sentAt.flatMap { sent in killedAt.map { sent < $0 } } ?? false)
                 throw error
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import RedisClient
+import Processes
 import RedisServerProcess
 import Synchronization
 import TestSupport
@@ -63,18 +64,20 @@ final class GatewayFleet: Sendable {
         try await GatewayProcess.start(arguments, port: port, log: directory.appending(path: "gateway\(index).log"), processes: processes)
     }
 
-    /// Kills gateway `index` (SIGKILL) while at least a few requests written whole to it wait for
-    /// their answers, so that the kill cuts requests off inside it; then takes it out of the
-    /// clients' choice.
+    /// Kills gateway `index` (SIGKILL) with requests inside it: it is first frozen (SIGSTOP) until
+    /// a client has written a request to it whole, which it can then neither answer nor have
+    /// answered; then killed, and taken out of the clients' choice.
     func kill(_ index: Int) async throws {
-        let port = ports[index]
-        try await waitUntil("requests in flight in gateway \(index)") {
-            cluster.sentAndUnanswered.withLock { $0[port, default: 0] } >= 4
+        let port = ports[index], process = running.withLock { $0 }[index]
+        process.signal(SIGSTOP)
+        let stoppedAt = ContinuousClock.now
+        try await waitUntil("a request is written to the frozen gateway \(index)") {
+            cluster.lastSent.withLock { $0[port] }.map { $0 > stoppedAt } ?? false
         }
-        let process = running.withLock { $0 }[index]
         cluster.killed.withLock { _ = $0.insert(process.pid) }
         cluster.killTimes.withLock { $0[port] = .now }
-        await process.terminate(with: SIGKILL)
+        process.signal(SIGKILL)  // (not `terminate`: its SIGCONT would let the gateway run first)
+        _ = await process.waitForExit()
         cluster.gateways.withLock { $0.removeAll { $0.port == port } }
     }
 
