@@ -40,15 +40,16 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
+        .target(name: "Processes"),
         .target(
             name: "RedisServerProcess",
-            dependencies: ["RedisClient"]
+            dependencies: ["RedisClient", "Processes"]
         ),
         .target(
             name: "Reservations",
             dependencies: [
                 "RedisClient",
-                "RedisServerProcess",
+                "Processes",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,6 +79,7 @@ let package = Package(
                 "Reservations",
                 "RedisClient",
                 "RedisServerProcess",
+                "Processes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -100,7 +102,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["RedisServerProcess", "RedisClient"],
+            dependencies: ["RedisServerProcess", "RedisClient", "Processes"],
             path: "Tests/TestSupport"
         ),
         .testTarget(
@@ -114,8 +116,12 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "vmreserveTests",
+            dependencies: ["vmreserve"]
+        ),
+        .testTarget(
             name: "ReservationsTests",
-            dependencies: ["Reservations", "RedisClient", "TestSupport"]
+            dependencies: ["Reservations", "RedisClient", "Processes", "TestSupport"]
         ),
         .testTarget(
             name: "ReservationHTTPTests",
@@ -124,8 +130,8 @@ let package = Package(
                 "Reservations",
                 "RedisClient",
                 "RedisServerProcess",
+                "Processes",
                 "TestSupport",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

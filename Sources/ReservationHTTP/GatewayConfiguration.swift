@@ -48,10 +48,6 @@ public struct GatewayConfiguration: Sendable {
     /// Every gateway of a pool must have the same (each writes it to the pool at start).
     public var provisioning = ProvisioningPolicy()
 
-    /// Whether `text` is an IP pool `ipPool` accepts: an IPv4 network address and a prefix from /12 to /32.
-    public static func isValidIPPool(_ text: String) -> Bool {
-        (try? Limits.checkIPBlock(text)) != nil
-    }
     /// Requests without a token act as the `anonymous` admin. Only on a loopback address.
     public var devMode: Bool
     /// The pools served, by name (each the hash tag of its Redis keys); never empty. The first is

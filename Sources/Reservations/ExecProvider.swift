@@ -1,10 +1,5 @@
 import Foundation
-import RedisServerProcess
-import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import Processes
 
 /// A provider that runs an operator's commands (`--provider exec`): one to provision, one to
 /// deprovision and, optionally, one to reset a machine. Each gets one JSON object on standard
@@ -66,7 +61,17 @@ public struct ExecProvider: Provider {
             "action": action, "vm_id": vm.id, "size": vm.size ?? NSNull(), "cpu": vm.cpu ?? NSNull(),
             "memory_mb": vm.memoryMB ?? NSNull(), "ip": vm.ip ?? NSNull(), "machine_id": vm.machineID ?? NSNull(),
         ]
-        let (output, status, timedOut) = try await execute(command, input: try Self.json(input))
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VMRESERVE_") }
+        let result: ChildProcess.Result
+        do {
+            result = try await ChildProcess.run([command], environment: environment, input: try Self.json(input), timeout: timeout,
+                                                outputLimit: Self.outputLimit)
+        } catch let error as ProviderError {
+            throw error
+        } catch {
+            throw ProviderError("cannot run \(command): \(error)")
+        }
+        let (output, status, timedOut) = (result.output, result.status, result.timedOut)
         let name = (command as NSString).lastPathComponent
         if timedOut { throw ProviderError("the \(action) command \(name) took longer than \(timeout) and was stopped") }
         let answer = try? JSONSerialization.jsonObject(with: Data(output)) as? [String: Any]
@@ -87,78 +92,6 @@ public struct ExecProvider: Provider {
         }
         let machineID = (answer["machine_id"] as? String).map { String($0.prefix(256)) }
         return ProvisionedMachine(ip: ip, machineID: machineID)
-    }
-
-    /// Runs `command` with `input` on its standard input; answers its standard output, its exit
-    /// status, and whether it was stopped for taking longer than `timeout`.
-    private func execute(_ command: String, input: Data) async throws(ProviderError) -> ([UInt8], Int32, Bool) {
-        var inputPipe: [Int32] = [-1, -1]
-        var outputPipe: [Int32] = [-1, -1]
-        // (every child this process starts closes descriptors from 3 up, so none inherits these)
-        guard pipe(&inputPipe) == 0 else { throw ProviderError("cannot create a pipe") }
-        guard pipe(&outputPipe) == 0 else {
-            close(inputPipe[0]); close(inputPipe[1])
-            throw ProviderError("cannot create a pipe")
-        }
-        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VMRESERVE_") }
-        let child: ChildProcess
-        do {
-            child = try ChildProcess([command], environment: environment, inheritEnvironment: false, ownProcessGroup: true,
-                                     input: inputPipe[0], output: .descriptor(outputPipe[1]), errors: .descriptor(2))
-        } catch {
-            for end in inputPipe + outputPipe { close(end) }
-            throw ProviderError("cannot run \(command): \(error)")
-        }
-        close(inputPipe[0])
-        close(outputPipe[1])
-        input.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(inputPipe[1], bytes.baseAddress! + offset, bytes.count - offset)
-                if written > 0 { offset += written } else if written < 0 && errno == EINTR { continue } else { break }
-            }
-        }
-        close(inputPipe[1])
-
-        let timedOut = Atomic(false)
-        let timer = Task { [timeout] in
-            try? await Task.sleep(for: timeout)
-            guard !Task.isCancelled else { return }
-            timedOut.store(true, ordering: .relaxed)
-            child.signalGroup(SIGKILL)
-        }
-        defer { timer.cancel() }
-        let output = await withTaskCancellationHandler {
-            await Self.readToEnd(outputPipe[0])
-        } onCancel: {
-            child.signalGroup(SIGTERM)
-        }
-        let status = await child.waitForExit()
-        return (output, status, timedOut.load(ordering: .relaxed))
-    }
-
-    /// Reads `descriptor` to its end (at most `outputLimit` bytes kept) on a thread of its own, so
-    /// that no thread of Swift's cooperative pool waits on a command; closes it.
-    private static func readToEnd(_ descriptor: Int32) async -> [UInt8] {
-        await withCheckedContinuation { continuation in
-            let thread = Thread {
-                var kept: [UInt8] = []
-                var chunk = [UInt8](repeating: 0, count: 4096)
-                while true {
-                    let count = read(descriptor, &chunk, chunk.count)
-                    if count > 0 {
-                        if kept.count < outputLimit { kept += chunk[0..<min(count, outputLimit - kept.count)] }
-                    } else if count < 0 && errno == EINTR {
-                        continue
-                    } else {
-                        break
-                    }
-                }
-                close(descriptor)
-                continuation.resume(returning: kept)
-            }
-            thread.start()
-        }
     }
 
     private static func json(_ object: [String: Any]) throws(ProviderError) -> Data {

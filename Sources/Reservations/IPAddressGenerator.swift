@@ -65,4 +65,14 @@ public struct IPv4Address: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         "\(value >> 24).\(value >> 16 & 0xFF).\(value >> 8 & 0xFF).\(value & 0xFF)"
     }
+
+    /// Whether `text` is an IPv4 CIDR block an IP pool may be: a network address (host bits zero,
+    /// written as `description` writes it) and a prefix from /12 (about a million addresses) to /32.
+    public static func isNetworkBlock(_ text: String) -> Bool {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let address = IPv4Address(parsing: String(parts[0])), let prefix = Int(parts[1]),
+              (12...32).contains(prefix), address.description == parts[0]
+        else { return false }
+        return address.value & ~(UInt32.max << (32 - prefix)) == 0
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `vmreserve`: the reservation service's one executable.
 @main
@@ -14,4 +15,30 @@ struct VMReserveCommand: AsyncParsableCommand {
         subcommands: [ServeCommand.self, LoginCommand.self, CheckoutCommand.self, CheckinCommand.self, RenewCommand.self,
                       ListCommand.self, WithCommand.self, AdminCommand.self, LuaLibraryCommand.self, MovePoolCommand.self]
     )
+}
+
+extension VMReserveCommand {
+    /// ArgumentParser's own `main`, with `serve`'s environment variables given to it as flags
+    /// (`ServeEnvironment`); an error about such a flag also names its variable.
+    static func main() async {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        var fromEnvironment: [String: String] = [:]
+        do {
+            if arguments.first == "serve" {
+                (arguments, fromEnvironment) = try ServeEnvironment.adding(to: arguments, from: ProcessInfo.processInfo.environment)
+            }
+            var command = try parseAsRoot(arguments)
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let message = fullMessage(for: error)
+            for (flag, variable) in fromEnvironment.sorted(by: { $0.key < $1.key }) where message.contains("--\(flag)") {
+                FileHandle.standardError.write(Data("(--\(flag) is from \(variable))\n".utf8))
+            }
+            exit(withError: error)
+        }
+    }
 }

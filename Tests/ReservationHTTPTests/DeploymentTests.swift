@@ -1,4 +1,5 @@
 import Foundation
+import Processes
 import RedisServerProcess
 import Testing
 import TestSupport
@@ -50,7 +51,11 @@ import TestSupport
                 for match in text.matches(of: /VMRESERVE_[A-Z_]+/) { named.insert(String(match.output)) }
             }
             #expect(named.count > 5)
-            for variable in named { #expect(help.contains(variable), "\(variable) is not a setting of vmreserve serve") }
+            // (a variable is its flag's name: VMRESERVE_REDIS_URL is --redis-url's)
+            for variable in named {
+                let flag = "--" + variable.dropFirst("VMRESERVE_".count).lowercased().replacingOccurrences(of: "_", with: "-")
+                #expect(help.contains(flag + " "), "\(variable) is not a setting of vmreserve serve")
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import RedisClient
+import Processes
 import RedisServerProcess
 import Testing
 import TestSupport

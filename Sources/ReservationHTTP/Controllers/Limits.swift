@@ -10,14 +10,9 @@ enum Limits {
     static let pageSize = 1...1000
     static let defaultPageSize = 100
 
-    /// An IPv4 CIDR block for the IP pool: a network address (host bits zero) and a prefix from
-    /// /12 (about a million addresses) to /32.
+    /// An IPv4 CIDR block for the IP pool (see `IPv4Address.isNetworkBlock`).
     static func checkIPBlock(_ text: String) throws(APIError) -> String {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let address = IPv4Address(parsing: String(parts[0])), let prefix = Int(parts[1]),
-              (12...32).contains(prefix), address.description == parts[0],
-              address.value & ~(prefix == 0 ? 0 : UInt32.max << (32 - prefix)) == 0
-        else {
+        guard IPv4Address.isNetworkBlock(text) else {
             throw .badRequest("ip_pool must be an IPv4 network address with a prefix from /12 to /32, e.g. 203.0.113.0/26")
         }
         return text

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import RedisServerProcess
+import Processes
 import Synchronization
 
 /// `vmreserve with -- CMD ARGS…`: what Jenkins' `lock {}` step gives a pipeline, for any shell.

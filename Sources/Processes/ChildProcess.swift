@@ -174,7 +174,7 @@ public final class ChildProcess: Sendable {
                 posix_spawn_file_actions_adddup2(&actions, descriptor, target)
             }
         }
-        guard closeFrom(&actions, 3) == 0 else { throw RedisServerError("cannot arrange the child's descriptors") }
+        guard closeFrom(&actions, 3) == 0 else { throw ProcessError("cannot arrange the child's descriptors") }
 
         var pid: pid_t = 0
         var result = posix_spawnp(&pid, arguments[0], &actions, &attributes, &argv, &envp)
@@ -185,7 +185,7 @@ public final class ChildProcess: Sendable {
             result = posix_spawnp(&pid, arguments[0], &actions, &attributes, &argv, &envp)
         }
         guard result == 0 else {
-            throw RedisServerError("cannot start \(arguments[0]) (is it installed?): \(String(cString: strerror(result)))")
+            throw ProcessError("cannot start \(arguments[0]) (is it installed?): \(String(cString: strerror(result)))")
         }
         return pid
     }
@@ -207,7 +207,7 @@ public final class ChildProcess: Sendable {
     private static func startWatchdog(for child: pid_t) throws -> Int32 {
         var ends: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
-            throw RedisServerError("socketpair() failed")
+            throw ProcessError("socketpair() failed")
         }
         defer { close(ends[0]) }
         // (a background job's standard input is /dev/null, hence the socket's copy on fd 3)
@@ -240,4 +240,10 @@ public final class ChildProcess: Sendable {
         let signal = status & 0x7F
         return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
     }
+}
+
+/// Why a child could not be started.
+public struct ProcessError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }
