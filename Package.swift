@@ -42,6 +42,15 @@ let package = Package(
         ),
         .target(name: "Processes"),
         .target(
+            name: "VMReserveClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "RedisServerProcess",
             dependencies: ["RedisClient", "Processes"]
         ),
@@ -80,13 +89,10 @@ let package = Package(
                 "RedisClient",
                 "RedisServerProcess",
                 "Processes",
+                "VMReserveClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -118,6 +124,10 @@ let package = Package(
         .testTarget(
             name: "vmreserveTests",
             dependencies: ["vmreserve"]
+        ),
+        .testTarget(
+            name: "VMReserveClientTests",
+            dependencies: ["VMReserveClient"]
         ),
         .testTarget(
             name: "ReservationsTests",

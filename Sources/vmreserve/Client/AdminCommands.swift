@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VMReserveClient
 
 /// `vmreserve admin …`: the admin's routes, for an admin's token.
 struct AdminCommand: AsyncParsableCommand {
@@ -25,10 +26,7 @@ struct AdminVMsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await client.run { api in
-                var body: [String: Any] = ["count": n]
-                if let size { body["size"] = size }
-                let vms = try await api.call(.POST, "/v1/admin/vms", body: body, headers: [("Idempotency-Key", UUID().uuidString)])
-                print(output.json ? jsonText(vms) : vmTable(vms as? [[String: Any]] ?? []))
+                output.print(try await api.answer(.createVMs(n, size: size, idempotencyKey: UUID().uuidString))) { vmTable($0.vms) }
             }
         }
     }
@@ -36,21 +34,19 @@ struct AdminVMsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List every VM (all pages).")
         @OptionGroup var client: ClientOptions
-        @Option(help: "Only VMs in this status: provisioning, available, checked-out, error or deprovisioning.") var status: String?
+        @Option(help: "Only VMs in this status: provisioning, available, checked-out, error or deprovisioning.") var status: VMStatus?
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             try await client.run { api in
-                var vms: [[String: Any]] = [], cursor: String?
+                var vms: [VM] = [], pages: [Data] = [], cursor: String?
                 repeat {
-                    var query = [("limit", "1000")]
-                    if let status { query.append(("status", status)) }
-                    if let cursor { query.append(("cursor", cursor)) }
-                    let page = try await api.call(.GET, "/v1/admin/vms", query: query) as? [String: Any] ?? [:]
-                    vms += page["items"] as? [[String: Any]] ?? []
-                    cursor = page["next_cursor"] as? String
+                    let page = try await api.answer(.vms(status: status, cursor: cursor, limit: 1000))
+                    vms += page.value.items
+                    pages.append(page.data)
+                    cursor = page.value.nextCursor
                 } while cursor != nil
-                print(output.json ? jsonText(vms) : vmTable(vms))
+                print(output.json ? jsonText(joinedItems(pages)) : vmTable(vms))
             }
         }
     }
@@ -63,8 +59,7 @@ struct AdminVMsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await client.run { api in
-                let deleted = try await api.call(.DELETE, "/v1/admin/vms/\(APIClient.pathComponent(id))")
-                output.printJSONIfAsked(deleted)
+                output.printJSONIfAsked(try await api.answer(.deleteVM(id)))
             }
         }
     }
@@ -83,8 +78,7 @@ struct AdminPoolCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await client.run { api in
-                let pool = try await api.call(.GET, "/v1/admin/pool")
-                print(output.json ? jsonText(pool) : poolTable(pool as? [String: Any] ?? [:]))
+                output.print(try await api.answer(.pool), poolTable)
             }
         }
     }
@@ -97,8 +91,7 @@ struct AdminPoolCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await client.run { api in
-                let pool = try await api.call(.PUT, "/v1/admin/pool", body: ["max_vm_count": cap])
-                print(output.json ? jsonText(pool) : poolTable(pool as? [String: Any] ?? [:]))
+                output.print(try await api.answer(.setCap(cap)), poolTable)
             }
         }
     }
@@ -115,13 +108,12 @@ struct AdminUsersCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
         @Argument(help: "The user's name.") var name: String
         @Option(help: "VMs they may hold at once.") var quota: Int
-        @Option(help: "user or admin.") var role = "user"
+        @Option(help: "user or admin.") var role = Role.user
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             try await client.run { api in
-                let user = try await api.call(.POST, "/v1/admin/users", body: ["name": name, "quota": quota, "role": role])
-                print(output.json ? jsonText(user) : (user as? [String: Any])?["token"] as? String ?? "")
+                output.print(try await api.answer(.addUser(name, quota: quota, role: role))) { $0.token ?? "" }
             }
         }
     }
@@ -133,14 +125,9 @@ struct AdminUsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await client.run { api in
-                let users = try await api.call(.GET, "/v1/admin/users") as? [[String: Any]] ?? []
-                if output.json {
-                    print(jsonText(users))
-                    return
+                output.print(try await api.answer(.users)) { users in
+                    alignedTable([["NAME", "ROLE", "QUOTA", "HELD"]] + users.map { [$0.name, $0.role.rawValue, "\($0.quota)", "\($0.held)"] })
                 }
-                print(alignedTable([["NAME", "ROLE", "QUOTA", "HELD"]] + users.map { user in
-                    [user["name"] as? String ?? "", user["role"] as? String ?? "", "\(user["quota"] ?? "")", "\(user["held"] ?? "")"]
-                }))
             }
         }
     }
@@ -154,8 +141,7 @@ struct AdminUsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await client.run { api in
-                let user = try await api.call(.PATCH, "/v1/admin/users/\(APIClient.pathComponent(name))", body: ["quota": quota])
-                output.printJSONIfAsked(user)
+                output.printJSONIfAsked(try await api.answer(.setQuota(name, quota)))
             }
         }
     }
@@ -169,8 +155,7 @@ struct AdminUsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await client.run { api in
-                let user = try await api.call(.POST, "/v1/admin/users/\(APIClient.pathComponent(name))/token")
-                print(output.json ? jsonText(user) : (user as? [String: Any])?["token"] as? String ?? "")
+                output.print(try await api.answer(.rotateToken(name))) { $0.token ?? "" }
             }
         }
     }
@@ -183,28 +168,36 @@ struct AdminUsersCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await client.run { api in
-                let user = try await api.call(.DELETE, "/v1/admin/users/\(APIClient.pathComponent(name))")
-                output.printJSONIfAsked(user)
+                output.printJSONIfAsked(try await api.answer(.deleteUser(name)))
             }
         }
     }
 }
 
 /// VMs as a table: id, IP, status, holder, size, lease left.
-private func vmTable(_ vms: [[String: Any]]) -> String {
+private func vmTable(_ vms: [VM]) -> String {
     alignedTable([["ID", "IP", "STATUS", "USER", "SIZE", "LEASE LEFT"]] + vms.map { vm in
-        [vm["vm_id"] as? String ?? "", vm["ip"] as? String ?? "-", vm["status"] as? String ?? "", vm["user"] as? String ?? "-",
-         vm["size"] as? String ?? "-", timeLeft(until: vm["lease_expires_at"])]
+        [vm.id, vm.ip ?? "-", vm.status.rawValue, vm.user ?? "-", vm.size ?? "-", timeLeft(until: vm.leaseExpiresAt)]
     })
 }
 
 /// The pool as two columns: the cap, the total, each status's count, the IP pool.
-private func poolTable(_ pool: [String: Any]) -> String {
-    let counts = pool["counts"] as? [String: Any] ?? [:]
-    var rows = [["max_vm_count", "\(pool["max_vm_count"] ?? "-")"], ["total", "\(pool["total"] ?? "-")"]]
-    for status in ["available", "checked-out", "provisioning", "error", "deprovisioning"] {
-        rows.append([status, "\(counts[status] ?? 0)"])
+private func poolTable(_ pool: Pool) -> String {
+    var rows = [["max_vm_count", "\(pool.maxVMCount)"], ["total", "\(pool.total)"]]
+    for status in [VMStatus.available, .checkedOut, .provisioning, .error, .deprovisioning] {
+        rows.append([status.rawValue, "\(pool.counts[status] ?? 0)"])
     }
-    rows.append(["ip_pool", pool["ip_pool"] as? String ?? "random public addresses"])
+    rows.append(["ip_pool", pool.ipPool ?? "random public addresses"])
     return alignedTable(rows)
 }
+
+/// The items of pages (each a `{"items": [...], ...}` as the gateway sent it) as one JSON array.
+private func joinedItems(_ pages: [Data]) -> Data {
+    let items = pages.flatMap { page in
+        ((try? JSONSerialization.jsonObject(with: page)) as? [String: Any])?["items"] as? [Any] ?? []
+    }
+    return (try? JSONSerialization.data(withJSONObject: items)) ?? Data("[]".utf8)
+}
+
+extension VMStatus: ExpressibleByArgument {}
+extension Role: ExpressibleByArgument {}

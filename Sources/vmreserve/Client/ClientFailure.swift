@@ -1,4 +1,5 @@
 import ArgumentParser
+import VMReserveClient
 
 /// Why a client command failed: one line for people (the envelope's message, where the server
 /// gave one) and the exit code scripts tell the cases apart by (README, "Command-line client").
@@ -26,18 +27,25 @@ struct ClientFailure: Error, CustomStringConvertible {
     var code: String?
 
     var description: String { message }
+}
 
-    /// The failure for an error envelope.
-    static func from(status: Int, code: String?, message: String?) -> ClientFailure {
-        let kind: Kind = switch (status, code) {
-        case (401, _), (403, _): .authentication
-        case (_, "no_vm_available"): .noneAvailable
-        case (_, "quota_exceeded"): .quota
-        case (404, _): .notFound
-        case (_, "store_unavailable"): .unreachable
+extension ClientFailure {
+    /// The failure for what the client library met.
+    /// - Parameter signedIn: whether the call carried a token (a 401 without one means "log in").
+    init(_ error: VMReserveError, signedIn: Bool) {
+        let kind: Kind = switch (error.kind, error.status, error.code) {
+        case (.unreachable, _, _), (.answerLost, _, _): .unreachable
+        case (.notVMReserve, let status?, _) where [502, 503, 504].contains(status): .unreachable
+        case (_, 401, _), (_, 403, _): .authentication
+        case (_, _, .noVMAvailable): .noneAvailable
+        case (_, _, .quotaExceeded): .quota
+        case (_, 404, _): .notFound
+        case (_, _, .storeUnavailable): .unreachable
         default: .other
         }
-        return ClientFailure(kind: kind, message: message ?? "the server answered HTTP \(status)", code: code)
+        let message = error.status == 401 && !signedIn
+            ? "not signed in: run `vmreserve login --server URL`, or set VMRESERVE_TOKEN" : error.message
+        self.init(kind: kind, message: message, code: error.kind == .answerLost ? "answer_lost" : error.codeText)
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VMReserveClient
 
 /// The options of every client command: which gateway, and which of its pools.
 struct ClientOptions: ParsableArguments {
@@ -10,14 +11,8 @@ struct ClientOptions: ParsableArguments {
 
     /// Runs `body` with a client for the settings in force; a failure ends the command with its
     /// line on standard error and its exit code.
-    func run(_ body: (APIClient) async throws -> Void) async throws {
-        do {
-            try await APIClient.with(ClientSettings.resolve(server: server, pool: pool)) { client in
-                try await body(client)
-            }
-        } catch let failure as ClientFailure {
-            throw failure.exit()
-        }
+    func run(_ body: (VMReserveClient) async throws -> Void) async throws {
+        try await ClientSettings.resolve(server: server, pool: pool).run(body)
     }
 }
 
@@ -40,10 +35,23 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "Print the server's JSON answer instead of text.")
     var json = false
 
-    /// For a command that prints nothing when it succeeds: the answer with `--json`.
-    func printJSONIfAsked(_ answer: Any) {
-        if json { print(jsonText(answer)) }
+    /// The answer's JSON with `--json`, else `text` of its value.
+    func print<Value>(_ answer: Answer<Value>, _ text: (Value) -> String) {
+        Swift.print(json ? jsonText(answer.data) : text(answer.value))
     }
+
+    /// For a command that prints nothing when it succeeds: the answer with `--json`.
+    func printJSONIfAsked<Value>(_ answer: Answer<Value>) {
+        if json { Swift.print(jsonText(answer.data)) }
+    }
+}
+
+/// JSON as the client prints it with `--json`: sorted keys, indented.
+func jsonText(_ data: Data) -> String {
+    guard let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]),
+          let text = try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+    else { return "null" }
+    return String(decoding: text, as: UTF8.self)
 }
 
 /// A VM named on the command line by its IP address or its id.
@@ -69,11 +77,11 @@ enum VMReference: ExpressibleByArgument, CustomStringConvertible {
         }
     }
 
-    /// The checkin body that names this VM.
-    var checkinBody: [String: Any] {
+    /// The VM as the API names it.
+    var name: VMName {
         switch self {
-        case .ip(let ip): ["ip": ip]
-        case .id(let id): ["vm_id": id]
+        case .ip(let ip): .ip(ip)
+        case .id(let id): .id(id)
         }
     }
 }

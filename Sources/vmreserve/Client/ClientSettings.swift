@@ -1,4 +1,5 @@
 import Foundation
+import VMReserveClient
 
 /// Where the client finds its server and token: a flag, else `VMRESERVE_SERVER` /
 /// `VMRESERVE_TOKEN`, else what `vmreserve login` stored in the user's config folder
@@ -52,6 +53,20 @@ struct ClientSettings: Codable, Equatable {
         guard rename(temporary.path, file.path) == 0 else {
             try? manager.removeItem(at: temporary)
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path])
+        }
+    }
+}
+
+extension ClientSettings {
+    /// Runs `body` with a client of these settings; a failure ends the command with its line on
+    /// standard error and its exit code.
+    func run<T>(_ body: (VMReserveClient) async throws -> T) async throws -> T {
+        do {
+            return try await VMReserveClient.with(server: server, token: token, pool: pool, body)
+        } catch let error as VMReserveError {
+            throw ClientFailure(error, signedIn: token != nil).exit()
+        } catch let failure as ClientFailure {
+            throw failure.exit()
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VMReserveClient
 
 extension Duration {
     /// Seconds as people read them: `45s`, `3m05s`, `2h04m`, `3d02h`.
@@ -41,23 +42,20 @@ func alignedTable(_ rows: [[String]]) -> String {
     }.joined(separator: "\n")
 }
 
-/// The time left until an RFC 3339 time (`lease_expires_at`), as `Duration.text` writes it; `-`
-/// for none.
-func timeLeft(until text: Any?, now: Date = Date()) -> String {
-    guard let text = text as? String, let end = parseRFC3339(text) else { return "-" }
+/// The time left until `end` (a lease's), as `Duration.text` writes it; `-` for none.
+func timeLeft(until end: Date?, now: Date = Date()) -> String {
+    guard let end else { return "-" }
     return Duration.text(seconds: Int(end.timeIntervalSince(now).rounded(.up)))
 }
 
 /// The length of a VM's lease in seconds (from its check-out or last renewal to its end), nil
 /// for a VM without one.
-func leaseSeconds(of vm: [String: Any]) -> Int? {
-    guard let end = (vm["lease_expires_at"] as? String).flatMap(parseRFC3339),
-          let start = (vm["checked_out_at"] as? String).flatMap(parseRFC3339) else { return nil }
+func leaseSeconds(of vm: VM) -> Int? {
+    guard let end = vm.leaseExpiresAt, let start = vm.checkedOutAt else { return nil }
     return Int(end.timeIntervalSince(start).rounded())
 }
 
-private func parseRFC3339(_ text: String) -> Date? {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text)
+/// A time as the API writes it: RFC 3339, UTC.
+func rfc3339(_ date: Date) -> String {
+    ISO8601DateFormatter().string(from: date)
 }

@@ -1,32 +1,29 @@
 import Foundation
+import VMReserveClient
 
-/// The user operations the client commands share.
-extension APIClient {
+/// The user operations the client commands share, on top of the client library's calls.
+extension VMReserveClient {
     /// Checks a VM out; with `--wait` seconds, waits for one as long as that (asking again when
     /// the server's own `--max-wait` is shorter), with a spinner on a terminal. Every ask carries
     /// the same Idempotency-Key, so an answer lost on the way (asked again up to 3 times) never
     /// costs a second VM.
-    func checkOut(_ options: CheckoutOptions) async throws(ClientFailure) -> [String: Any] {
-        let wait = options.wait
-        var body: [String: Any] = [:]
-        if let lease = options.lease { body["lease_seconds"] = lease.seconds }
-        if let size = options.size { body["size"] = size }
+    func checkOut(_ options: CheckoutOptions) async throws(VMReserveError) -> Answer<VM> {
         let key = UUID().uuidString
-        let deadline = ContinuousClock.now + .seconds(wait)
-        let spinner = wait > 0 ? WaitSpinner("waiting for a VM") : nil
+        let deadline = ContinuousClock.now + .seconds(options.wait)
+        let spinner = options.wait > 0 ? WaitSpinner("waiting for a VM") : nil
         var lost = 0  // answers lost on the way, each asked again
         while true {
             let left = Int((deadline - ContinuousClock.now).components.seconds)
             let asked = ContinuousClock.now
             do {
-                let vm = try await call(.POST, "/v1/checkouts", query: left > 0 ? [("wait", String(min(left, 3600)))] : [],
-                                        body: body, headers: [("Idempotency-Key", key)], timeout: .seconds(max(left, 0) + 60))
+                let vm = try await answer(.checkOut(leaseSeconds: options.lease?.seconds, size: options.size, wait: min(max(left, 0), 3600),
+                                                    idempotencyKey: key))
                 await spinner?.stop()
-                return vm as? [String: Any] ?? [:]
-            } catch where (error.kind == .noneAvailable || error.code == "idempotency_key_in_use") && ContinuousClock.now < deadline {
+                return vm
+            } catch where (error.code == .noVMAvailable || error.code == .idempotencyKeyInUse) && ContinuousClock.now < deadline {
                 // the server waited as long as it would; ask again (at most once a second)
                 try? await Task.sleep(until: asked + .seconds(1))
-            } catch where error.code == "answer_lost" && lost < 3 {
+            } catch where error.kind == .answerLost && lost < 3 {
                 // the server may have checked a VM out for this ask: the same key gets it
                 lost += 1
                 try? await Task.sleep(for: .seconds(1))
@@ -37,33 +34,16 @@ extension APIClient {
         }
     }
 
-    /// The VMs the caller holds.
-    func mine() async throws(ClientFailure) -> [[String: Any]] {
-        try await call(.GET, "/v1/vms/mine") as? [[String: Any]] ?? []
-    }
-
     /// The id of the VM `reference` names among those the caller holds (an id is taken as given).
-    func vmID(_ reference: VMReference) async throws(ClientFailure) -> String {
+    func vmID(_ reference: VMReference) async throws -> String {
         switch reference {
         case .id(let id):
             return id
         case .ip(let ip):
-            guard let id = try await mine().first(where: { $0["ip"] as? String == ip })?["vm_id"] as? String else {
+            guard let id = try await call(.mine).first(where: { $0.ip == ip })?.id else {
                 throw ClientFailure(kind: .notFound, message: "you hold no VM with the address \(ip)")
             }
             return id
         }
-    }
-
-    /// Checks in the VM `reference` names.
-    @discardableResult
-    func checkIn(_ reference: VMReference) async throws(ClientFailure) -> Any {
-        try await call(.POST, "/v1/checkins", body: reference.checkinBody)
-    }
-
-    /// Renews the lease of VM `id`: `lease`, else the lease's own length.
-    func renew(_ id: String, lease: LeaseDuration?) async throws(ClientFailure) -> [String: Any] {
-        try await call(.POST, "/v1/checkouts/\(Self.pathComponent(id))/renew",
-                       body: lease.map { ["lease_seconds": $0.seconds] } ?? [:]) as? [String: Any] ?? [:]
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VMReserveClient
 
 /// `vmreserve login`: stores the server and a token for the other client commands.
 struct LoginCommand: AsyncParsableCommand {
@@ -20,13 +21,7 @@ struct LoginCommand: AsyncParsableCommand {
             throw ValidationError("give the token on standard input")
         }
         let settings = ClientSettings(server: server, token: token, pool: pool)
-        do {
-            try await APIClient.with(settings) { client in
-                _ = try await client.call(.GET, "/v1/vms/mine")  // the token works
-            }
-        } catch let failure as ClientFailure {
-            throw failure.exit()
-        }
+        _ = try await settings.run { client in try await client.call(.mine) }  // the token works
         try settings.store()
         Terminal.error("Signed in to \(server)\(pool.map { ", pool \($0)" } ?? ""); settings in \(ClientSettings.file().path)")
     }
@@ -45,8 +40,7 @@ struct CheckoutCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await client.run { api in
-            let vm = try await api.checkOut(checkout)
-            print(output.json ? jsonText(vm) : vm["ip"] as? String ?? "")
+            output.print(try await api.checkOut(checkout)) { $0.ip ?? "" }
         }
     }
 }
@@ -62,8 +56,7 @@ struct CheckinCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await client.run { api in
-            let checkedIn = try await api.checkIn(vm)
-            output.printJSONIfAsked(checkedIn)
+            output.printJSONIfAsked(try await api.answer(.checkIn(vm.name)))
         }
     }
 }
@@ -85,12 +78,9 @@ struct RenewCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await client.run { api in
-            let renewed = try await api.renew(try await api.vmID(vm), lease: lease)
-            if output.json {
-                print(jsonText(renewed))
-            } else {
-                print("\(renewed["ip"] as? String ?? "") leased until \(renewed["lease_expires_at"] as? String ?? "-") "
-                      + "(\(timeLeft(until: renewed["lease_expires_at"])) left)")
+            let renewed = try await api.answer(.renew(try await api.vmID(vm), leaseSeconds: lease?.seconds))
+            output.print(renewed) { vm in
+                "\(vm.ip ?? "") leased until \(vm.leaseExpiresAt.map(rfc3339) ?? "-") (\(timeLeft(until: vm.leaseExpiresAt)) left)"
             }
         }
     }
@@ -105,15 +95,11 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await client.run { api in
-            let vms = try await api.mine()
-            if output.json {
-                print(jsonText(vms))
-                return
+            output.print(try await api.answer(.mine)) { vms in
+                alignedTable([["IP", "ID", "STATUS", "LEASE LEFT"]] + vms.map { vm in
+                    [vm.ip ?? "-", vm.id, vm.status.rawValue, timeLeft(until: vm.leaseExpiresAt)]
+                })
             }
-            print(alignedTable([["IP", "ID", "STATUS", "LEASE LEFT"]] + vms.map { vm in
-                [vm["ip"] as? String ?? "-", vm["vm_id"] as? String ?? "", vm["status"] as? String ?? "",
-                 timeLeft(until: vm["lease_expires_at"])]
-            }))
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Processes
 import Synchronization
+import VMReserveClient
 
 /// `vmreserve with -- CMD ARGS…`: what Jenkins' `lock {}` step gives a pipeline, for any shell.
 /// Checks a VM out, runs CMD with `VMRESERVE_IP` and `VMRESERVE_VM_ID` in its environment,
@@ -29,26 +30,25 @@ struct WithCommand: AsyncParsableCommand {
         var status: Int32 = 0
         try await client.run { api in
             // a stop while the checkout waits ends the wait (the server gives back a VM handed meanwhile)
-            let checkingOut = Task { [checkout] in CheckedOut(fields: try await api.checkOut(checkout)) }
+            let checkingOut = Task { [checkout] in try await api.checkOut(checkout).value }
             let watcher = Task { await stops.watch { _ in checkingOut.cancel() } }
             let result = await checkingOut.result
             watcher.cancel()
             if let signal = stops.first {
-                if case .success(let vm) = result, let id = vm.fields["vm_id"] as? String { _ = try? await api.checkIn(.id(id)) }
+                if case .success(let vm) = result { _ = try? await api.call(.checkIn(.id(vm.id))) }
                 status = 128 + signal
                 return
             }
-            let vm = try result.get().fields
-            guard let id = vm["vm_id"] as? String else { throw ClientFailure(kind: .other, message: "the server answered no vm_id") }
+            let vm = try result.get(), id = vm.id
             let seconds = leaseSeconds(of: vm)
             let renewal = Task { await keepLeased(api, id: id, leaseSeconds: seconds) }
-            status = await runCommand(environment: ["VMRESERVE_IP": vm["ip"] as? String ?? "", "VMRESERVE_VM_ID": id], stops: stops)
+            status = await runCommand(environment: ["VMRESERVE_IP": vm.ip ?? "", "VMRESERVE_VM_ID": id], stops: stops)
             renewal.cancel()
             // the command ran: its status is the answer, whatever the checkin meets
-            do {
+            do throws(VMReserveError) {
                 try await checkInPersistently(api, id: id)
-            } catch let failure as ClientFailure {
-                Terminal.error("vmreserve: could not check in \(vm["ip"] as? String ?? id): \(failure.message)")
+            } catch {
+                Terminal.error("vmreserve: could not check in \(vm.ip ?? id): \(error.message)")
             }
         }
         if status != 0 { throw ExitCode(status) }
@@ -57,25 +57,25 @@ struct WithCommand: AsyncParsableCommand {
     /// Renews the lease halfway through each lease, while the command runs.
     /// (A renewal without `--lease` keeps the lease's own length.)
     /// A renewal that fails is tried again every tenth of the lease, until one succeeds.
-    private func keepLeased(_ api: APIClient, id: String, leaseSeconds: Int?) async {
+    private func keepLeased(_ api: VMReserveClient, id: String, leaseSeconds: Int?) async {
         guard let seconds = leaseSeconds else { return }  // no lease: nothing to renew
         var pause = max(1, seconds / 2)
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(pause))
             if Task.isCancelled { return }
-            let renewed = (try? await api.renew(id, lease: checkout.lease)) != nil
+            let renewed = (try? await api.call(.renew(id, leaseSeconds: checkout.lease?.seconds))) != nil
             pause = renewed ? max(1, seconds / 2) : max(1, seconds / 10)
         }
     }
 
     /// The checkin, asked again for up to a minute while the server cannot be reached.
-    private func checkInPersistently(_ api: APIClient, id: String) async throws(ClientFailure) {
+    private func checkInPersistently(_ api: VMReserveClient, id: String) async throws(VMReserveError) {
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
             do {
-                try await api.checkIn(.id(id))
+                _ = try await api.call(.checkIn(.id(id)))
                 return
-            } catch where error.kind == .unreachable && ContinuousClock.now < deadline {
+            } catch where (error.kind != .refused || error.code == .storeUnavailable) && ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
@@ -99,11 +99,6 @@ struct WithCommand: AsyncParsableCommand {
         forwarder.cancel()
         return status
     }
-}
-
-/// A checkout's answer, handed from the task that waited for it.
-private struct CheckedOut: @unchecked Sendable {  // JSON values, read only
-    let fields: [String: Any]
 }
 
 /// SIGTERM, SIGHUP and SIGINT, caught rather than fatal while `vmreserve with` runs, so that it
