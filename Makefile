@@ -1,5 +1,5 @@
 # vmreserve: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: run test test-under-load build release install bench deps clean
+.PHONY: run test test-under-load build release install bench deps clean console-picture
 
 # Installs redis-server and libhiredis-dev if missing, builds, and serves on 127.0.0.1:5000 in dev
 # mode (tokenless requests act as an admin; a local redis-server is started if none answers).
@@ -34,6 +34,13 @@ bench: deps
 
 deps:
 	@bash scripts/install-deps.sh
+
+# README's picture of the console, taken again by the browser test (ConsoleTests).
+console-picture:
+	@bash scripts/install-deps.sh --test
+	swift build --build-tests
+	VMRESERVE_SCREENSHOTS=test-artifacts/console swift test --skip-build --filter aRealBrowserSignsIn
+	cp test-artifacts/console/console-readme.png docs/console.png
 
 clean:
 	rm -rf .build .vmreserve-data

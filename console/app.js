@@ -33,7 +33,8 @@ class APIError extends Error {
 
 // One API call: the envelope's data, or an APIError with the envelope's message.
 async function api(method, path, body) {
-  const headers = { Authorization: 'Bearer ' + state.token };
+  // (no token in development mode: the gateway takes tokenless requests as its admin's)
+  const headers = state.token ? { Authorization: 'Bearer ' + state.token } : {};
   const init = { method, headers, cache: 'no-store', credentials: 'omit' };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -135,6 +136,7 @@ async function signIn(token, pool) {
   sessionStorage.setItem('vmreserve.token', token);
   sessionStorage.setItem('vmreserve.pool', pool);
   byId('who').textContent = (state.admin ? 'admin' : 'user') + (pool ? ' · pool ' + pool : '');
+  byId('dev-mode').hidden = token !== '';
   byId('sign-in').hidden = true;
   byId('sign-out').hidden = false;
   byId('mine').hidden = false;
@@ -152,6 +154,7 @@ function signOut() {
   Object.assign(state, { token: null, pool: '', admin: false });
   clearTimeout(state.refreshTimer);
   byId('who').textContent = '';
+  byId('dev-mode').hidden = true;
   byId('sign-out').hidden = true;
   byId('mine').hidden = true;
   byId('admin').hidden = true;
@@ -165,7 +168,7 @@ function signOut() {
 
 async function refresh() {
   clearTimeout(state.refreshTimer);
-  if (!state.token) return;
+  if (state.token === null) return;
   try {
     await renderMine();
     if (state.admin) await Promise.all([renderPool(), renderVMs(), renderUsers(), renderEvents()]);
@@ -318,9 +321,14 @@ function onSubmit(id, handler) {
 
 document.addEventListener('DOMContentLoaded', () => {
   onSubmit('sign-in-form', async () => {
+    const token = byId('token').value.trim();
+    if (!token) {
+      show('sign-in-message', 'Enter your token: an admin gives it to you (vmreserve admin users add), or use vmreserve login\'s', true);
+      return;
+    }
     show('sign-in-message', 'Signing in…');
     try {
-      await signIn(byId('token').value.trim(), byId('pool').value.trim());
+      await signIn(token, byId('pool').value.trim());
       byId('token').value = '';
     } catch (error) {
       show('sign-in-message', error.message, true);
@@ -370,5 +378,8 @@ document.addEventListener('DOMContentLoaded', () => {
   const token = sessionStorage.getItem('vmreserve.token');
   if (token) {
     signIn(token, sessionStorage.getItem('vmreserve.pool') || '').catch(() => signOut());
+  } else {
+    // a gateway in development mode answers without a token: sign in as its admin, and say so
+    signIn('', '').catch(() => signOut());
   }
 });

@@ -8,9 +8,14 @@ Two tabs, two people (sessionStorage is per tab): the admin creates VMs and a us
 provider failed with markup in its error shows it as text; the user signs in, checks out, sees
 the VM and its lease counting down, renews, checks in; the admin's tab follows along live, no
 reload; then the admin filters and pages the VMs, deletes one, changes a quota and rotates the
-user's token, which signs the user's tab out.
-Screenshots go to --screenshots.
-Usage: console_test.py --url URL --admin-token TOKEN --fail-marker PATH --screenshots DIR"""
+user's token, which signs the user's tab out. A sign-in with no token says why.
+
+Then, with --dev-url, a gateway in development mode: the console signs in as its admin with no
+token, and says so. With --readme-url, a gateway with a realistic pool (EC2-like machines, a
+provider error, leases running): README's picture, console-readme.png.
+Screenshots go to --screenshots (the XSS pool's are test artifacts only).
+Usage: console_test.py --url URL --admin-token TOKEN --fail-marker PATH --screenshots DIR
+                       [--dev-url URL] [--readme-url URL]"""
 import argparse
 import os
 import re
@@ -30,6 +35,8 @@ parser.add_argument("--url", required=True)
 parser.add_argument("--admin-token", required=True)
 parser.add_argument("--fail-marker", required=True)
 parser.add_argument("--screenshots", required=True)
+parser.add_argument("--dev-url")
+parser.add_argument("--readme-url")
 options = parser.parse_args()
 os.makedirs(options.screenshots, exist_ok=True)
 
@@ -90,6 +97,9 @@ try:
     # the admin's tab
     admin_tab = driver.current_window_handle
     driver.get(options.url + "/ui")
+    driver.find_element(By.CSS_SELECTOR, "#sign-in-form button[type=submit]").click()
+    until("a sign-in with no token says why", lambda: text_of("sign-in-message").startswith("Enter your token"))
+    check(not driver.find_element(By.ID, "dev-mode").is_displayed(), "no development-mode note on a gateway not in it")
     fill("token", "not-a-token")
     driver.find_element(By.CSS_SELECTOR, "#sign-in-form button[type=submit]").click()
     until("a wrong token is refused", lambda: text_of("sign-in-message") == "Unknown or revoked token")
@@ -223,6 +233,25 @@ try:
     driver.find_element(By.ID, "sign-out").click()
     until("signed out", lambda: driver.find_element(By.ID, "sign-in").is_displayed())
     check(driver.execute_script("return sessionStorage.getItem('vmreserve.token')") is None, "the token is forgotten")
+
+    if options.dev_url:
+        # development mode: signed in as the gateway's admin at once, with a note saying so
+        driver.get(options.dev_url + "/ui")
+        until("the console signs in with no token", lambda: driver.find_element(By.ID, "admin").is_displayed())
+        check(driver.find_element(By.ID, "dev-mode").is_displayed(), "the development-mode note shows")
+        check(text_of("who") == "admin", f"signed in as the admin: {text_of('who')!r}")
+
+    if options.readme_url:
+        # README's picture: a realistic pool, as an operator would see it
+        driver.get(options.readme_url + "/ui")
+        until("the sign-in form shows", lambda: driver.find_element(By.ID, "token").is_displayed())
+        fill("token", options.admin_token)
+        driver.find_element(By.CSS_SELECTOR, "#sign-in-form button[type=submit]").click()
+        until("the admin's view of the realistic pool", lambda: driver.find_element(By.ID, "admin").is_displayed()
+              and count("error") == "1" and count("checked-out") == "4")
+        until("every VM is listed", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#vms tbody tr")) >= 10)
+        driver.save_screenshot(os.path.join(options.screenshots, "console-readme.png"))
+
     # (answers of 401 and 403 are logged too, as "Failed to load resource": expected ones)
     errors = [entry for entry in driver.get_log("browser")
               if entry["level"] == "SEVERE" and "Failed to load resource" not in entry["message"]]
