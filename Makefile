@@ -35,7 +35,7 @@ bench: deps
 deps:
 	@bash scripts/install-deps.sh
 
-# README's picture of the console, taken again by the browser test (ConsoleTests).
+# README's picture of the console, taken again by the browser test (BrowserConsoleTests).
 console-picture:
 	@bash scripts/install-deps.sh --test
 	swift build --build-tests

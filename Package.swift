@@ -106,35 +106,50 @@ let package = Package(
             ],
             path: "bench/BareEndpoint"
         ),
+        // Tests, by kind (README, "Tests"): UnitTests run no process; RedisTests run the Redis
+        // client and the Lua scripts (one file per script, as in lua/) against a real
+        // redis-server; GatewayTests run gateways in this process against a real redis-server;
+        // SystemTests run several processes (vmreserve serve, Sentinel, Cluster, the command-line
+        // client, a browser).
         .target(
             name: "TestSupport",
             dependencies: ["RedisServerProcess", "RedisClient", "Processes"],
             path: "Tests/TestSupport"
         ),
+        .target(
+            name: "GatewayTestSupport",
+            dependencies: [
+                "ReservationHTTP",
+                "RedisClient",
+                "RedisServerProcess",
+                "Processes",
+                "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/GatewayTestSupport"
+        ),
         .testTarget(
-            name: "RedisClientTests",
+            name: "UnitTests",
+            dependencies: ["RedisClient", "Reservations", "ReservationHTTP", "vmreserve", "VMReserveClient", "TestSupport"]
+        ),
+        .testTarget(
+            name: "RedisTests",
             dependencies: [
                 "RedisClient",
                 "RedisServerProcess",
+                "Reservations",
+                "Processes",
                 "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
-            name: "vmreserveTests",
-            dependencies: ["vmreserve"]
-        ),
-        .testTarget(
-            name: "VMReserveClientTests",
-            dependencies: ["VMReserveClient"]
-        ),
-        .testTarget(
-            name: "ReservationsTests",
-            dependencies: ["Reservations", "RedisClient", "Processes", "TestSupport"]
-        ),
-        .testTarget(
-            name: "ReservationHTTPTests",
+            name: "GatewayTests",
             dependencies: [
                 "ReservationHTTP",
                 "Reservations",
@@ -142,6 +157,23 @@ let package = Package(
                 "RedisServerProcess",
                 "Processes",
                 "TestSupport",
+                "GatewayTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SystemTests",
+            dependencies: [
+                "ReservationHTTP",
+                "Reservations",
+                "RedisClient",
+                "RedisServerProcess",
+                "Processes",
+                "TestSupport",
+                "GatewayTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The web console in a real browser: headless Chromium through chromedriver (Debian's
-`chromium`, `chromium-driver`), driven by Selenium (PyPI). Run by ConsoleTests against a real
+`chromium`, `chromium-driver`), driven by Selenium (PyPI). Run by BrowserConsoleTests against a real
 gateway (exec provider: the test's provision command, which fails with markup once --fail-marker
 exists) and Redis.
 
