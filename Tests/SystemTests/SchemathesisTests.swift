@@ -40,7 +40,7 @@ import TestSupport
             let schemathesis = try processes.start(
                 ["sh", "-c", "cd \"$0\" && exec \"$@\"", directory.path,
                  "schemathesis", "run", "http://127.0.0.1:\(port)/openapi.json", "-H", "Authorization: Bearer \(bearer)",
-                 "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "15",
+                 "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "15", "--workers", "1",
                  "--seed", "7", "--no-color"] + arguments,
                 environment: ["SCHEMATHESIS_TELEMETRY": "false", "SCHEMATHESIS_HOOKS": "unchanged_on_rejection",
                               "PYTHONPATH": repositoryRoot.appending(path: "Tests/schemathesis").path,
