@@ -25,6 +25,7 @@ import time
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -76,9 +77,17 @@ def click(selector):
 
 
 def fill(element_id, value):
-    field = driver.find_element(By.ID, element_id)
-    field.clear()
-    field.send_keys(value)
+    """Types `value` into a field as a person does: focused first (the page's redraws leave a
+    focused field alone; a field cleared without focus could get its old value back before the
+    typing, which then appended to it), all it held replaced, and looked at again until it holds
+    exactly `value`."""
+    def attempt():
+        field = driver.find_element(By.ID, element_id)
+        field.click()
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(value)
+        return field.get_attribute("value") == value
+    until(f"{element_id} holds {value!r}", attempt)
 
 
 def sign_in(token):
