@@ -6,6 +6,10 @@ import RedisServerProcess
 import Testing
 import TestSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Security of `vmreserve serve` processes: the admin token rotated through its file with no
 /// restart, and no secret in their logs.
 @Suite(.timeLimit(.minutes(20))) struct GatewaySecurityTests {
@@ -64,6 +68,29 @@ import TestSupport
             for secret in [adminToken, userToken, rotated, wrong, password] {
                 #expect(!text.contains(secret), "a secret in the log")
             }
+        }
+    }
+
+    /// A Redis password given in a file is used, and is on neither the gateway's command line
+    /// nor its environment, as `ps e` would show them.
+    @Test func aRedisPasswordFromAFileIsOnNoCommandLine() async throws {
+        try await withTestProcesses { processes in
+            let password = "redis-secret-\(UUID().uuidString)"
+            let redis = try await processes.redis(extraArguments: ["--requirepass", password])
+            let directory = try processes.temporaryDirectory("password-file")
+            let file = directory.appending(path: "redis-password")
+            try (password + "\n").write(to: file, atomically: true, encoding: .utf8)
+            let port = try freeLoopbackPort()
+            let process = try await GatewayProcess.start(
+                ["--redis-url", "redis://127.0.0.1:\(redis.port)/0", "--redis-password-file", file.path, "--admin-token", adminToken],
+                port: port, log: directory.appending(path: "gateway.log"), processes: processes)
+            let gateway = Gateway(port: port)
+            #expect(try await gateway.createVMs(1).count == 1, "the gateway reached Redis with the file's password")
+            for listing in ["cmdline", "environ"] {
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(process.pid)/\(listing)"))
+                #expect(!String(decoding: bytes, as: UTF8.self).contains(password), "the password is in /proc/PID/\(listing)")
+            }
+            #expect(await process.terminate(with: SIGTERM) == 0)
         }
     }
 }

@@ -254,6 +254,8 @@ import Glibc
         ([], ["VMRESERVE_PORT": "x"]),
         (["--redis-url", "http://127.0.0.1:6379"], [:]),
         (["--redis-url", "unix://redis.sock"], [:]),
+        (["--redis-password-file", "/no/such/file"], [:]),
+        (["--redis-url", "redis://:secret@127.0.0.1:6379/0", "--redis-password-file", "/etc/hostname"], [:]),
         (["--redis-url", "unix:///tmp/redis.sock", "--redis-cluster", "127.0.0.1:7000"], [:]),
         (["--redis-url", "unix:///tmp/redis.sock", "--redis-sentinel", "127.0.0.1:26379", "--sentinel-master", "vmr"], [:]),
         (["--dev", "--host", "0.0.0.0"], [:]),

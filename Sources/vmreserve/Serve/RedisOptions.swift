@@ -8,6 +8,8 @@ import ReservationHTTP
 struct RedisOptions: ParsableArguments {
     @Option(name: .customLong("redis-url"), help: "redis://[[user]:password@]host[:port][/db], or unix://[[user]:password@]/path/to/redis.sock[?db=N] for a Redis on this machine.")
     var redisURL = GatewayConfiguration.defaults.redis.url.description
+    @Option(help: "A file whose first line is the Redis password (in place of one in --redis-url): no command line or environment listing then shows it.")
+    var redisPasswordFile: String?
     @Option(help: "Redis connections to keep, each pipelined. (default: one per event loop, that is per core, at least 2)")
     var redisConnections: Int?
     @Option(help: "Sentinels that name the Redis primary, host:port,... (port 26379 when left out); with them --redis-url gives only the password and database. Needs --sentinel-master.")
@@ -28,11 +30,15 @@ struct RedisOptions: ParsableArguments {
 
     /// Sets `configuration.redis` and the replica acknowledgements; answers the Redis URL.
     func apply(to configuration: inout GatewayConfiguration) throws -> RedisURL {
-        let url: RedisURL
+        var url: RedisURL
         do throws(RedisError) {
             url = try RedisURL(redisURL)
         } catch {
             throw ValidationError("--redis-url: \(error.message)")
+        }
+        if let redisPasswordFile {
+            guard url.password == nil else { throw ValidationError("--redis-password-file and a password in --redis-url exclude each other") }
+            url.password = try Self.password(in: redisPasswordFile)
         }
         configuration.redis = .init(url: url, connectionCount: try OptionChecks.within(redisConnections ?? Self.defaultConnections,
                                                                                          1...64, "redis-connections"))
@@ -60,6 +66,17 @@ struct RedisOptions: ParsableArguments {
         configuration.minReplicasAck = try OptionChecks.within(minReplicasAck, 0...16, "min-replicas-ack")
         configuration.replicaAckTimeout = .milliseconds(try OptionChecks.within(replicaAckTimeout, 1...60_000, "replica-ack-timeout"))
         return url
+    }
+
+    /// The first line of `path`, which must hold one.
+    private static func password(in path: String) throws -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("--redis-password-file: cannot read \(path)")
+        }
+        let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let password = line.hasSuffix("\r") ? String(line.dropLast()) : line
+        guard !password.isEmpty else { throw ValidationError("--redis-password-file: \(path) has no password on its first line") }
+        return password
     }
 
     /// `vmreserve:HOST:PID`: whose each connection is, in Redis' `CLIENT LIST` (a host name's
