@@ -94,19 +94,37 @@ import TestSupport
         }
     }
 
+    /// The provider's commands wait for the test's go-ahead (a file each), so the VM is
+    /// provisioning, then deprovisioning, for as long as the test needs, however slow the machine.
     @Test func aDeletedVMIsDeprovisionedBeforeItIsGone() async throws {
-        try await withGateway(configure: Self.simulator(bootDelay: .milliseconds(300))) { gateway async throws in
-            let id = try #require(try await gateway.createVMs(1).first?["vm_id"] as? String)
-            let early = try await gateway.call(.DELETE, "/v1/admin/vms/\(id)")
-            #expect(early.status == 409 && early.code == "invalid_state", "not while it is being provisioned")
-            try await waitUntil("the VM is available") { await status(gateway, id) == "available" }
-            let deleted = try await gateway.call(.DELETE, "/v1/admin/vms/\(id)")
-            #expect(deleted.status == 200 && deleted["status"] == "deprovisioning")
-            try await waitUntil("the VM is gone") { (try? await gateway.call(.GET, "/v1/vms/\(id)").status) == 404 }
-            let history = try await events(gateway, vm: id)
-            #expect(history.suffix(2).compactMap { $0["action"] as? String } == ["delete", "deprovisioned"])
-            #expect((millisecondsBetween(history[history.count - 2], history.last) ?? 0) >= 300)
-            #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["total"] as? Int == 0)
+        try await withTestProcesses { processes async throws in
+            let directory = try processes.temporaryDirectory("deprovision")
+            let provisioned = directory.appending(path: "provision-may-end"), deprovisioned = directory.appending(path: "deprovision-may-end")
+            for (name, marker, answer) in [("provision", provisioned, #"{"ip": "198.51.100.7", "machine_id": "m-1"}"#),
+                                           ("deprovision", deprovisioned, "{}")] {
+                let script = "#!/bin/sh\ncat >/dev/null\nwhile [ ! -e '\(marker.path)' ]; do sleep 0.05; done\necho '\(answer)'\n"
+                try script.write(to: directory.appending(path: name), atomically: true, encoding: .utf8)
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.appending(path: name).path)
+            }
+            try await withGateway(configure: {
+                $0.provisioning = ProvisioningPolicy(provider: ExecProvider(
+                    provisionCommand: directory.appending(path: "provision").path,
+                    deprovisionCommand: directory.appending(path: "deprovision").path))
+            }) { gateway async throws in
+                let id = try #require(try await gateway.createVMs(1).first?["vm_id"] as? String)
+                let early = try await gateway.call(.DELETE, "/v1/admin/vms/\(id)")
+                #expect(early.status == 409 && early.code == "invalid_state", "not while it is being provisioned")
+                FileManager.default.createFile(atPath: provisioned.path, contents: nil)
+                try await waitUntil("the VM is available") { await status(gateway, id) == "available" }
+                let deleted = try await gateway.call(.DELETE, "/v1/admin/vms/\(id)")
+                #expect(deleted.status == 200 && deleted["status"] == "deprovisioning")
+                #expect(await status(gateway, id) == "deprovisioning", "still there while its machine is being destroyed")
+                FileManager.default.createFile(atPath: deprovisioned.path, contents: nil)
+                try await waitUntil("the VM is gone") { (try? await gateway.call(.GET, "/v1/vms/\(id)").status) == 404 }
+                let history = try await events(gateway, vm: id)
+                #expect(history.suffix(2).compactMap { $0["action"] as? String } == ["delete", "deprovisioned"])
+                #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["total"] as? Int == 0)
+            }
         }
     }
 
