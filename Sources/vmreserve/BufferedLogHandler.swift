@@ -107,10 +107,13 @@ final class LogOutput: Service, @unchecked Sendable {
     }
 }
 
-/// swift-log's line format (`time level label: key=value [source] message`), written to a `LogOutput`.
+/// Log lines written to a `LogOutput`: swift-log's line format (`time level label: key=value
+/// [source] message`), or one JSON object a line (`time`, `level`, `label`, `message`, `source`
+/// and each metadata field, sorted by name).
 struct BufferedLogHandler: LogHandler {
     let label: String
     let output: LogOutput
+    var format = LogFormat.text
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
     var metadataProvider: Logger.MetadataProvider?
@@ -124,9 +127,22 @@ struct BufferedLogHandler: LogHandler {
         var fields = metadata
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
         if let given = event.metadata { fields.merge(given) { _, new in new } }
+        output.append(format == .json ? jsonLine(event, fields) : textLine(event, fields), urgent: event.level >= .warning)
+    }
+
+    private func textLine(_ event: LogEvent, _ fields: Logger.Metadata) -> String {
         let rendered = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let line = "\(Self.timestamp()) \(event.level) \(label):\(rendered.isEmpty ? "" : " " + rendered) [\(event.source)] \(event.message)\n"
-        output.append(line, urgent: event.level >= .warning)
+        return "\(Self.timestamp()) \(event.level) \(label):\(rendered.isEmpty ? "" : " " + rendered) [\(event.source)] \(event.message)\n"
+    }
+
+    private func jsonLine(_ event: LogEvent, _ fields: Logger.Metadata) -> String {
+        var object: [String: String] = fields.mapValues { "\($0)" }
+        object.merge(["time": Self.timestamp(), "level": "\(event.level)", "label": label, "message": "\(event.message)",
+                      "source": event.source]) { _, own in own }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            return textLine(event, fields)
+        }
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
 
     private static func timestamp() -> String {

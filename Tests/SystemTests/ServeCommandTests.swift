@@ -233,6 +233,31 @@ import Glibc
         }
     }
 
+    /// `--log-format json`: every line one JSON object with its time, level and message; a
+    /// request's line with its method, route, status and duration; no token in any line.
+    @Test func aJSONLogIsOneObjectALineWithTheRequestsFields() async throws {
+        try await withTestProcesses { processes in
+            let redis = try await SharedRedis.url(), directory = try processes.temporaryDirectory("json-log")
+            let port = try freeLoopbackPort(), log = directory.appending(path: "gateway.log")
+            let process = try await GatewayProcess.start(
+                ["--redis-url", redis.description, "--pool", "json-log-\(UUID().uuidString)", "--admin-token", adminToken,
+                 "--log-format", "json"],
+                port: port, log: log, processes: processes)
+            let gateway = Gateway(port: port)
+            let token = try await gateway.createUser("jason", quota: 1)
+            #expect(try await gateway.call(.GET, "/v1/vms/mine", token: token).status == 200)
+            #expect(await process.terminate(with: SIGTERM) == 0)
+            let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("{") }
+            let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+            #expect(objects.count == lines.count && objects.count >= 3, "\(lines.prefix(3))")
+            #expect(objects.allSatisfy { $0["time"] != nil && $0["level"] != nil && $0["message"] != nil })
+            let request = objects.first { $0["message"] == "request" && $0["route"] == "/v1/vms/mine" }
+            #expect(request?["method"] == "GET" && request?["status"] == "200" && request?["duration_ms"].flatMap(Double.init) != nil,
+                    "\(String(describing: request))")
+            #expect(!lines.contains { $0.contains(token) || $0.contains(adminToken) }, "no token in the log")
+        }
+    }
+
     @Test func aFlagWinsOverItsVariable() async throws {
         try await withTestProcesses { processes in
             let redis = try await SharedRedis.url(), pool = "cli-\(UUID().uuidString)"  // a pool of its own there
@@ -267,6 +292,7 @@ import Glibc
         ([], ["VMRESERVE_POOL": "a,,b"]),
         (["--max-vm-count", "-1"], [:]),
         (["--log-level", "loud"], [:]),
+        (["--log-format", "yaml"], [:]),
         (["--default-lease", "0"], [:]),
         (["--max-lease", "0"], [:]),
         (["--ip-pool", "10.0.0.1/24"], [:]),

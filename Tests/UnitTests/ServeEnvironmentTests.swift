@@ -19,10 +19,23 @@ import TestSupport
         #expect(ServeEnvironment.Flag(name: "max-vm-count", takesValue: true, repeats: false).variable == "VMRESERVE_MAX_VM_COUNT")
     }
 
+    /// The values an option takes only some of (an enum's), by flag, from ArgumentParser's own
+    /// description of the command.
+    static let choices: [String: [String]] = {
+        let dump = try? JSONSerialization.jsonObject(with: Data(ServeCommand._dumpHelp().utf8)) as? [String: Any]
+        let arguments = (dump?["command"] as? [String: Any])?["arguments"] as? [[String: Any]] ?? []
+        return Dictionary(uniqueKeysWithValues: arguments.compactMap { argument in
+            guard let name = (argument["names"] as? [[String: Any]])?.first(where: { $0["kind"] as? String == "long" })?["name"] as? String,
+                  let values = argument["allValues"] as? [String] else { return nil }
+            return (name, values)
+        })
+    }()
+
     /// Each variable parses as its flag would: the same command, option for option.
     @Test func everyVariableIsReadAsItsFlag() throws {
+        #expect(Self.choices["log-format"] == ["text", "json"])
         for flag in ServeEnvironment.flags {
-            let value = flag.takesValue ? "7" : "1"
+            let value = flag.takesValue ? Self.choices[flag.name]?.last ?? "7" : "1"
             let given = flag.takesValue ? ["--\(flag.name)", value] : ["--\(flag.name)"]
             let (arguments, used) = try ServeEnvironment.adding(to: [], from: [flag.variable: value, "UNRELATED": "x"])
             #expect(used == [flag.name: flag.variable])

@@ -9,6 +9,8 @@ import ServiceLifecycle
 struct ObservabilityOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = GatewayConfiguration.defaults.logLevel.rawValue
+    @Option(help: "text (swift-log's line), or json: one JSON object a line, with time, level, label, message, source and every metadata field (a request's method, route, status and duration_ms).")
+    var logFormat = LogFormat.text
     @Option(name: .customLong("otlp-endpoint"), help: "Send traces (a span per request and per Redis call) over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318; spans go to its /v1/traces. OTEL_* variables tune the exporter (e.g. OTEL_EXPORTER_OTLP_PROTOCOL=http/json). Off by default.")
     var otlpEndpoint: String?
 
@@ -33,4 +35,9 @@ struct ObservabilityOptions: ParsableArguments {
         otel.traces.otlpExporter.protocol = .httpProtobuf
         return try OTel.bootstrap(configuration: otel)
     }
+}
+
+/// How log lines are written.
+enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case text, json
 }

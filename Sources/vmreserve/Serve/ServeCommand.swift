@@ -38,7 +38,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let (configuration, url) = try gatewayConfiguration()
         let logOutput = LogOutput()
-        LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, output: logOutput) }
+        let logFormat = observability.logFormat
+        LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, output: logOutput, format: logFormat) }
         let tracer = try observability.bootstrapTracing()
         // every task runs on the event loop that woke it (a request and its Redis round trip on one thread)
         let tasksOnEventLoops = EventLoopGlobalExecutor.install()
