@@ -26,15 +26,12 @@ import Glibc
             // the provider: machines named with markup; once the marker exists, a failure whose
             // message is markup
             let port = try await Self.execGateway("console", provision: """
-            #!/bin/sh
             id=$(sed -n 's/.*"vm_id" *: *"\\([^"]*\\)".*/\\1/p')
             if [ -e '\(marker.path)' ]; then
               printf '%s\\n' '{"error": "<img src=x onerror=\\"window.__xss=1\\"><script>window.__xss=2</script>"}'
               exit 0
             fi
-            a=$(printf '%d' "0x$(printf '%s' "$id" | cut -c1-2)")
-            b=$(printf '%d' "0x$(printf '%s' "$id" | cut -c3-4)")
-            printf '{"ip": "198.51.%d.%d", "machine_id": "<b>m-%s</b>"}\\n' "$a" "$b" "$id"
+            printf '{"ip": "198.51.%d.%d", "machine_id": "<b>m-%s</b>"}\\n' $((n / 200)) $((n % 200 + 1)) "$id"
             """, redis: redis, directory: directory, processes: processes)
             let devPort = try freeLoopbackPort()
             _ = try await GatewayProcess.start(["--dev", "--redis-url", redis.description, "--pool", "console-dev-\(UUID().uuidString)",
@@ -67,8 +64,7 @@ import Glibc
     /// of three sizes, a large one the cloud had no capacity for, and three people's VMs with
     /// leases running (one of them renewed). Answers the gateway's port.
     static func realisticPool(redis: RedisURL, directory: URL, processes: TestProcesses) async throws -> Int {
-        let port = try await execGateway("console-readme", provision: """
-        #!/bin/sh
+        let port = try await execGateway("ec2", provision: """
         input=$(cat)
         id=$(printf '%s' "$input" | sed -n 's/.*"vm_id" *: *"\\([^"]*\\)".*/\\1/p')
         case "$input" in
@@ -77,9 +73,7 @@ import Glibc
             exit 0 ;;
         esac
         hex=$(printf '%s' "$id" | tr -dc '0-9a-f' | cut -c1-17)
-        a=$(printf '%d' "0x$(printf '%s' "$hex" | cut -c1-2)")
-        b=$(printf '%d' "0x$(printf '%s' "$hex" | cut -c3-4)")
-        printf '{"ip": "10.20.%d.%d", "machine_id": "i-%s"}\\n' "$a" "$b" "$hex"
+        printf '{"ip": "10.20.%d.%d", "machine_id": "i-%s"}\\n' $((n / 200 + 4)) $((n % 200 + 17)) "$hex"
         """, arguments: ["--sizes", "small=2:4096,medium=4:16384,large=8:32768"], redis: redis, directory: directory,
                                          processes: processes)
         let gateway = Gateway(port: port)
@@ -103,12 +97,14 @@ import Glibc
     }
 
     /// A `vmreserve serve` on a pool of its own on `redis` (more `arguments` given to it), whose
-    /// exec provider provisions with the shell script `provision` and deprovisions anything;
-    /// answers its port.
+    /// exec provider provisions with the `sh` commands `provision` and deprovisions anything;
+    /// answers its port. The commands find in `$n` a number no other call gets (0, 1, 2… in the
+    /// order of the calls, which run concurrently), for addresses that never collide.
     static func execGateway(_ name: String, provision script: String, arguments: [String] = [], redis: RedisURL, directory: URL,
                             processes: TestProcesses) async throws -> Int {
         let provision = directory.appending(path: "\(name)-provision.sh"), deprovision = directory.appending(path: "\(name)-deprovision.sh")
-        try script.write(to: provision, atomically: true, encoding: .utf8)
+        let counter = #"n=$(flock "$0.lock" sh -c 'n=$(cat "$1" 2>/dev/null || echo 0); echo $((n + 1)) > "$1"; echo "$n"' sh "$0.count")"#
+        try ("#!/bin/sh\n" + counter + "\n" + script).write(to: provision, atomically: true, encoding: .utf8)
         try "#!/bin/sh\ncat >/dev/null\necho '{}'\n".write(to: deprovision, atomically: true, encoding: .utf8)
         for file in [provision, deprovision] { chmod(file.path, 0o755) }
         let port = try freeLoopbackPort()
