@@ -19,6 +19,17 @@ import TestSupport
         }
     }
 
+    /// An exec provider whose commands are the scripts `provision` and `deprovision`, written to
+    /// `directory`.
+    private static func execProvider(in directory: URL, provision: String, deprovision: String) throws -> ExecProvider {
+        for (name, text) in [("provision", provision), ("deprovision", deprovision)] {
+            try text.write(to: directory.appending(path: name), atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.appending(path: name).path)
+        }
+        return ExecProvider(provisionCommand: directory.appending(path: "provision").path,
+                            deprovisionCommand: directory.appending(path: "deprovision").path)
+    }
+
     private func status(_ gateway: Gateway, _ id: String) async -> String? {
         try? await gateway.call(.GET, "/v1/vms/\(id)")["status"]
     }
@@ -100,17 +111,13 @@ import TestSupport
         try await withTestProcesses { processes async throws in
             let directory = try processes.temporaryDirectory("deprovision")
             let provisioned = directory.appending(path: "provision-may-end"), deprovisioned = directory.appending(path: "deprovision-may-end")
-            for (name, marker, answer) in [("provision", provisioned, #"{"ip": "198.51.100.7", "machine_id": "m-1"}"#),
-                                           ("deprovision", deprovisioned, "{}")] {
-                let script = "#!/bin/sh\ncat >/dev/null\nwhile [ ! -e '\(marker.path)' ]; do sleep 0.05; done\necho '\(answer)'\n"
-                try script.write(to: directory.appending(path: name), atomically: true, encoding: .utf8)
-                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.appending(path: name).path)
+            func waitingFor(_ marker: URL, answer: String) -> String {
+                "#!/bin/sh\ncat >/dev/null\nwhile [ ! -e '\(marker.path)' ]; do sleep 0.05; done\necho '\(answer)'\n"
             }
-            try await withGateway(configure: {
-                $0.provisioning = ProvisioningPolicy(provider: ExecProvider(
-                    provisionCommand: directory.appending(path: "provision").path,
-                    deprovisionCommand: directory.appending(path: "deprovision").path))
-            }) { gateway async throws in
+            let provider = try Self.execProvider(in: directory,
+                                                 provision: waitingFor(provisioned, answer: #"{"ip": "198.51.100.7", "machine_id": "m-1"}"#),
+                                                 deprovision: waitingFor(deprovisioned, answer: "{}"))
+            try await withGateway(configure: { $0.provisioning = ProvisioningPolicy(provider: provider) }) { gateway async throws in
                 let id = try #require(try await gateway.createVMs(1).first?["vm_id"] as? String)
                 let early = try await gateway.call(.DELETE, "/v1/admin/vms/\(id)")
                 #expect(early.status == 409 && early.code == "invalid_state", "not while it is being provisioned")
@@ -210,15 +217,8 @@ import TestSupport
                 rm -f "$dir/machines/$id"
                 """
             try FileManager.default.createDirectory(at: directory.appending(path: "machines"), withIntermediateDirectories: true)
-            for (name, text) in [("provision", provision), ("deprovision", deprovision)] {
-                try text.write(to: directory.appending(path: name), atomically: true, encoding: .utf8)
-                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.appending(path: name).path)
-            }
-            try await withGateway(configure: {
-                $0.provisioning = ProvisioningPolicy(provider: ExecProvider(
-                    provisionCommand: directory.appending(path: "provision").path,
-                    deprovisionCommand: directory.appending(path: "deprovision").path))
-            }) { gateway async throws in
+            let provider = try Self.execProvider(in: directory, provision: provision, deprovision: deprovision)
+            try await withGateway(configure: { $0.provisioning = ProvisioningPolicy(provider: provider) }) { gateway async throws in
                 // (one at a time: the script's counter is not meant for concurrent calls)
                 var ids: [String] = []
                 for _ in 0..<3 {
