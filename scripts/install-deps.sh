@@ -2,7 +2,7 @@
 # Installs what vmreserve needs, only if missing: from Debian's packages redis-server (the store,
 # also started by the tests) and libhiredis-dev (the C client library).
 # --test also installs what the tests need besides: jq (which the example EC2 provider's scripts
-# use), docker-compose and haproxy (which check the deployment files), and, from PyPI, the AWS
+# use), curl and openssl (the TLS tests make their certificates and call over HTTPS), docker-compose and haproxy (which check the deployment files), and, from PyPI, the AWS
 # CLI and moto's EC2 server, which the example is tested against, and schemathesis, which tests
 # the server against docs/openapi.json; and headless Chromium with its driver (Debian's chromium,
 # chromium-driver) and Selenium (PyPI), which test the web console in a real browser.
@@ -21,6 +21,8 @@ done
 python_tools=false
 if $tests; then
   command -v jq >/dev/null 2>&1 || missing+=(jq)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)

@@ -95,8 +95,9 @@ final class RedisChannelHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    /// The error is kept in the message: a TLS alert (a certificate refused) arrives this way.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context: context, with: .connectionClosed)
+        fail(context: context, with: RedisError(kind: .connectionClosed, message: "connection to Redis closed: \(error)"))
     }
 
     private func fail(context: ChannelHandlerContext, with error: RedisError) {

@@ -32,6 +32,9 @@ public final class RedisClient: Service, Sendable {
         public var sentinel: SentinelConfiguration?
         /// When set, Redis is a cluster and these are some of its nodes (`url` gives the password).
         public var cluster: [RedisURL]?
+        /// When set, every connection to Redis (the one, the primary the sentinels name, or each
+        /// cluster node) is TLS with these settings; the gateway sets it for a `rediss://` URL.
+        public var tls: RedisTLS?
         /// Every command and script call is a span of the tracer bootstrapped (swift-distributed-
         /// tracing), a child of the task's current one. Off, the client never asks for one.
         public var traced = false
@@ -75,6 +78,10 @@ public final class RedisClient: Service, Sendable {
     private let newNodes: AsyncStream<String>.Continuation
     private let newNodeStream: AsyncStream<String>
     private let mapIsStale = Atomic<Bool>(false)
+    /// Set once any connection has been made: TLS failing before that ends `run()` (a
+    /// configuration no retry mends); after it, it is logged and tried again (a server's
+    /// certificate being replaced).
+    private let everConnected = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - library: loaded on every new connection (a no-op when Redis has it), so FCALL rarely
@@ -103,7 +110,7 @@ public final class RedisClient: Service, Sendable {
 
     /// Keeps every connection up until the task is cancelled or a graceful shutdown begins.
     /// - Throws: the `RedisError` a setup command answered, when its code is one of
-    ///   `fatalSetupCodes`.
+    ///   `fatalSetupCodes`; a `.tls` error when TLS fails before any connection was made.
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
             try await withThrowingDiscardingTaskGroup { group in
@@ -113,7 +120,7 @@ public final class RedisClient: Service, Sendable {
                     }
                     return
                 }
-                group.addTask { await self.maintainClusterMap() }
+                group.addTask { try await self.maintainClusterMap() }
                 for await node in self.newNodeStream {
                     for index in 0..<self.connectionCount {
                         group.addTask { try await self.maintainConnection(to: node, index: index) }
@@ -326,11 +333,11 @@ public final class RedisClient: Service, Sendable {
 
     /// Cluster: reads the slot map from any node that answers (those given first), at start, then
     /// every few seconds and soon after a MOVED, and starts connections to masters it did not know.
-    private func maintainClusterMap() async {
+    private func maintainClusterMap() async throws {
         var lastRead = ContinuousClock.now - .seconds(60)
         while !Task.isCancelled {
             let due = ContinuousClock.now - lastRead > .seconds(5) || mapIsStale.exchange(false, ordering: .relaxed)
-            if due, let masters = await readClusterMap() {
+            if due, let masters = try await readClusterMap() {
                 slotMasters.withLock { $0 = masters }
                 for node in Set(masters) { addNode(node) }
                 lastRead = .now
@@ -344,7 +351,8 @@ public final class RedisClient: Service, Sendable {
     /// The master of every slot, from `CLUSTER SLOTS`; nil when no node answered with a full map.
     /// It asks on a connection the client keeps, and connects to the nodes given only when none
     /// answers (at start, or when every known node is down).
-    private func readClusterMap() async -> [String]? {
+    /// - Throws: a `.tls` error of a node given, before any connection was made.
+    private func readClusterMap() async throws -> [String]? {
         guard let seeds = configuration.cluster else { return nil }
         let slots = RedisCommand("CLUSTER", ["SLOTS"])
         for node in connections.withLock({ Array($0.keys) }) {
@@ -356,8 +364,16 @@ public final class RedisClient: Service, Sendable {
         }
         for seed in seeds {
             let url = configuration.url.clusterNode(host: seed.host, port: seed.port)
-            guard let connection = try? await RedisConnection.connect(to: url, configuration: configuration, eventLoopGroup: eventLoopGroup)
-            else { continue }
+            let connection: RedisConnection
+            do {
+                connection = try await RedisConnection.connect(to: url, tls: configuration.tls, configuration: configuration,
+                                                               eventLoopGroup: eventLoopGroup)
+            } catch let error as RedisError where error.kind == .tls {
+                try failForGoodBeforeAnyConnection(error)
+                continue
+            } catch {
+                continue
+            }
             defer { connection.close() }
             if let reply = try? await connection.send(slots, deadline: newDeadline()),
                let masters = Self.slotMasters(reply, defaultHost: seed.host) {
@@ -397,7 +413,8 @@ public final class RedisClient: Service, Sendable {
                 if !node.isEmpty, let colon = node.lastIndex(of: ":"), let port = Int(node[node.index(after: colon)...]) {
                     url = url.clusterNode(host: String(node[..<colon]), port: port)
                 }
-                let connection = try await RedisConnection.connect(to: url, configuration: configuration, eventLoopGroup: eventLoop(for: slot))
+                let connection = try await RedisConnection.connect(to: url, tls: configuration.tls, configuration: configuration,
+                                                                  eventLoopGroup: eventLoop(for: slot))
                 do {
                     if configuration.sentinel != nil { try await requirePrimary(connection) }
                     try await prepare(connection, node: node)
@@ -406,6 +423,7 @@ public final class RedisClient: Service, Sendable {
                     throw error
                 }
                 connections.withLock { $0[node]?[slot] = connection }
+                everConnected.store(true, ordering: .relaxed)
                 logger.info("connected to Redis", metadata: ["url": "\(url)", "connection": "\(slot)"])
                 lastFailure = ""
                 let connectedAt = ContinuousClock.now
@@ -429,7 +447,10 @@ public final class RedisClient: Service, Sendable {
                     logger.critical("Redis refused the connection's setup for good", metadata: ["error": "\(description)"])
                     throw error
                 }
-                if let error = error as? RedisError, error.kind == .server, description != lastFailure {
+                if let error = error as? RedisError, error.kind == .tls {
+                    try failForGoodBeforeAnyConnection(error)
+                }
+                if let error = error as? RedisError, [.server, .tls].contains(error.kind), description != lastFailure {
                     logger.error("Redis refused the connection's setup", metadata: ["error": "\(description)", "connection": "\(slot)"])
                 } else {
                     logger.debug("cannot reach Redis", metadata: ["error": "\(description)", "connection": "\(slot)"])
@@ -439,6 +460,14 @@ public final class RedisClient: Service, Sendable {
             try? await Task.sleep(for: backoff * Double.random(in: 0.5...1.0))
             backoff = min(backoff * 2, configuration.reconnectBackoff.limit)
         }
+    }
+
+    /// Before any connection was made, TLS failing is a configuration problem (a CA, a certificate
+    /// or a name): it ends `run()`, so that the process stops and says why.
+    private func failForGoodBeforeAnyConnection(_ error: RedisError) throws {
+        guard !everConnected.load(ordering: .relaxed) else { return }
+        logger.critical("TLS with Redis failed", metadata: ["error": "\(error.message)"])
+        throw error
     }
 
     /// The event loop of connection `slot`: the group's loops in turn, so that every loop has

@@ -12,10 +12,13 @@ final class RedisConnection: Sendable {
         self.handler = handler
     }
 
-    /// Connects, then authenticates, names the connection (`Configuration.clientName`) and
-    /// selects the database the URL names.
+    /// Connects (over TLS with `tls`: the handshake first), then authenticates, names the
+    /// connection (`Configuration.clientName`) and selects the database the URL names.
+    /// - Throws: `RedisError`: `.unavailable` when it cannot connect; `.tls` (saying why) when TLS
+    ///   fails, the server's certificate or ours refused; a setup command's error.
     static func connect(
         to url: RedisURL,
+        tls: RedisTLS?,
         configuration: RedisClient.Configuration,
         eventLoopGroup: any EventLoopGroup
     ) async throws -> RedisConnection {
@@ -25,6 +28,10 @@ final class RedisConnection: Sendable {
                 .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandlers(
+                                tls.handler(for: url.host), TLSHandshake(done: channel.eventLoop.makePromise()))
+                        }
                         try channel.pipeline.syncOperations.addHandler(RedisChannelHandler())
                     }
                 }
@@ -44,19 +51,28 @@ final class RedisConnection: Sendable {
         let connection = RedisConnection(channel: channel, handler: handler)
         do {
             let deadline = NIODeadline.now() + TimeAmount(configuration.commandTimeout)
+            var setup: [RedisCommand] = []
             if let password = url.password {
-                let credentials = url.username.map { [$0, password] } ?? [password]
-                _ = try await connection.send(RedisCommand("AUTH", credentials), deadline: deadline)
+                setup.append(RedisCommand("AUTH", url.username.map { [$0, password] } ?? [password]))
             }
             if let name = configuration.clientName {
-                _ = try await connection.send(RedisCommand("CLIENT", ["SETNAME", name]), deadline: deadline)
+                setup.append(RedisCommand("CLIENT", ["SETNAME", name]))
             }
             if url.database != 0 {
-                _ = try await connection.send(RedisCommand("SELECT", [String(url.database)]), deadline: deadline)
+                setup.append(RedisCommand("SELECT", [String(url.database)]))
+            }
+            if tls != nil {
+                try await channel.pipeline.handler(type: TLSHandshake.self).flatMap(\.done.futureResult).get()
+                // under TLS 1.3 a server refuses our certificate only after the handshake: ask once at least
+                if setup.isEmpty { setup.append(RedisCommand("PING")) }
+            }
+            for command in setup {
+                _ = try await connection.send(command, deadline: deadline)
             }
         } catch {
             connection.close()
-            throw error
+            guard let tls else { throw error }
+            throw await tls.explain(error, host: url.host, port: url.port, eventLoopGroup: eventLoopGroup)
         }
         return connection
     }

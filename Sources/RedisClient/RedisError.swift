@@ -16,6 +16,9 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case unexpectedReply
         /// A `redis://` URL that cannot be used.
         case invalidURL
+        /// TLS cannot be set up: a file that cannot be used, or a handshake that failed (a
+        /// certificate not trusted, expired or for another name; ours refused).
+        case tls
     }
 
     public let kind: Kind
@@ -63,7 +66,7 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// True for failures that mean "Redis is not usable right now" rather than a bad request.
     public var isStoreUnavailable: Bool {
         switch kind {
-        case .unavailable, .timeout, .connectionClosed, .protocolError: true
+        case .unavailable, .timeout, .connectionClosed, .protocolError, .tls: true
         case .server: Self.unavailablePrefixes.contains(prefix)
         case .unexpectedReply, .invalidURL: false
         }

@@ -1,5 +1,5 @@
-/// Where and how to reach Redis: `redis://[[user]:password@]host[:port][/database]`, or a Unix
-/// socket on this machine: `unix://[[user]:password@]/path/to/redis.sock[?db=database]`.
+/// Where and how to reach Redis: `redis://[[user]:password@]host[:port][/database]` (`rediss://`
+/// for TLS), or a Unix socket on this machine: `unix://[[user]:password@]/path/to/redis.sock[?db=database]`.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
@@ -8,6 +8,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var username: String?
     public var password: String?
     public var database: Int
+    /// A `rediss://` URL: Redis is reached over TLS (`RedisClient.Configuration.tls` says how).
+    public var usesTLS = false
 
     public init(host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0) {
         self.host = host
@@ -23,14 +25,16 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         socketPath = path
     }
 
-    /// Parses a `redis://` or `unix://` URL. User name and password may be percent-encoded.
+    /// Parses a `redis://`, `rediss://` or `unix://` URL. User name and password may be percent-encoded.
     public init(_ text: String) throws(RedisError) {
         if text.hasPrefix("unix://") {
             try self.init(socketURL: text.dropFirst("unix://".count))
             return
         }
-        guard text.hasPrefix("redis://") else { throw .invalidURL("a Redis URL starts with redis:// (or unix:// for a socket)") }
-        var rest = Substring(text.dropFirst("redis://".count))
+        guard let scheme = ["redis://", "rediss://"].first(where: text.hasPrefix) else {
+            throw .invalidURL("a Redis URL starts with redis:// (rediss:// for TLS, or unix:// for a socket)")
+        }
+        var rest = Substring(text.dropFirst(scheme.count))
         // The credentials end at the last "@" (a password may hold "/" or "@"); the database
         // number follows the first "/" after them. Errors never quote the credentials.
         let (username, password) = try Self.credentials(in: &rest, endingAt: rest.lastIndex(of: "@"))
@@ -51,6 +55,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
         guard !host.isEmpty else { throw .invalidURL("the URL names no host") }
         self.init(host: host, port: port, username: username, password: password, database: database)
+        usesTLS = scheme == "rediss://"
     }
 
     /// `[[user]:password@]/path[?db=database]`: the credentials end at the last "@" before a "/".
@@ -106,7 +111,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         let credentials = password == nil ? "" : "\(username ?? ""):***@"
         if let socketPath { return "unix://\(credentials)\(socketPath)?db=\(database)" }
-        return "redis://\(credentials)\(host):\(port)/\(database)"
+        return "\(usesTLS ? "rediss" : "redis")://\(credentials)\(host):\(port)/\(database)"
     }
 
     /// The same credentials and database at `host:port` (over TCP): a sentinel's primary.

@@ -10,10 +10,16 @@ public struct SentinelConfiguration: Sendable, Equatable {
     public var sentinels: [RedisURL]
     /// The name the sentinels monitor the primary under (`sentinel monitor NAME …`).
     public var masterName: String
+    /// The sentinels' own password (their `requirepass`), sent as AUTH; nil: none.
+    public var password: String?
+    /// When set, the sentinels are reached over TLS with these settings.
+    public var tls: RedisTLS?
 
-    public init(sentinels: [RedisURL], masterName: String) {
+    public init(sentinels: [RedisURL], masterName: String, password: String? = nil, tls: RedisTLS? = nil) {
         self.sentinels = sentinels
         self.masterName = masterName
+        self.password = password
+        self.tls = tls
     }
 
     /// `host:port,host:port,…` (port 26379 when left out).
@@ -26,10 +32,12 @@ public struct SentinelConfiguration: Sendable, Equatable {
     func primary(for url: RedisURL, configuration: RedisClient.Configuration, eventLoopGroup: any EventLoopGroup)
         async throws -> RedisURL
     {
-        var failures: [String] = []
-        for sentinel in sentinels {
+        var failures: [String] = [], tlsFailure: RedisError?
+        for var sentinel in sentinels {
+            sentinel.password = password
             do {
-                let connection = try await RedisConnection.connect(to: sentinel, configuration: configuration, eventLoopGroup: eventLoopGroup)
+                let connection = try await RedisConnection.connect(to: sentinel, tls: tls, configuration: configuration,
+                                                                   eventLoopGroup: eventLoopGroup)
                 defer { connection.close() }
                 let deadline = NIODeadline.now() + TimeAmount(configuration.commandTimeout)
                 let reply = try await connection.send(RedisCommand("SENTINEL", ["get-master-addr-by-name", masterName]), deadline: deadline)
@@ -38,10 +46,14 @@ public struct SentinelConfiguration: Sendable, Equatable {
                     continue
                 }
                 return url.at(host: address[0], port: port)
+            } catch let error as RedisError where error.kind == .tls {
+                tlsFailure = tlsFailure ?? error
+                failures.append("\(sentinel.host):\(sentinel.port): \(error.message)")
             } catch {
                 failures.append("\(sentinel.host):\(sentinel.port): \(error)")
             }
         }
-        throw RedisError(kind: .unavailable, message: "no sentinel named the primary: \(failures.joined(separator: "; "))")
+        // TLS that fails is a configuration problem: say so as such (`.tls`), not as an outage
+        throw RedisError(kind: tlsFailure == nil ? .unavailable : .tls, message: "no sentinel named the primary: \(failures.joined(separator: "; "))")
     }
 }

@@ -13,9 +13,40 @@ public final class RedisServerProcess: Sendable {
     private let process: ChildProcess
     public let port: Int
     public let dataDirectory: URL
+    /// Set when the server speaks TLS only.
+    public let tls: TLS?
 
-    /// Where clients reach this server.
-    public var url: RedisURL { RedisURL(host: "127.0.0.1", port: port) }
+    /// Where clients reach this server (`rediss://` when it speaks TLS).
+    public var url: RedisURL {
+        var url = RedisURL(host: "127.0.0.1", port: port)
+        url.usesTLS = tls != nil
+        return url
+    }
+
+    /// A server that speaks TLS only (`--port 0 --tls-port`), with these PEM files; replication and
+    /// the cluster bus are TLS too.
+    public struct TLS: Sendable {
+        public var certificateFile: String
+        public var keyFile: String
+        /// The CA that clients' (and peers') certificates must be signed by.
+        public var caFile: String
+        /// `tls-auth-clients`: clients must show a certificate of that CA (mutual TLS).
+        public var clientsMustAuthenticate: Bool
+
+        public init(certificateFile: String, keyFile: String, caFile: String, clientsMustAuthenticate: Bool) {
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.caFile = caFile
+            self.clientsMustAuthenticate = clientsMustAuthenticate
+        }
+
+        /// redis-server's options for it, listening on `port`.
+        public func arguments(port: Int) -> [String] {
+            ["--port", "0", "--tls-port", String(port), "--tls-cert-file", certificateFile, "--tls-key-file", keyFile,
+             "--tls-ca-cert-file", caFile, "--tls-auth-clients", clientsMustAuthenticate ? "yes" : "no",
+             "--tls-replication", "yes", "--tls-cluster", "yes"]
+        }
+    }
 
     /// Starts redis-server (found on PATH) and waits until it accepts connections.
     /// - Parameters:
@@ -26,6 +57,7 @@ public final class RedisServerProcess: Sendable {
     ///   - password: required of clients; given to Redis in a configuration file only this user
     ///     can read, never on the command line (where `ps` shows it).
     ///   - ownProcessGroup: see `ChildProcess`: a Ctrl-C meant for this process spares Redis.
+    ///   - tls: when set, the server speaks TLS only, on `port`.
     ///   - extraArguments: more `redis-server` options, e.g. `["--maxmemory", "64mb"]`.
     ///   - stopsWithThisProcess: see `ChildProcess`: the server is stopped if this process ends
     ///     (even by a crash) before stopping it.
@@ -40,6 +72,7 @@ public final class RedisServerProcess: Sendable {
         persistent: Bool,
         password: String? = nil,
         ownProcessGroup: Bool = false,
+        tls: TLS? = nil,
         extraArguments: [String] = [],
         stopsWithThisProcess: Bool = false
     ) async throws -> RedisServerProcess {
@@ -49,7 +82,7 @@ public final class RedisServerProcess: Sendable {
             let chosen = try port ?? freeLoopbackPort()
             do {
                 return try await launch(port: chosen, dataDirectory: dataDirectory, persistent: persistent, password: password,
-                                        ownProcessGroup: ownProcessGroup, extraArguments: extraArguments,
+                                        ownProcessGroup: ownProcessGroup, tls: tls, extraArguments: extraArguments,
                                         stopsWithThisProcess: stopsWithThisProcess)
             } catch {
                 lastError = error
@@ -60,7 +93,7 @@ public final class RedisServerProcess: Sendable {
     }
 
     private static func launch(
-        port: Int, dataDirectory: URL, persistent: Bool, password: String?, ownProcessGroup: Bool, extraArguments: [String],
+        port: Int, dataDirectory: URL, persistent: Bool, password: String?, ownProcessGroup: Bool, tls: TLS?, extraArguments: [String],
         stopsWithThisProcess: Bool
     ) async throws -> RedisServerProcess {
         var configuration: [String] = []
@@ -76,10 +109,10 @@ public final class RedisServerProcess: Sendable {
         // (through sh, which ignores SIGXFSZ for it: see `start`)
         let arguments = ["/bin/sh", "-c", "trap '' XFSZ; exec \"$0\" \"$@\"", "redis-server"] + configuration + ["--bind", "127.0.0.1", "--port", String(port), "--dir", dataDirectory.path,
                          "--daemonize", "no", "--logfile", "redis.log", "--protected-mode", "yes"]
-            + persistence + extraArguments
+            + persistence + (tls?.arguments(port: port) ?? []) + extraArguments
         let process = try ChildProcess(arguments, inheritEnvironment: false, ownProcessGroup: ownProcessGroup,
                                        stopsWithThisProcess: stopsWithThisProcess)
-        let server = RedisServerProcess(process: process, port: port, dataDirectory: dataDirectory)
+        let server = RedisServerProcess(process: process, port: port, dataDirectory: dataDirectory, tls: tls)
         let deadline = ContinuousClock.now + .seconds(60)
         do {
             while ContinuousClock.now < deadline {
@@ -95,9 +128,10 @@ public final class RedisServerProcess: Sendable {
         throw RedisServerError("redis-server did not accept connections on port \(port) within 60 s")
     }
 
-    private init(process: ChildProcess, port: Int, dataDirectory: URL) {
+    private init(process: ChildProcess, port: Int, dataDirectory: URL, tls: TLS?) {
         self.process = process
         self.port = port
+        self.tls = tls
         self.dataDirectory = dataDirectory
     }
 

@@ -1,4 +1,6 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import NIOCore
 import Logging
 import RedisClient
@@ -10,10 +12,11 @@ import ServiceLifecycle
 /// in-flight requests before Redis closes).
 /// - Parameter onServerRunning: called once the server listens, with its channel (tests read the
 ///   port from it when they ask for port 0).
+/// - Throws: only when the HTTPS certificate cannot be used (`ServerCertificate` has read it already).
 public func buildApplication(
     _ configuration: GatewayConfiguration,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     var logger = Logger(label: "vmreserve")
     logger.logLevel = configuration.logLevel
     var redisConfiguration = configuration.redis
@@ -33,7 +36,7 @@ public func buildApplication(
     let adminTokens = AdminTokens(configuration.adminTokens)
     if let path = configuration.adminTokenFile {
         do {
-            try AdminTokenFileWatcher.load(path, into: adminTokens)
+            try AdminTokens.load(path, into: adminTokens)
         } catch {
             logger.error("the admin token file is unusable; it is read again when it changes", metadata: ["path": "\(path)"])
         }
@@ -48,11 +51,23 @@ public func buildApplication(
     }
     let router = buildRouter(pools: ServedPools(pools), adminTokens: adminTokens, configuration: configuration)
     if let path = configuration.adminTokenFile {
-        services.append(AdminTokenFileWatcher(path: path, tokens: adminTokens, interval: .seconds(2), logger: logger))
+        services.append(FileWatcher(what: "the admin tokens", paths: [path], interval: .seconds(2), logger: logger,
+                                    describedErrors: [AdminTokens.TokenFileError.self]) {
+            try AdminTokens.load(path, into: adminTokens)
+        })
+    }
+    let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout)))
+    var server = http1
+    if let certificate = configuration.serverCertificate {
+        server = try .tls(http1, tlsConfiguration: certificate.tlsConfiguration)
+        services.append(FileWatcher(what: "the HTTPS certificate", paths: [certificate.certificateFile, certificate.keyFile],
+                                    interval: .seconds(2), logger: logger, describedErrors: [ServerCertificate.FileError.self]) {
+            try certificate.reload()
+        })
     }
     return Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
+        server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vmreserve"),
         services: services,
         onServerRunning: onServerRunning,

@@ -6,6 +6,8 @@ import Reservations
 public struct GatewayConfiguration: Sendable {
     public var host: String
     public var port: Int
+    /// When set, the gateway serves HTTPS (only) with this certificate, read again when its files change.
+    public var serverCertificate: ServerCertificate?
     public var redis: RedisClient.Configuration
     /// The admin's tokens from the configuration (several while one is rotated); never a baked-in default.
     public var adminTokens: [String]

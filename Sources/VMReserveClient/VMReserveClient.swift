@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import NIOSSL
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -30,10 +31,17 @@ public struct VMReserveClient: Sendable {
 
     /// Runs `body` with a client of its own HTTP client, shut down after it. A refused connection
     /// is an answer at once (no retries); connecting may take 10 s.
+    /// - Parameter caFile: a PEM file of CAs trusted for an `https://` server, besides the
+    ///   system's trust store (a private CA).
     public static func with<T>(
-        server: String, token: String?, pool: String? = nil, _ body: (VMReserveClient) async throws -> T
+        server: String, token: String?, pool: String? = nil, caFile: String? = nil, _ body: (VMReserveClient) async throws -> T
     ) async throws -> T {
         var configuration = HTTPClient.Configuration()
+        if let caFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.file(caFile)]
+            configuration.tlsConfiguration = tls
+        }
         configuration.timeout = .init(connect: .seconds(10))
         configuration.connectionPool.retryConnectionEstablishment = false
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -116,7 +124,9 @@ public struct VMReserveClient: Sendable {
         if let error = error as? HTTPClientError {
             return error == .connectTimeout || error == .invalidURL || error == .emptyHost || error == .emptyScheme
         }
+        // (a TLS handshake that fails ends before the request is written)
         return error is NIOConnectionError || (error as? IOError)?.errnoCode == ECONNREFUSED
+            || error is NIOSSLError || error is NIOSSLExtraError
     }
 
     private static func describe(_ error: any Error) -> String {
@@ -127,6 +137,10 @@ public struct VMReserveClient: Sendable {
             "not a URL (give http://host:port)"
         case let error as HTTPClientError: "\(error)"
         case let error as IOError: String(cString: strerror(error.errnoCode)).lowercased()
+        case let error as NIOSSLError where "\(error)".contains("CERTIFICATE_VERIFY_FAILED"):
+            "its certificate is not trusted (for a private CA: --cacert PATH or VMRESERVE_CACERT)"
+        case let error as NIOSSLExtraError where error == .failedToValidateHostname: "its certificate is not for this host name"
+        case is NIOSSLError, is NIOSSLExtraError: "TLS failed: \(error)"
         default: String(describing: error).split(separator: "\n").first.map(String.init) ?? "connection failed"
         }
     }

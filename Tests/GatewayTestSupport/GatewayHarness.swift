@@ -27,22 +27,27 @@ public struct Gateway: Sendable {
     public let port: Int
     /// Put before every path called: `/pools/NAME` for a pool other than the gateway's first.
     public var pathPrefix = ""
+    /// A gateway that serves HTTPS: called at https://localhost with this client (which trusts
+    /// the test's CA). Nil: plain http to 127.0.0.1.
+    public var https: HTTPClient?
 
-    public init(port: Int, pathPrefix: String = "") {
+    public init(port: Int, pathPrefix: String = "", https: HTTPClient? = nil) {
         self.port = port
         self.pathPrefix = pathPrefix
+        self.https = https
     }
 
     /// The same gateway, its calls for the pool `name` (under `/pools/NAME`).
     public func pool(_ name: String) -> Gateway {
-        Gateway(port: port, pathPrefix: "/pools/\(name)")
+        Gateway(port: port, pathPrefix: "/pools/\(name)", https: https)
     }
 
     public func call(
         _ method: HTTPMethod, _ path: String, token: String? = adminToken, body: String? = nil,
         headers: [(String, String)] = []
     ) async throws -> APIResponse {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(pathPrefix)\(path)")
+        let base = https == nil ? "http://127.0.0.1:\(port)" : "https://localhost:\(port)"
+        var request = HTTPClientRequest(url: base + pathPrefix + path)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -50,7 +55,7 @@ public struct Gateway: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let response = try await testHTTPClient.execute(request, timeout: .seconds(120))
+        let response = try await (https ?? testHTTPClient).execute(request, timeout: .seconds(120))
         let bytes = try await response.body.collect(upTo: 16 << 20)
         return APIResponse(status: Int(response.status.code), headers: response.headers, text: String(buffer: bytes))
     }
@@ -105,7 +110,7 @@ public func withGateways<T: Sendable>(
                 adminToken: adminToken, maxVMCount: 100, defaultQuota: 5, devMode: false, pool: pool, logLevel: .warning
             )
             configure(&configuration)
-            let app = buildApplication(configuration) { channel in
+            let app = try buildApplication(configuration) { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)
             }
             group.addTask {

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Processes
 import RedisServerProcess
@@ -14,16 +15,18 @@ public enum GatewayProcess {
     }()
 
     /// Starts `vmreserve serve` on `port` (given as `--port` unless the environment names it),
-    /// stopped with `processes`, and waits until /readyz answers 200.
+    /// stopped with `processes`, and waits until /readyz answers 200 (over HTTPS with `https`, a
+    /// client that trusts the gateway's certificate).
     public static func start(
-        _ arguments: [String], environment: [String: String] = [:], port: Int, log: URL, processes: TestProcesses
+        _ arguments: [String], environment: [String: String] = [:], port: Int, log: URL, processes: TestProcesses,
+        https: HTTPClient? = nil
     ) async throws -> ChildProcess {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw TestSupportError("\(executable) does not exist: build the vmreserve product with the tests")
         }
         let portArguments = environment["VMRESERVE_PORT"] == nil ? ["--port", String(port)] : []
         let process = try processes.start([executable, "serve"] + portArguments + arguments, environment: environment, output: .file(log))
-        let gateway = Gateway(port: port)
+        let gateway = Gateway(port: port, https: https)
         try await waitUntil("vmreserve serve is ready") {
             (try? await gateway.call(.GET, "/readyz", token: nil).status) == 200 || !process.isRunning
         }

@@ -28,8 +28,12 @@ import TestSupport
         let server: String
 
         init(gateway: Gateway, processes: TestProcesses) throws {
+            try self.init(server: "http://127.0.0.1:\(gateway.port)", processes: processes)
+        }
+
+        init(server: String, processes: TestProcesses) throws {
             home = try processes.temporaryDirectory("cli-home")
-            server = "http://127.0.0.1:\(gateway.port)"
+            self.server = server
         }
 
         var configFile: URL { home.appending(path: "config/vmreserve/config.json") }

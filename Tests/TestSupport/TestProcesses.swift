@@ -21,10 +21,11 @@ public final class TestProcesses: Sendable {
     /// A redis-server of this test's own, on `port` (nil: a free one) in `dataDirectory` (nil: a
     /// new temporary one, removed at the end).
     public func redis(
-        port: Int? = nil, dataDirectory: URL? = nil, persistent: Bool = false, extraArguments: [String] = []
+        port: Int? = nil, dataDirectory: URL? = nil, persistent: Bool = false, tls: RedisServerProcess.TLS? = nil,
+        extraArguments: [String] = []
     ) async throws -> RedisServerProcess {
         let directory = try dataDirectory ?? temporaryDirectory("redis")
-        let server = try await RedisServerProcess.start(port: port, dataDirectory: directory, persistent: persistent,
+        let server = try await RedisServerProcess.start(port: port, dataDirectory: directory, persistent: persistent, tls: tls,
                                                         extraArguments: extraArguments, stopsWithThisProcess: true)
         servers.withLock { $0.append(server) }
         return server

@@ -76,10 +76,12 @@ public func withRedisClient<T: Sendable>(
 }
 
 /// Sends `commands` (each a name and its arguments), in order, on a connection of their own to the
-/// Redis at `url`; answers the replies.
+/// Redis at `url` (over TLS with `tls`); answers the replies.
 @discardableResult
-public func sendToRedis(_ url: RedisURL, _ commands: [String]...) async throws -> [RESPValue] {
-    try await withRedisClient(.test(url, connectionCount: 1)) { client in
+public func sendToRedis(_ url: RedisURL, tls: RedisTLS? = nil, _ commands: [String]...) async throws -> [RESPValue] {
+    var configuration = RedisClient.Configuration.test(url, connectionCount: 1)
+    configuration.tls = tls
+    return try await withRedisClient(configuration) { client in
         var replies: [RESPValue] = []
         for command in commands { replies.append(try await client.send(RedisCommand(command[0], Array(command.dropFirst())))) }
         return replies

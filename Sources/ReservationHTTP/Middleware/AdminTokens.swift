@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import Reservations
-import ServiceLifecycle
 import Synchronization
 
 /// The tokens of the built-in admin, as SHA-256 digests: those given on the command line, and
@@ -53,43 +52,11 @@ public final class AdminTokens: Sendable {
     }
 }
 
-/// Reads `--admin-token-file` again whenever it changes (checked every `interval`). A file that
-/// cannot be read or holds a malformed token leaves the tokens as they were, and says so in the
-/// log (never the tokens themselves).
-struct AdminTokenFileWatcher: Service {
-    let path: String
-    let tokens: AdminTokens
-    let interval: Duration
-    let logger: Logger
-
-    /// Reads the file once, before the gateway serves: a bad file stops the start.
+extension AdminTokens {
+    /// Reads a token file into `tokens`: a bad file stops the start, or, once serving, leaves the
+    /// tokens as they were (`FileWatcher` says so in the log, never the tokens themselves).
     static func load(_ path: String, into tokens: AdminTokens) throws {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         tokens.replaceFileTokens(try AdminTokens.parseFile(text))
-    }
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await watch() }
-    }
-
-    private func watch() async {
-        var lastModified = modificationDate()
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            let modified = modificationDate()
-            guard modified != lastModified else { continue }
-            lastModified = modified
-            do {
-                try Self.load(path, into: tokens)
-                logger.notice("read the admin token file again", metadata: ["path": "\(path)"])
-            } catch {
-                logger.error("kept the admin tokens as they were: the token file is unusable",
-                             metadata: ["path": "\(path)", "error": "\(error is AdminTokens.TokenFileError ? "\(error)" : "cannot read it")"])
-            }
-        }
-    }
-
-    private func modificationDate() -> Date? {
-        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
     }
 }

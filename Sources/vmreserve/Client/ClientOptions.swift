@@ -8,12 +8,22 @@ struct ClientOptions: ParsableArguments {
     var server: String?
     @Option(help: "The pool, on a gateway that serves several (else the one `vmreserve login` stored, else the gateway's first).")
     var pool: String?
+    @OptionGroup var transport: TransportOptions
 
     /// Runs `body` with a client for the settings in force; a failure ends the command with its
     /// line on standard error and its exit code.
     func run(_ body: (VMReserveClient) async throws -> Void) async throws {
-        try await ClientSettings.resolve(server: server, pool: pool).run(body)
+        try await ClientSettings.resolve(server: server, pool: pool, transport: transport).run(body)
     }
+}
+
+/// How the client reaches the gateway: whom it trusts for HTTPS, and whether a token may go over
+/// plain http to another machine.
+struct TransportOptions: ParsableArguments {
+    @Option(help: "A PEM file of CAs to trust for an https:// gateway, besides the system's (a private CA); else VMRESERVE_CACERT, else the one `vmreserve login` stored.")
+    var cacert: String?
+    @Flag(help: "Send the token over plain http:// to a gateway that is not on this machine (anyone on the way can read it). Without it the client refuses, exit 64.")
+    var allowInsecureHTTP = false
 }
 
 /// What a checkout asks for: `checkout` and `with`.

@@ -14,13 +14,17 @@ struct LoginCommand: AsyncParsableCommand {
     var server: String
     @Option(help: "The pool to use, on a gateway that serves several.")
     var pool: String?
+    @OptionGroup var transport: TransportOptions
 
     func run() async throws {
         guard let line = Terminal.readSecret(prompt: "Token for \(server): "),
               case let token = line.trimmingCharacters(in: .whitespaces), !token.isEmpty else {
             throw ValidationError("give the token on standard input")
         }
-        let settings = ClientSettings(server: server, token: token, pool: pool)
+        // (the CA file stored by its absolute path: later commands run from anywhere)
+        let settings = ClientSettings(server: server, token: token, pool: pool,
+                                      cacert: transport.cacert.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                                      allowInsecureHTTP: transport.allowInsecureHTTP ? true : nil)
         _ = try await settings.run { client in try await client.call(.mine) }  // the token works
         try settings.store()
         Terminal.error("Signed in to \(server)\(pool.map { ", pool \($0)" } ?? ""); settings in \(ClientSettings.file().path)")

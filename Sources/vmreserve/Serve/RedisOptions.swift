@@ -6,7 +6,7 @@ import ReservationHTTP
 
 /// Which Redis the gateway uses, and how.
 struct RedisOptions: ParsableArguments {
-    @Option(name: .customLong("redis-url"), help: "redis://[[user]:password@]host[:port][/db], or unix://[[user]:password@]/path/to/redis.sock[?db=N] for a Redis on this machine.")
+    @Option(name: .customLong("redis-url"), help: "redis://[[user]:password@]host[:port][/db] (rediss:// for TLS, see \"TLS to Redis\"), or unix://[[user]:password@]/path/to/redis.sock[?db=N] for a Redis on this machine.")
     var redisURL = GatewayConfiguration.defaults.redis.url.description
     @Option(help: "A file whose first line is the Redis password (in place of one in --redis-url): no command line or environment listing then shows it.")
     var redisPasswordFile: String?
@@ -16,6 +16,8 @@ struct RedisOptions: ParsableArguments {
     var redisSentinel: String?
     @Option(help: "The name the sentinels monitor the primary under.")
     var sentinelMaster: String?
+    @Option(help: "A file whose first line is the sentinels' own password (their requirepass), sent as AUTH to each.")
+    var sentinelPasswordFile: String?
     @Option(help: "Some nodes of a Redis Cluster, host:port,... (port 6379 when left out): the gateway reads the slot map from them and sends the pool's calls to the master of its slot, following MOVED and ASK; --redis-url then gives only the password.")
     var redisCluster: String?
     @Option(help: "Answer a change only once this many replicas have it (WAIT); otherwise 503. 0: answers do not wait.")
@@ -38,12 +40,13 @@ struct RedisOptions: ParsableArguments {
         }
         if let redisPasswordFile {
             guard url.password == nil else { throw ValidationError("--redis-password-file and a password in --redis-url exclude each other") }
-            url.password = try Self.password(in: redisPasswordFile)
+            url.password = try Self.password(in: redisPasswordFile, flag: "redis-password-file")
         }
         configuration.redis = .init(url: url, connectionCount: try OptionChecks.within(redisConnections ?? Self.defaultConnections,
                                                                                          1...64, "redis-connections"))
         configuration.redis.clientName = Self.clientName()
         try OptionChecks.together(["redis-sentinel": redisSentinel != nil, "sentinel-master": sentinelMaster != nil])
+        if sentinelPasswordFile != nil, redisSentinel == nil { throw ValidationError("--sentinel-password-file needs --redis-sentinel") }
         if let redisSentinel, let sentinelMaster {
             guard !sentinelMaster.isEmpty else { throw ValidationError("--sentinel-master: a name") }
             guard url.socketPath == nil else { throw ValidationError("--redis-sentinel names the primary by host and port: give --redis-url as redis://") }
@@ -53,6 +56,7 @@ struct RedisOptions: ParsableArguments {
             } catch {
                 throw ValidationError("--redis-sentinel: \(error.message)")
             }
+            configuration.redis.sentinel?.password = try sentinelPasswordFile.map { try Self.password(in: $0, flag: "sentinel-password-file") }
         }
         if let redisCluster {
             guard configuration.redis.sentinel == nil else { throw ValidationError("--redis-cluster and --redis-sentinel exclude each other") }
@@ -68,14 +72,14 @@ struct RedisOptions: ParsableArguments {
         return url
     }
 
-    /// The first line of `path`, which must hold one.
-    private static func password(in path: String) throws -> String {
+    /// The first line of `path`, which must hold one; errors name `flag`.
+    private static func password(in path: String, flag: String) throws -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ValidationError("--redis-password-file: cannot read \(path)")
+            throw ValidationError("--\(flag): cannot read \(path)")
         }
         let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         let password = line.hasSuffix("\r") ? String(line.dropLast()) : line
-        guard !password.isEmpty else { throw ValidationError("--redis-password-file: \(path) has no password on its first line") }
+        guard !password.isEmpty else { throw ValidationError("--\(flag): \(path) has no password on its first line") }
         return password
     }
 

@@ -16,6 +16,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "HTTP") var http: HTTPOptions
     @OptionGroup(title: "Redis") var redis: RedisOptions
+    @OptionGroup(title: "TLS to Redis") var redisTLS: RedisTLSOptions
     @OptionGroup(title: "Who may act") var auth: AuthOptions
     @OptionGroup(title: "Pools, leases and waits") var pools: PoolOptions
     @OptionGroup(title: "Provider") var provider: ProviderOptions
@@ -27,6 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = GatewayConfiguration()
         try http.apply(to: &configuration)
         let url = try redis.apply(to: &configuration)
+        try redisTLS.apply(to: &configuration, url: url)
         try auth.apply(to: &configuration)
         try pools.apply(to: &configuration)
         try provider.apply(to: &configuration)
@@ -44,7 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         // every task runs on the event loop that woke it (a request and its Redis round trip on one thread)
         let tasksOnEventLoops = EventLoopGlobalExecutor.install()
         let localRedis = try await development.startLocalRedisIfNeeded(url: url)
-        let app = buildApplication(configuration)
+        let app = try buildApplication(configuration)
         if !tasksOnEventLoops {
             app.logger.notice("tasks run on Swift's global thread pool: this Swift runtime lets no other executor take its place")
         }
