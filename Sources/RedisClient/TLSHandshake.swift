@@ -2,8 +2,8 @@ import NIOCore
 import NIOTLS
 
 /// Completes `done` when the TLS handshake in front of it ends: with success, or with the
-/// handshake's error (or the connection's end before it finished). It stays in the pipeline and
-/// passes everything on.
+/// handshake's error (or the connection's end before it finished); always exactly once. It stays
+/// in the pipeline and passes everything on.
 final class TLSHandshake: ChannelInboundHandler {
     typealias InboundIn = NIOAny
 
@@ -27,6 +27,11 @@ final class TLSHandshake: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         finish(.failure(RedisError.connectionClosed))
         context.fireChannelInactive()
+    }
+
+    /// (A connection that never became active, e.g. refused, only removes its handlers.)
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish(.failure(RedisError.connectionClosed))
     }
 
     private func finish(_ result: Result<Void, any Error>) {

@@ -12,22 +12,28 @@ import TestSupport
 /// different masters, all served by one gateway, each serve every kind of request, their keys on
 /// their own master only.
 @Suite(.timeLimit(.minutes(10))) struct ClusterGatewayTests {
-    @Test func poolsOnDifferentMastersAllServe() async throws {
+    /// Also over TLS: every node speaks TLS only and asks for the gateway's certificate, and the
+    /// cluster bus is TLS too.
+    @Test(arguments: [false, true]) func poolsOnDifferentMastersAllServe(overTLS: Bool) async throws {
         try await withTestProcesses { processes in
-            let nodes = try await processes.redisCluster()
+            let certificates = overTLS ? try await TestCertificates.make(in: try processes.temporaryDirectory("cluster-tls")) : nil
+            let tls = try certificates?.redisClient()
+            let nodes = try await processes.redisCluster(certificates: certificates)
             // one pool per master: the first names whose slot each master holds
             var pools: [(name: String, master: RedisServerProcess)] = []
             for index in 0..<200 where pools.count < 3 {
                 let name = "pool\(index)"
-                let master = try await clusterMaster(of: "vmreserve:{\(name)}:pool", among: nodes)
+                let master = try await clusterMaster(of: "vmreserve:{\(name)}:pool", among: nodes, tls: tls)
                 if !pools.contains(where: { $0.master.port == master.port }) { pools.append((name, master)) }
             }
             try #require(pools.count == 3)
             // one gateway serves the three pools, finding the cluster from one node
             let port = try freeLoopbackPort()
             let log = try processes.temporaryDirectory("cluster-gateway").appending(path: "log")
+            // (over TLS, --redis-url gives the scheme, as it gives the password)
+            let transport = certificates.map { ["--redis-url", "rediss://127.0.0.1:6379"] + $0.gatewayRedisFlags } ?? []
             _ = try await GatewayProcess.start(["--redis-cluster", "127.0.0.1:\(nodes[0].port)", "--admin-token", adminToken]
-                                                   + pools.flatMap { ["--pool", $0.name] },
+                                                   + transport + pools.flatMap { ["--pool", $0.name] },
                                                port: port, log: log, processes: processes)
             for pool in pools {
                 let gateway = Gateway(port: port).pool(pool.name)
@@ -43,7 +49,7 @@ import TestSupport
                 for _ in 0..<3 { #expect(try await gateway.call(.POST, "/v1/checkouts", token: bob).status == 201) }
                 async let waiting = gateway.call(.POST, "/v1/checkouts?wait=60", token: alice)
                 try await waitUntil("the checkout waits") {
-                    (try? await sendToRedis(pool.master.url, ["ZCARD", "vmreserve:{\(pool.name)}:waiters"]))?.first?.int == 1
+                    (try? await sendToRedis(pool.master.url, tls: tls, ["ZCARD", "vmreserve:{\(pool.name)}:waiters"]))?.first?.int == 1
                 }
                 let bobs = try await gateway.call(.GET, "/v1/vms/mine", token: bob)
                 let first = try #require((bobs.json?["data"] as? [[String: Any]])?.first?["vm_id"] as? String)
@@ -51,11 +57,11 @@ import TestSupport
                 #expect(try await waiting.status == 201)
                 #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["total"] as? Int == 3)
                 // the pool's keys are on its master, and on no other
-                let count = try await sendToRedis(pool.master.url, ["HGET", "vmreserve:{\(pool.name)}:pool", "vm_count"]).first?.string
+                let count = try await sendToRedis(pool.master.url, tls: tls, ["HGET", "vmreserve:{\(pool.name)}:pool", "vm_count"]).first?.string
                 #expect(count == "3", "\(pool.name) on \(pool.master.port)")
-                #expect(try await poolInconsistencies(at: pool.master.url, pool: pool.name) == [], "\(pool.name)")
+                #expect(try await poolInconsistencies(at: pool.master.url, pool: pool.name, tls: tls) == [], "\(pool.name)")
                 for other in nodes where other.port != pool.master.port {
-                    #expect(try await Self.redirection(other.url, "vmreserve:{\(pool.name)}:pool") == "MOVED", "\(other.port), \(pool.name)")
+                    #expect(try await Self.redirection(other.url, "vmreserve:{\(pool.name)}:pool", tls: tls) == "MOVED", "\(other.port), \(pool.name)")
                 }
             }
         }
@@ -166,9 +172,9 @@ extension ClusterGatewayTests {
     /// The code of the error a cluster node answers a read of `key` with (`MOVED`, `ASK`...), nil
     /// when it answers it: only Redis' own answer counts, not any error (a refused connection
     /// fails the test instead).
-    static func redirection(_ url: RedisURL, _ key: String) async throws -> String? {
+    static func redirection(_ url: RedisURL, _ key: String, tls: RedisTLS? = nil) async throws -> String? {
         do {
-            _ = try await sendToRedis(url, ["EXISTS", key])
+            _ = try await sendToRedis(url, tls: tls, ["EXISTS", key])
             return nil
         } catch let error as RedisError where error.kind == .server {
             return error.prefix

@@ -100,8 +100,10 @@ public func poolInconsistencies(_ redis: RedisClient, prefix: String) async thro
 }
 
 /// `poolInconsistencies` of pool `pool` (keys `vmreserve:{pool}:…`) on the Redis at `url`.
-public func poolInconsistencies(at url: RedisURL, pool: String = "default") async throws -> [String] {
-    try await withRedisClient(.test(url, connectionCount: 1)) { client in
+public func poolInconsistencies(at url: RedisURL, pool: String = "default", tls: RedisTLS? = nil) async throws -> [String] {
+    var configuration = RedisClient.Configuration.test(url, connectionCount: 1)
+    configuration.tls = tls
+    return try await withRedisClient(configuration) { client in
         try await poolInconsistencies(client, prefix: "vmreserve:{\(pool)}")
     }
 }

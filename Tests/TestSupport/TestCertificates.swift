@@ -9,8 +9,9 @@ import RedisServerProcess
 public struct TestCertificates: Sendable {
     public let directory: URL
 
-    /// Makes them all in `directory`.
+    /// Makes them all in `directory` (created if need be).
     public static func make(in directory: URL) async throws -> TestCertificates {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let certificates = TestCertificates(directory: directory)
         try await certificates.runScript([])
         return certificates
@@ -38,6 +39,11 @@ public struct TestCertificates: Sendable {
     /// A client's TLS trusting the CA, with the client certificate.
     public func redisClient() throws -> RedisTLS {
         try RedisTLS(caFile: caFile, certificateFile: file("client", "crt"), keyFile: file("client", "key"))
+    }
+
+    /// redis-cli's flags for the same.
+    public var redisCLIFlags: [String] {
+        ["--tls", "--cacert", caFile, "--cert", file("client", "crt"), "--key", file("client", "key")]
     }
 
     /// `vmreserve serve`'s flags for the same.

@@ -5,24 +5,26 @@ import RedisServerProcess
 extension TestProcesses {
     /// A Redis Cluster of `masters` masters and no replicas on free loopback ports, its slots
     /// spread evenly by `redis-cli --cluster create`; answers once every node sees it as ok.
-    public func redisCluster(masters: Int = 3) async throws -> [RedisServerProcess] {
+    /// With `certificates`, the nodes speak TLS only (clients, and the cluster bus), asking
+    /// clients for a certificate.
+    public func redisCluster(masters: Int = 3, certificates: TestCertificates? = nil) async throws -> [RedisServerProcess] {
         var nodes: [RedisServerProcess] = []
         for _ in 0..<masters {
             // a node also listens on its port + 10000 (the cluster bus), which must be a port too
             var port = try freeLoopbackPort()
             while port > 55535 { port = try freeLoopbackPort() }
-            nodes.append(try await redis(port: port, extraArguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            nodes.append(try await redis(port: port, tls: certificates?.redisServer(), extraArguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                                                                       "--cluster-node-timeout", "5000"]))
         }
         let log = try temporaryDirectory("cluster").appending(path: "create.log")
-        let create = try start(["redis-cli", "--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" }
+        let create = try start(["redis-cli"] + (certificates?.redisCLIFlags ?? []) + ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" }
                                + ["--cluster-replicas", "0", "--cluster-yes"], output: .file(log))
         guard await create.waitForExit() == 0 else {
             throw TestSupportError("redis-cli --cluster create failed: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
         }
         for node in nodes {
             try await waitUntil("node \(node.port) sees the cluster as ok") {
-                let info = try? await sendToRedis(node.url, ["CLUSTER", "INFO"])
+                let info = try? await sendToRedis(node.url, tls: certificates?.redisClient(), ["CLUSTER", "INFO"])
                 return info?.first?.string?.contains("cluster_state:ok") == true
             }
         }
@@ -36,9 +38,9 @@ public func clusterNodeID(_ node: RedisServerProcess) async throws -> String {
 }
 
 /// The node of `nodes` that is the master of `key`'s slot.
-public func clusterMaster(of key: String, among nodes: [RedisServerProcess]) async throws -> RedisServerProcess {
+public func clusterMaster(of key: String, among nodes: [RedisServerProcess], tls: RedisTLS? = nil) async throws -> RedisServerProcess {
     let slot = ClusterSlot.of(key)
-    let ranges = try await sendToRedis(nodes[0].url, ["CLUSTER", "SLOTS"]).first?.array ?? []
+    let ranges = try await sendToRedis(nodes[0].url, tls: tls, ["CLUSTER", "SLOTS"]).first?.array ?? []
     for range in ranges {
         guard let parts = range.array, parts.count >= 3, let first = parts[0].int, let last = parts[1].int,
               (first...last).contains(slot), let port = parts[2].array?[1].int,

@@ -62,7 +62,9 @@ public final class TestProcesses: Sendable {
             while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
             await process.terminate(with: SIGKILL)
         }
-        for directory in directories.withLock({ $0 }) { try? FileManager.default.removeItem(at: directory) }
+        if ProcessInfo.processInfo.environment["VMRESERVE_TEST_KEEP_FILES"] == nil {
+            for directory in directories.withLock({ $0 }) { try? FileManager.default.removeItem(at: directory) }
+        }
     }
 }
 
