@@ -333,11 +333,17 @@ public struct ReservationStore: Sendable {
     /// round trip.
     public func role(of caller: Caller) async throws(ReservationError) -> Role {
         if case .trustedAdmin = caller { return .admin }
+        return try await identity(of: caller).role
+    }
+
+    /// The caller's name and role; `.unauthorized` for a token no user has.
+    public func identity(of caller: Caller) async throws(ReservationError) -> (name: String, role: Role) {
         let reply = try await run(.whoami, caller, [])
-        guard let fields = reply.array, fields.count == 2, let role = fields[1].string.flatMap(Role.init(rawValue:)) else {
+        guard let fields = reply.array, fields.count == 2, let name = fields[0].string,
+              let role = fields[1].string.flatMap(Role.init(rawValue:)) else {
             throw RecordDecoding.malformed(reply)
         }
-        return role
+        return (name, role)
     }
 
     /// Creates a user with a new token, returned here once and stored only as its SHA-256.

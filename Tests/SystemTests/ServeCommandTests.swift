@@ -245,7 +245,8 @@ import Glibc
                 port: port, log: log, processes: processes)
             let gateway = Gateway(port: port)
             let token = try await gateway.createUser("jason", quota: 1)
-            #expect(try await gateway.call(.GET, "/v1/vms/mine", token: token).status == 200)
+            for _ in 0..<2 { #expect(try await gateway.call(.GET, "/v1/vms/mine", token: token).status == 200) }
+            #expect(try await gateway.call(.GET, "/v1/vms/mine/history", token: "an-unknown-token-0123456789").status == 401)
             #expect(await process.terminate(with: SIGTERM) == 0)
             let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("{") }
             let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
@@ -254,6 +255,12 @@ import Glibc
             let request = objects.first { $0["message"] == "request" && $0["route"] == "/v1/vms/mine" }
             #expect(request?["method"] == "GET" && request?["status"] == "200" && request?["duration_ms"].flatMap(Double.init) != nil,
                     "\(String(describing: request))")
+            // the caller by name: a token's user (each time, looked up once), the admin token's
+            let mine = objects.filter { $0["route"] == "/v1/vms/mine" }
+            #expect(mine.count == 2 && mine.allSatisfy { $0["caller"] == "jason" }, "\(mine)")
+            #expect(objects.first { $0["route"] == "/v1/admin/users" }?["caller"] == "admin")
+            let refused = objects.first { $0["route"] == "/v1/vms/mine/history" }
+            #expect(refused?["status"] == "401" && refused?["caller"] == nil, "no name for a refused token: \(String(describing: refused))")
             #expect(!lines.contains { $0.contains(token) || $0.contains(adminToken) }, "no token in the log")
         }
     }

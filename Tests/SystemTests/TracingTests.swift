@@ -56,7 +56,7 @@ import TestSupport
                 let port = try freeLoopbackPort(), log = try processes.temporaryDirectory("tracing").appending(path: "log")
                 _ = try await GatewayProcess.start(
                     ["--redis-url", "redis://127.0.0.1:\(redis.port)/0", "--admin-token", adminToken,
-                     "--otlp-endpoint", "http://127.0.0.1:\(collectorPort)"],
+                     "--otlp-endpoint", "http://127.0.0.1:\(collectorPort)", "--log-format", "json"],
                     environment: ["OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_BSP_SCHEDULE_DELAY": "100"],
                     port: port, log: log, processes: processes)
                 let gateway = Gateway(port: port)
@@ -77,6 +77,11 @@ import TestSupport
                 #expect(request.parentSpanID == base64("00f067aa0ba902b7"), "under the client's span")
                 let script = try #require(spans.first { $0.name.hasPrefix("FCALL") && $0.name.hasSuffix("_checkout") })
                 #expect(script.traceID == request.traceID && script.parentSpanID == request.spanID, "a child of the request's span")
+                // and the request's log line names the trace
+                let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+                let line = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+                    .first { $0["message"] == "request" && $0["route"] == "/v1/checkouts" }
+                #expect(line?["trace_id"] == trace, "\(String(describing: line))")
             }
         }
     }

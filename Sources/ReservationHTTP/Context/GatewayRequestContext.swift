@@ -12,6 +12,8 @@ public struct GatewayRequestContext: RequestContext {
     let channel: any Channel
     /// The pool the request is for, chosen by the `PoolSelectionMiddleware` from its path.
     var pool: ServedPool?
+    /// What the request's log line names, filled in by the middleware that learns it.
+    let logFields = RequestLogFields()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -18,6 +18,7 @@ struct IdentityMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.caller = await caller(for: request)
+        context.logFields.caller = context.caller
         return try await next(request, context)
     }
 

@@ -17,6 +17,7 @@ struct PoolSelectionMiddleware: RouterMiddleware {
         } else {
             context.pool = pools.unprefixed
         }
+        context.logFields.store = context.pool?.store
         return try await next(request, context)
     }
 }

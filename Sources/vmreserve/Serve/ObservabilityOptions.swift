@@ -9,7 +9,7 @@ import ServiceLifecycle
 struct ObservabilityOptions: ParsableArguments {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = GatewayConfiguration.defaults.logLevel.rawValue
-    @Option(help: "text (swift-log's line), or json: one JSON object a line, with time, level, label, message, source and every metadata field (a request's method, route, status and duration_ms).")
+    @Option(help: "text (swift-log's line), or json: one JSON object a line, with time, level, label, message, source and every metadata field (a request's method, route, status, duration_ms, caller and, with --otlp-endpoint, trace_id).")
     var logFormat = LogFormat.text
     @Option(name: .customLong("otlp-endpoint"), help: "Send traces (a span per request and per Redis call) over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318; spans go to its /v1/traces. OTEL_* variables tune the exporter (e.g. OTEL_EXPORTER_OTLP_PROTOCOL=http/json). Off by default.")
     var otlpEndpoint: String?
@@ -21,6 +21,12 @@ struct ObservabilityOptions: ParsableArguments {
             throw ValidationError("--otlp-endpoint must be an http or https URL, e.g. http://127.0.0.1:4318")
         }
         configuration.tracing = otlpEndpoint != nil
+    }
+
+    /// With `--otlp-endpoint`, every log line written inside a span (a request's) carries its
+    /// `trace_id` and `span_id`.
+    var logMetadataProvider: Logger.MetadataProvider? {
+        otlpEndpoint == nil ? nil : OTel.makeLoggingMetadataProvider()
     }
 
     /// With `--otlp-endpoint`: OpenTelemetry traces only (our logs and metrics have their own

@@ -41,7 +41,11 @@ struct ServeCommand: AsyncParsableCommand {
         let (configuration, url) = try gatewayConfiguration()
         let logOutput = LogOutput()
         let logFormat = observability.logFormat
-        LoggingSystem.bootstrap { label in BufferedLogHandler(label: label, output: logOutput, format: logFormat) }
+        LoggingSystem.bootstrap({ label, provider in
+            var handler = BufferedLogHandler(label: label, output: logOutput, format: logFormat)
+            handler.metadataProvider = provider
+            return handler
+        }, metadataProvider: observability.logMetadataProvider)
         let tracer = try observability.bootstrapTracing()
         // every task runs on the event loop that woke it (a request and its Redis round trip on one thread)
         let tasksOnEventLoops = EventLoopGlobalExecutor.install()
