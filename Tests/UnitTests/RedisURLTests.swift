@@ -24,6 +24,17 @@ import RedisClient
         #expect(error?.message.contains("cret") == false)
     }
 
+    @Test func redissIsTLSToTheSameKindOfAddress() throws {
+        let url = try RedisURL("rediss://:pw@redis.internal:6380/2")
+        var expected = RedisURL(host: "redis.internal", port: 6380, password: "pw", database: 2)
+        expected.usesTLS = true
+        #expect(url == expected)
+        #expect(url.description == "rediss://:***@redis.internal:6380/2")
+        #expect(try RedisURL("redis://h").usesTLS == false)
+        // a sentinel's primary and a cluster's nodes are reached the same way
+        #expect(url.at(host: "10.0.0.2", port: 6379).usesTLS && url.clusterNode(host: "10.0.0.3", port: 7000).usesTLS)
+    }
+
     @Test func hidesThePasswordWhenPrinted() throws {
         #expect(try RedisURL("redis://:hunter2@h:1/0").description == "redis://:***@h:1/0")
     }
