@@ -6,14 +6,18 @@
 One release build; certificates made by Tests/Fixtures/make-test-certificates.sh; one
 redis-server listening on a plain port and on a TLS port that asks clients for a certificate (no
 persistence); three gateways on it serving one pool: `http` (HTTP, redis://), `https` (HTTPS with
---tls-cert/--tls-key, redis://) and `rediss` (HTTP, rediss:// with --redis-tls-ca/cert/key).
+--tls-cert/--tls-key and --http2, redis://; wrk asks for no HTTP/2, so its rows are HTTP/1.1) and `rediss` (HTTP, rediss:// with --redis-tls-ca/cert/key).
 Then, in turn for --rounds rounds (so that the machine's drift falls on all alike):
-checkout/checkin cycles (bench/checkout_checkin.lua) at 64 keep-alive connections against each.
-Prints requests/s and each process's CPU per request, from /proc and wait4.
+checkout/checkin cycles (bench/checkout_checkin.lua) at 64 keep-alive connections against each;
+and, when h2load is installed (Debian's nghttp2-client), `GET /v1/vms/mine` at 64 connections
+(one request in flight on each) against the HTTPS gateway over HTTP/2 and over HTTP/1.1 (h2load
+--h1), so that one tool measures both. Prints requests/s and each process's CPU per request,
+from /proc and wait4.
 """
 import argparse
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -23,8 +27,22 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from suite import (ADMIN, ROOT, Processes, free_port, http, measure, release_build, return_held,  # noqa: E402
-                   wait_for)
+from suite import (ADMIN, ROOT, Processes, cpu_seconds, free_port, http, measure, release_build,  # noqa: E402
+                   return_held, wait_for)
+
+
+def h2load(url, token, seconds, gateway_pid, redis_pid, http1):
+    """h2load GETs of `url` at 64 connections, one request in flight on each: requests/s and CPU
+    per request of the gateway and Redis."""
+    before = {pid: cpu_seconds(pid) for pid in (gateway_pid, redis_pid)}
+    output = subprocess.run(["h2load", "-c", "64", "-m", "1", "-t", "2", "-D", str(seconds), "-H", f"Authorization: Bearer {token}"]
+                            + (["--h1"] if http1 else []) + [url], capture_output=True, text=True, check=True).stdout
+    used = {pid: cpu_seconds(pid) - before[pid] for pid in before}
+    done = int(re.search(r"requests: \d+ total, \d+ started, (\d+) done", output).group(1))
+    rate = float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", output).group(1))
+    ok = int(re.search(r"status codes: (\d+) 2xx", output).group(1))
+    return {"rate": rate, "done": done, "non_2xx": done - ok,
+            "cpu_us": {"server": used[gateway_pid] * 1e6 / max(1, done), "redis": used[redis_pid] * 1e6 / max(1, done)}}
 
 
 def wait_for_https(url, cafile):
@@ -60,7 +78,7 @@ def main():
         variants = {
             "http": ["--redis-url", f"redis://127.0.0.1:{redis_port}/0"],
             "https": ["--redis-url", f"redis://127.0.0.1:{redis_port}/0", "--tls-cert", cert("server", "crt"),
-                      "--tls-key", cert("server", "key")],
+                      "--tls-key", cert("server", "key"), "--http2"],
             "rediss": ["--redis-url", f"rediss://127.0.0.1:{tls_port}/0", "--redis-tls-ca", cert("ca", "crt"),
                        "--redis-tls-cert", cert("client", "crt"), "--redis-tls-key", cert("client", "key")],
         }
@@ -80,7 +98,8 @@ def main():
         for start in range(0, options.vms, 1000):
             http(admin + "/v1/admin/vms", "POST", {"count": min(1000, options.vms - start)})
         tokens = [http(admin + "/v1/admin/users", "POST", {"name": f"user{i}", "quota": 256})["data"]["token"] for i in range(2)]
-        rows = []
+        rows, protocol_rows = [], []
+        with_h2load = shutil.which("h2load") is not None
         for round_number in range(options.rounds):
             for name in variants:
                 process, url = gateways[name]
@@ -90,6 +109,12 @@ def main():
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 return_held(admin, tokens)
+            for http1 in ([False, True] if with_h2load else []):
+                process, url = gateways["https"]
+                run = h2load(url + "/v1/vms/mine", tokens[0], options.seconds, process.pid, redis.pid, http1)
+                row = {"round": round_number + 1, "protocol": "HTTP/1.1" if http1 else "HTTP/2", "mine": run}
+                protocol_rows.append(row)
+                print(json.dumps(row), flush=True)
     finally:
         processes.stop_all()
         shutil.rmtree(work, ignore_errors=True)
@@ -100,6 +125,15 @@ def main():
         cpu = cycle["cpu_us"]
         print(f"| {row['round']} | {row['variant']} | {cycle['rate']:,.0f} | {cycle['p99_ms']:.2f} | {cycle['non_2xx']} | "
               f"{cpu['server']:.1f} | {cpu['redis']:.1f} | {cpu['wrk']:.1f} |")
+    if not protocol_rows:
+        print("\n(h2load is not installed: no HTTP/2 rows; apt-get install nghttp2-client)")
+        return
+    print("\n| round | HTTPS gateway, GET /v1/vms/mine over | requests/s | non-2xx | CPU µs/request: gateway | redis |")
+    print("|---|---|---|---|---|---|")
+    for row in protocol_rows:
+        mine = row["mine"]
+        print(f"| {row['round']} | {row['protocol']} | {mine['rate']:,.0f} | {mine['non_2xx']} | {mine['cpu_us']['server']:.1f} | "
+              f"{mine['cpu_us']['redis']:.1f} |")
 
 
 if __name__ == "__main__":

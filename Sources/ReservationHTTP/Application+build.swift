@@ -1,5 +1,6 @@
 import Hummingbird
 import HummingbirdCore
+import HummingbirdHTTP2
 import HummingbirdTLS
 import NIOCore
 import Logging
@@ -56,10 +57,14 @@ public func buildApplication(
             try AdminTokens.load(path, into: adminTokens)
         })
     }
-    let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout)))
-    var server = http1
+    let http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount(configuration.idleTimeout))
+    var server = HTTPServerBuilder.http1(configuration: http1)
     if let certificate = configuration.serverCertificate {
-        server = try .tls(http1, tlsConfiguration: certificate.tlsConfiguration)
+        // with HTTP/2, the protocol the client's ALPN asks for; each HTTP/2 stream is served as an HTTP/1 request
+        server = configuration.http2
+            ? try .http2Upgrade(tlsConfiguration: certificate.tlsConfiguration,
+                                configuration: .init(idleTimeout: configuration.idleTimeout, streamConfiguration: http1))
+            : try .tls(server, tlsConfiguration: certificate.tlsConfiguration)
         services.append(FileWatcher(what: "the HTTPS certificate", paths: [certificate.certificateFile, certificate.keyFile],
                                     interval: .seconds(2), logger: logger, describedErrors: [ServerCertificate.FileError.self]) {
             try certificate.reload()

@@ -8,6 +8,8 @@ public struct GatewayConfiguration: Sendable {
     public var port: Int
     /// When set, the gateway serves HTTPS (only) with this certificate, read again when its files change.
     public var serverCertificate: ServerCertificate?
+    /// With HTTPS: offer HTTP/2 as well as HTTP/1.1, by ALPN.
+    public var http2 = false
     public var redis: RedisClient.Configuration
     /// The admin's tokens from the configuration (several while one is rotated); never a baked-in default.
     public var adminTokens: [String]

@@ -187,4 +187,50 @@ import TestSupport
             }
         }
     }
+
+    /// With `--http2`, HTTPS speaks HTTP/2 to a client that asks for it by ALPN (and HTTP/1.1 to
+    /// one that does not; without it, HTTP/1.1 to both); a waiting checkout over HTTP/2 whose
+    /// client goes leaves the queue, and is handed no VM.
+    @Test func http2ByALPNAndAWaitingCheckoutWhoseClientGoes() async throws {
+        try await withTestProcesses { processes in
+            let directory = try processes.temporaryDirectory("https")
+            let certificates = try await TestCertificates.make(in: directory)
+            let redis = try await SharedRedis.url(), pool = "http2-\(UUID().uuidString.prefix(8))", port = try freeLoopbackPort()
+            try await Self.withHTTPSClient(certificates) { https in
+                _ = try await GatewayProcess.start(
+                    ["--redis-url", redis.description, "--pool", pool, "--admin-token", adminToken, "--http2"]
+                        + Self.httpsFlags(certificates),
+                    port: port, log: directory.appending(path: "gateway.log"), processes: processes, https: https)
+                let gateway = Gateway(port: port, https: https)
+                let alice = try await gateway.createUser("alice", quota: 1)
+                let url = "https://localhost:\(port)"
+                // (the other tests' gateways, without --http2, answer a client that asks for HTTP/2 in HTTP/1.1)
+                let plainPort = try freeLoopbackPort()
+                _ = try await GatewayProcess.start(
+                    ["--redis-url", redis.description, "--pool", pool, "--admin-token", adminToken] + Self.httpsFlags(certificates),
+                    port: plainPort, log: directory.appending(path: "gateway-http1.log"), processes: processes, https: https)
+                let asked = try await Self.run(["curl", "-sS", "--http2", "--cacert", certificates.caFile, "-o", "/dev/null",
+                                                "-w", "%{http_version} %{http_code}", "https://localhost:\(plainPort)/healthz"])
+                #expect(asked.output == "1.1 200", "no HTTP/2 without --http2: \(asked)")
+                for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {
+                    let curl = try await Self.run(["curl", "-sS", flag, "--cacert", certificates.caFile, "-o", "/dev/null",
+                                                   "-w", "%{http_version} %{http_code}", url + "/healthz"])
+                    #expect(curl.output == "\(version) 200", "\(flag): \(curl)")
+                }
+                let waiting = try processes.start(
+                    ["curl", "-sS", "--http2", "--cacert", certificates.caFile, "-X", "POST", "-H", "Authorization: Bearer \(alice)",
+                     url + "/v1/checkouts?wait=600"], output: .file(directory.appending(path: "waiting.out")))
+                let waiters = "vmreserve:{\(pool)}:waiters"
+                try await waitUntil("the checkout over HTTP/2 waits") { (try? await sendToRedis(redis, ["ZCARD", waiters]))?.first?.int == 1 }
+                await waiting.terminate(with: SIGKILL)
+                try await waitUntil("its client gone, it leaves the queue") {
+                    (try? await sendToRedis(redis, ["ZCARD", waiters]))?.first?.int == 0
+                }
+                let created = try await gateway.createVMs(1)
+                #expect(created.count == 1)
+                let stats = try await gateway.call(.GET, "/v1/admin/pool")
+                #expect((stats.data?["counts"] as? [String: Int])?["available"] == 1, "no VM handed to the client that went: \(stats.text)")
+            }
+        }
+    }
 }

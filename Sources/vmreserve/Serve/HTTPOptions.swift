@@ -9,11 +9,15 @@ struct HTTPOptions: ParsableArguments {
     var tlsCert: String?
     @Option(help: "PEM file of the private key of --tls-cert.")
     var tlsKey: String?
+    @Flag(help: "With --tls-cert, offer HTTP/2 too, by ALPN, to clients that ask. Off by default: measured, it costs the gateway about twice the CPU per request of HTTP/1.1 (BENCHMARKS.md).")
+    var http2 = false
 
     func apply(to configuration: inout GatewayConfiguration) throws {
         configuration.host = host
         configuration.port = try OptionChecks.within(port, 0...65535, "port")
         try OptionChecks.together(["tls-cert": tlsCert != nil, "tls-key": tlsKey != nil])
+        if http2, tlsCert == nil { throw ValidationError("--http2 needs --tls-cert and --tls-key (HTTP/2 is offered by ALPN, in TLS)") }
+        configuration.http2 = http2
         if let tlsCert, let tlsKey {
             do {
                 configuration.serverCertificate = try ServerCertificate(certificateFile: tlsCert, keyFile: tlsKey)
