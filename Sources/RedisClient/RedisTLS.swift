@@ -8,6 +8,8 @@ import NIOSSL
 /// so that an unreadable or malformed one stops the start with an error naming it.
 public struct RedisTLS: Sendable, Equatable {
     let context: NIOSSLContext
+    /// What `context` was made of (to read a server's certificate again without verifying it).
+    private let configuration: TLSConfiguration
     /// The name checked against the server's certificate, and sent as SNI; nil: the host connected
     /// to (an address is then checked against the certificate's IP entries).
     public let serverName: String?
@@ -35,6 +37,7 @@ public struct RedisTLS: Sendable, Equatable {
         default:
             throw RedisError(kind: .tls, message: "a client certificate needs its key, and a key its certificate")
         }
+        self.configuration = configuration
         do {
             context = try NIOSSLContext(configuration: configuration)
         } catch {
@@ -89,24 +92,27 @@ public struct RedisTLS: Sendable, Equatable {
             return RedisError(kind: .tls, message: "TLS with \(endpoint) failed: \(text)")
         }
         let reason: String
-        switch await Self.peerCertificate(host: host, port: port, eventLoopGroup: eventLoopGroup) {
+        switch await peerCertificate(host: host, port: port, eventLoopGroup: eventLoopGroup) {
         case let certificate? where TimeInterval(certificate.notValidAfter) < Date().timeIntervalSince1970:
             reason = "expired on \(Date(timeIntervalSince1970: TimeInterval(certificate.notValidAfter)))"
         case let certificate? where TimeInterval(certificate.notValidBefore) > Date().timeIntervalSince1970:
             reason = "is not valid before \(Date(timeIntervalSince1970: TimeInterval(certificate.notValidBefore)))"
-        default:
+        case .some:
             reason = "is not signed by \(trustSource)"
+        case nil:
+            reason = "is not trusted (not signed by \(trustSource), expired or not yet valid: it could not be read again to say which)"
         }
         return RedisError(kind: .tls, message: "\(endpoint)'s certificate \(reason)")
     }
 
-    /// The certificate a server presents, read without verifying it (only to explain a failure).
-    private static func peerCertificate(host: String, port: Int, eventLoopGroup: any EventLoopGroup) async -> NIOSSLCertificate? {
-        var configuration = TLSConfiguration.makeClientConfiguration()
+    /// The certificate a server presents, read without verifying it (only to explain a failure),
+    /// on a connection with this client's own certificate, as the failed one had.
+    private func peerCertificate(host: String, port: Int, eventLoopGroup: any EventLoopGroup) async -> NIOSSLCertificate? {
+        var configuration = configuration
         configuration.certificateVerification = .none
         guard let context = try? NIOSSLContext(configuration: configuration) else { return nil }
         let channel = try? await ClientBootstrap(group: eventLoopGroup)
-            .connectTimeout(.seconds(2))
+            .connectTimeout(.seconds(30))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
