@@ -12,7 +12,8 @@ return errors.run(KEYS, function(c)
   local batch = args.int(ARGV, 1, 1, 10000, 'batch')
   local t = clock.now(c)
   local expired = redis.call('ZRANGEBYSCORE', c.k.leases, '-inf', clock.text(c, t), 'LIMIT', 0, batch)
-  for _, id in ipairs(expired) do leases.expire(c, id) end
+  -- (each checked again: returning one, or a reservation, may hand another of them to a waiter)
+  for _, id in ipairs(expired) do leases.reclaim_vm(c, t, id) end
   local first = redis.call('ZRANGE', c.k.leases, 0, 0, 'WITHSCORES')
   return {#expired, first[2] and tonumber(first[2]) or -1, t}
 end)

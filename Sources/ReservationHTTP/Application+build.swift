@@ -145,6 +145,7 @@ private func addPoolRoutes(to base: RouterGroup<GatewayRequestContext>, maxWait:
     let vms = VMController(maxWait: maxWait)
     let admin = AdminVMController()
     vms.addRoutes(to: userRoutes.group("v1"))
+    ReservationController().addRoutes(to: userRoutes.group("v1"))
     admin.addRoutes(to: adminRoutes.group("v1/admin"))
     UserController().addRoutes(to: adminRoutes.group("v1/admin"))
     HistoryController().addRoutes(user: userRoutes.group("v1"), admin: adminRoutes.group("v1/admin"))

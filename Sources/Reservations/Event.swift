@@ -17,6 +17,8 @@ public struct Event: Sendable, Equatable {
     /// The VM's status after it (`deleted` once gone): the outcome.
     public var status: String?
     public var detail: String?
+    /// The reservation the VM belongs to (every event of a reservation's VMs names it).
+    public var reservationID: String? = nil
 }
 
 /// One page of history, oldest first. `nextCursor` is nil on the last page.

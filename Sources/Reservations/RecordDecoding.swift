@@ -23,8 +23,23 @@ enum RecordDecoding {
             leaseExpiresAt: time(record[.leaseExpiresAt]),
             createdAt: createdAt,
             size: record[.size], cpu: record[.cpu].flatMap { Int($0) }, memoryMB: record[.memoryMB].flatMap { Int($0) },
-            machineID: record[.machineID], error: record[.error]
+            machineID: record[.machineID], error: record[.error], reservationID: record[.reservation]
         )
+    }
+
+    /// A reservation as the scripts answer it (lua/lib/reservations.lua): `[id, field, value, ...,
+    /// [VM, VM, ...]]`.
+    static func reservation(_ reply: RESPValue) throws(ReservationError) -> Reservation {
+        guard let elements = reply.array, elements.count % 2 == 0, elements.count >= 2, let id = elements[0].string,
+              let vms = elements.last?.array else { throw malformed(reply) }
+        var fields: [String: String] = [:]
+        for index in stride(from: 1, to: elements.count - 1, by: 2) {
+            guard let name = elements[index].string, let value = elements[index + 1].string else { throw malformed(reply) }
+            fields[name] = value
+        }
+        guard let user = fields["user"], let createdAt = time(fields["created_at"]) else { throw malformed(reply) }
+        return Reservation(id: id, user: user, createdAt: createdAt, leaseSeconds: fields["lease_seconds"].flatMap { Int($0) },
+                           leaseExpiresAt: time(fields["lease_expires_at"]), vms: try Self.vms(vms))
     }
 
     static func vms(_ replies: [RESPValue]) throws(ReservationError) -> [VM] {
@@ -62,7 +77,8 @@ enum RecordDecoding {
               let action = record["action"], let actor = record["actor"]
         else { throw malformed(reply) }
         return Event(id: id, at: at, action: action, actor: actor, vmID: record["vm_id"], ip: record["ip"],
-                     user: record["user"], status: record["status"], detail: record["detail"])
+                     user: record["user"], status: record["status"], detail: record["detail"],
+                     reservationID: record["reservation_id"])
     }
 
     static func array(_ reply: RESPValue) throws(ReservationError) -> [RESPValue] {

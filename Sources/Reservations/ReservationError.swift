@@ -11,6 +11,8 @@ public enum ReservationError: Error, Sendable, Equatable {
     /// Every address of the pool's IP block is taken.
     case ipPoolExhausted(String)
     case vmNotFound
+    /// No such reservation, or another user's.
+    case reservationNotFound
     case userNotFound(String)
     case invalidState(String)
     case badRequest(String)
@@ -46,6 +48,7 @@ public enum ReservationError: Error, Sendable, Equatable {
         case "MAX_VM_COUNT": self = .maxVMCountReached
         case "IP_POOL_EXHAUSTED": self = .ipPoolExhausted(message)
         case "VM_NOT_FOUND": self = .vmNotFound
+        case "RESERVATION_NOT_FOUND": self = .reservationNotFound
         case "USER_NOT_FOUND": self = .userNotFound(message)
         case "INVALID_STATE": self = .invalidState(message)
         case "BAD_REQUEST": self = .badRequest(message)

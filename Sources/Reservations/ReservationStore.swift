@@ -128,7 +128,7 @@ public struct ReservationStore: Sendable {
                                             + idempotencyArguments(idempotencyKey)))
     }
 
-    private func idempotencyArguments(_ key: String?) -> [String] {
+    func idempotencyArguments(_ key: String?) -> [String] {
         [key ?? "", String(Self.milliseconds(idempotencyWindow))]
     }
 
@@ -219,7 +219,7 @@ public struct ReservationStore: Sendable {
         return ReapResult(released: numbers[0], nextExpiry: numbers[1] < 0 ? nil : numbers[1], now: numbers[2])
     }
 
-    private func leaseArguments(_ requested: Int?) -> [String] {
+    func leaseArguments(_ requested: Int?) -> [String] {
         [requested.map(String.init) ?? "", leases.defaultSeconds.map(String.init) ?? "", String(leases.maxSeconds)]
     }
 
@@ -408,7 +408,7 @@ public struct ReservationStore: Sendable {
         await redis.libraryLoaded()
     }
 
-    private func run(_ script: Script, _ caller: Caller, _ arguments: [String]) async throws(ReservationError) -> RESPValue {
+    func run(_ script: Script, _ caller: Caller, _ arguments: [String]) async throws(ReservationError) -> RESPValue {
         try await run(script, [caller.scriptArgument] + arguments)
     }
 

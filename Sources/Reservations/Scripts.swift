@@ -33,6 +33,11 @@ public enum Script: String, CaseIterable, Sendable {
     case extendJob = "extend_job"
     case finishJob = "finish_job"
     case retryVM = "retry_vm"
+    case reserve
+    case getReservation = "get_reservation"
+    case listReservations = "list_reservations"
+    case renewReservation = "renew_reservation"
+    case returnReservation = "return_reservation"
 
     /// Whether the script's answer tells a client that a change they asked for was made: with
     /// `--min-replicas-ack` such an answer waits until replicas have the change. (The reading
@@ -40,7 +45,8 @@ public enum Script: String, CaseIterable, Sendable {
     /// the next script returns them again.)
     public var acknowledgesChange: Bool {
         switch self {
-        case .getVM, .listMine, .listVMs, .poolStats, .getUser, .listUsers, .whoami, .listEvents: false
+        case .getVM, .listMine, .listVMs, .poolStats, .getUser, .listUsers, .whoami, .listEvents, .getReservation,
+             .listReservations: false
         default: true
         }
     }

@@ -28,6 +28,8 @@ public struct VM: Sendable, Equatable {
     public var machineID: String? = nil
     /// Why the provider's last work on it failed: while `error`, or `deprovisioning` to be tried again.
     public var error: String? = nil
+    /// The reservation it belongs to, while it is checked out as part of one.
+    public var reservationID: String? = nil
 }
 
 /// One page of the admin VM list. `nextCursor` is nil on the last page.

@@ -11,6 +11,7 @@ public struct VMRecord: Sendable {
         case leaseExpiresAt = "lease_expires_at"
         case createdAt = "created_at"
         case machineID = "machine_id"
+        case reservation
     }
 
     public let id: String

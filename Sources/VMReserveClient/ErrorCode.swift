@@ -8,6 +8,7 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
     case maxVMCountReached = "max_vm_count_reached"
     case ipPoolExhausted = "ip_pool_exhausted"
     case vmNotFound = "vm_not_found"
+    case reservationNotFound = "reservation_not_found"
     case notFound = "not_found"
     case invalidState = "invalid_state"
     case payloadTooLarge = "payload_too_large"

@@ -32,10 +32,13 @@ public struct VM: Codable, Sendable, Equatable {
     public var machineID: String?
     /// Why its last provisioning step failed (status `error`).
     public var error: String?
+    /// The reservation it belongs to, while checked out as part of one.
+    public var reservationID: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case id = "vm_id", ip, status, user, checkedOutAt = "checked_out_at", leaseExpiresAt = "lease_expires_at"
         case createdAt = "created_at", size, cpu, memoryMB = "memory_mb", machineID = "machine_id", error
+        case reservationID = "reservation_id"
     }
 }
 
@@ -108,9 +111,11 @@ public struct Event: Codable, Sendable, Equatable {
     public var user: String?
     public var status: VMStatus?
     public var detail: String?
+    /// The reservation the VM belongs to.
+    public var reservationID: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, at, action, actor, vmID = "vm_id", ip, user, status, detail
+        case id, at, action, actor, vmID = "vm_id", ip, user, status, detail, reservationID = "reservation_id"
     }
 }
 

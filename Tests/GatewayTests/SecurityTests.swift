@@ -67,32 +67,35 @@ import TestSupport
 
     @Test func aUserLearnsNothingOfAnotherUsersVMsOrName() async throws {
         try await withGateway { gateway async throws in
-            try await gateway.createVMs(3)
+            try await gateway.createVMs(4)
             let alice = try await gateway.createUser("alice-secret-name", quota: 2)
             let bob = try await gateway.createUser("bob", quota: 1)
             let vm = try await gateway.call(.POST, "/v1/checkouts", token: alice, body: #"{"lease_seconds": 600}"#)
             let id = try #require(vm["vm_id"]), ip = try #require(vm["ip"])
+            let reservation = try #require(try await gateway.call(.POST, "/v1/reservations", token: alice, body: #"{"count": 1}"#)["id"])
             // every operation of docs/openapi.json, about alice's VM and name where it takes one
             let document = try JSONSerialization.jsonObject(with: Data(contentsOf: OpenAPITests.file)) as? [String: Any]
             let paths = document?["paths"] as? [String: [String: Any]] ?? [:]
             let bodies = [
                 "/v1/checkins": #"{"vm_id": "\#(id)"}"#, "/v1/checkouts/{vm_id}/renew": #"{"lease_seconds": 60}"#,
                 "/v1/admin/users": #"{"name": "alice-secret-name"}"#, "/v1/admin/pool": #"{"max_vm_count": 1}"#,
-                "/v1/admin/users/{name}": #"{"quota": 9}"#,
+                "/v1/admin/users/{name}": #"{"quota": 9}"#, "/v1/reservations": #"{"count": 1}"#,
+                "/v1/reservations/{id}/renew": #"{"lease_seconds": 60}"#,
             ]
             // bob's own checkout is his to make: it goes last, after the pool is compared
-            let own: Set<String> = ["POST /v1/checkouts", "GET /checkoutVM/"]
+            let own: Set<String> = ["POST /v1/checkouts", "GET /checkoutVM/", "POST /v1/reservations"]
             var probes: [(HTTPMethod, String, String?)] = []
             var last: [(HTTPMethod, String, String?)] = []
             for (template, operations) in paths {
                 var path = template.replacingOccurrences(of: "{vm_id}", with: id).replacingOccurrences(of: "{name}", with: "alice-secret-name")
+                    .replacingOccurrences(of: "{id}", with: reservation)
                 if ["/getVM/", "/getVMStatus/", "/checkinVM/", "/deleteVM/"].contains(template) { path += "?vm_id=\(id)" }
                 for method in operations.keys {
                     let probe = (HTTPMethod(rawValue: method.uppercased()), path, bodies[template])
                     if own.contains("\(method.uppercased()) \(template)") { last.append(probe) } else { probes.append(probe) }
                 }
             }
-            #expect(probes.count + last.count >= 29, "every operation of the document")
+            #expect(probes.count + last.count >= 34, "every operation of the document")
             probes += [(.POST, "/v1/checkins", #"{"ip": "\#(ip)"}"#), (.GET, "/v1/vms/mine/history?vm_id=\(id)", nil),
                        (.GET, "/checkinVM/?ip=\(ip)", nil), (.GET, "/v1/admin/events?user=alice-secret-name", nil)]
             let before = try await gateway.snapshot()

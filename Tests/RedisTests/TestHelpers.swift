@@ -304,6 +304,7 @@ extension ReservationError {
         case .maxVMCountReached: "MAX_VM_COUNT"
         case .ipPoolExhausted: "IP_POOL_EXHAUSTED"
         case .vmNotFound: "VM_NOT_FOUND"
+        case .reservationNotFound: "RESERVATION_NOT_FOUND"
         case .userNotFound: "USER_NOT_FOUND"
         case .invalidState: "INVALID_STATE"
         case .badRequest: "BAD_REQUEST"

@@ -50,6 +50,13 @@ public func poolInconsistencies(_ redis: RedisClient, prefix: String) async thro
           if v.user and v.lease_expires_at and redis.call('ZSCORE', p .. ':held_leases:' .. v.user, id) ~= v.lease_expires_at then
             say(id .. ' is not in held_leases of ' .. v.user .. ' with its lease end')
           end
+          if v.reservation then
+            local r = redis.call('HMGET', p .. ':reservation:' .. v.reservation, 'user', 'lease_expires_at')
+            if status ~= 'checked-out' then say(id .. ' is ' .. status .. ' but in reservation ' .. v.reservation) end
+            if r[1] ~= v.user then say(id .. "'s reservation is " .. tostring(r[1]) .. "'s, the VM " .. tostring(v.user) .. "'s") end
+            if (r[2] or nil) ~= v.lease_expires_at then say(id .. "'s lease is not its reservation's") end
+            if redis.call('SISMEMBER', p .. ':reservation_vms:' .. v.reservation, id) == 0 then say(id .. ' is not listed by its reservation') end
+          end
           if v.ip then
             with_ip = with_ip + 1
             if redis.call('HGET', p .. ':ips', v.ip) ~= id then say(id .. "'s address " .. v.ip .. ' is not indexed to it') end
@@ -87,6 +94,25 @@ public func poolInconsistencies(_ redis: RedisClient, prefix: String) async thro
           for size, n in pairs(held) do if size ~= '' then say(name .. ' holds ' .. n .. ' ' .. size .. ' VMs, counts none') end end
           local token = redis.call('HGET', p .. ':user:' .. name, 'token')
           if not token or redis.call('HGET', p .. ':tokens', token) ~= name then say(name .. "'s token is not indexed to them") end
+        end
+        for _, key in ipairs(redis.call('KEYS', p .. ':reservation:*')) do
+          local rid, holder = key:sub(#p + 14), redis.call('HGET', key, 'user')
+          local members = redis.call('SMEMBERS', p .. ':reservation_vms:' .. rid)
+          if #members == 0 then say('reservation ' .. rid .. ' has no VM left but lives on') end
+          if not holder or redis.call('SISMEMBER', p .. ':reservations:' .. holder, rid) == 0 then say('reservation ' .. rid .. ' is not listed by its holder') end
+          for _, id in ipairs(members) do
+            local v = redis.call('HMGET', p .. ':vm:' .. id, 'reservation', 'user')
+            if v[1] ~= rid or v[2] ~= holder then say('reservation ' .. rid .. ' lists ' .. id .. ', which is not its') end
+          end
+        end
+        for _, key in ipairs(redis.call('KEYS', p .. ':reservation_vms:*')) do
+          if redis.call('EXISTS', p .. ':reservation:' .. key:sub(#p + 18)) == 0 then say(key .. ' lists VMs of no reservation') end
+        end
+        for _, key in ipairs(redis.call('KEYS', p .. ':reservations:*')) do
+          local name = key:sub(#p + 15)
+          for _, rid in ipairs(redis.call('SMEMBERS', key)) do
+            if redis.call('HGET', p .. ':reservation:' .. rid, 'user') ~= name then say(name .. ' lists reservation ' .. rid .. ', not theirs') end
+          end
         end
         if redis.call('HLEN', p .. ':tokens') ~= redis.call('SCARD', p .. ':users') then say('tokens and users differ in number') end
         if tonumber(redis.call('HGET', p .. ':pool', 'vm_count') or '0') ~= total then say('vm_count is not ' .. total) end

@@ -26,7 +26,8 @@ import TestSupport
 
     static let date = Date(timeIntervalSince1970: 1_800_000_000)
     static let vm = VM(id: "vm-1", ip: "203.0.113.7", status: .checkedOut, user: "alice", checkedOutAt: date, leaseExpiresAt: date,
-                       createdAt: date, size: "small", cpu: 1, memoryMB: 2048, machineID: "i-0abc", error: "none")
+                       createdAt: date, size: "small", cpu: 1, memoryMB: 2048, machineID: "i-0abc", error: "none",
+                       reservationID: "r-1")
 
     @Test func everyModelHasTheFieldsOfItsSchema() throws {
         #expect(Self.properties("VM").count > 10)
@@ -35,7 +36,7 @@ import TestSupport
                         token: "t", vms: [Self.vm])
         #expect(try Self.keys(of: user) == Self.properties("User"))
         let event = Event(id: "1-0", at: Self.date, action: "checkout", actor: "alice", vmID: "vm-1", ip: "203.0.113.7", user: "alice",
-                          status: .checkedOut, detail: "60")
+                          status: .checkedOut, detail: "60", reservationID: "r-1")
         #expect(try Self.keys(of: event) == Self.properties("Event"))
         let pool = try VMReserveClient.decoder.decode(Pool.self, from: Data("""
             {"max_vm_count": 10, "total": 3, "counts": {"provisioning": 0, "available": 2, "checked-out": 1, "error": 0,

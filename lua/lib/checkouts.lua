@@ -1,6 +1,6 @@
 -- checkouts: a VM taken by a user (with SPOP from an available set) and given back.
--- uses: args, available, clock, errors, events, held, identity, idempotency, jobs, leases, sizes, status, users, vms,
---   waiters
+-- uses: args, available, clock, errors, events, held, identity, idempotency, jobs, leases, reservations, sizes, status,
+--   users, vms, waiters
 
 -- What checkout.lua and wait_checkout.lua are asked, checked in the same order: {name, user
 -- (their map, nil for a principal), default_quota (argv[2]), size (argv[size_at], "" for any),
@@ -22,9 +22,10 @@ end
 -- `lease` seconds (nil: none). `size` "" takes a VM of any size they have room for: the first
 -- of the catalog's sizes that has one available, then one without a size. Of those, SPOP picks
 -- one at random. Neither check reads what the user holds: counts do (see held).
--- Returns the VM's map (saved), or nil when none is available. detail: the event's, else the lease.
+-- Returns the VM's map (saved), or nil when none is available. detail: the event's, else the
+-- lease. reservation: the id of the reservation the VM joins (nil: none).
 -- Errors: QUOTA_EXCEEDED (checked first).
-function checkouts.take(c, name, u, default_quota, lease, t, detail, size)
+function checkouts.take(c, name, u, default_quota, lease, t, detail, size, reservation)
   local limits = users.limits(u)
   local quota = limits.quota or default_quota
   local per_size = limits.size_quotas
@@ -51,28 +52,30 @@ function checkouts.take(c, name, u, default_quota, lease, t, detail, size)
   end
   if not id then return nil end
   local vm = vms.load(c, id)
-  local changes = {user = name, checked_out_at = clock.text(c, t)}
+  local changes = {user = name, checked_out_at = clock.text(c, t), reservation = reservation}
   if lease then leases.start(c, vm, name, t, lease, changes) end
   status.change(c, vm, 'checked-out', changes, true)
   held.add(c, name, vm, u)
   events.append(c, 'checkout', name, id, vm.ip, name, 'checked-out',
-                detail or (lease and ('lease ' .. vm.lease_seconds .. ' s') or 'no lease'))
+                detail or (lease and ('lease ' .. vm.lease_seconds .. ' s') or 'no lease'), reservation)
   return vm
 end
 
 -- Returns a checked-out VM to the pool (checkin, a lease that ran out, an abandoned claim), as
 -- the pool's on_return says, recorded as event `action` by `actor`; for a VM that is not checked
--- out it only drops a stale lease entry. VMs that become available go to waiters at once.
+-- out it only drops a stale lease entry. A VM of a reservation leaves it. VMs that become
+-- available go to waiters at once.
 function checkouts.release(c, vm, action, actor)
   leases.stop(c, vm)
   if vm.status ~= 'checked-out' then return end
   local to = jobs.return_to(c)
-  local holder = vm.user
+  local holder, reservation = vm.user, vm.reservation
   if holder then held.remove(c, holder, vm) end
+  if reservation then reservations.drop(c, reservation, vm) end
   local changes = {user = false, checked_out_at = false, lease_expires_at = false, lease_seconds = false,
-                   claim_ticket = false}
+                   claim_ticket = false, reservation = false}
   if to[2] then jobs.queue(c, vm, to[2], nil, changes) end
   status.change(c, vm, to[1], changes)
-  events.append(c, action, actor, vm.id, vm.ip, holder, to[1])
+  events.append(c, action, actor, vm.id, vm.ip, holder, to[1], nil, reservation)
   if not to[2] then waiters.serve(c) end
 end

@@ -9,6 +9,7 @@ local CODES = {
   UNAUTHORIZED = true, FORBIDDEN = true, QUOTA_EXCEEDED = true, NO_VM_AVAILABLE = true,
   MAX_VM_COUNT = true, VM_NOT_FOUND = true, USER_NOT_FOUND = true, INVALID_STATE = true,
   BAD_REQUEST = true, IP_POOL_EXHAUSTED = true, IDEMPOTENCY_MISMATCH = true, IDEMPOTENCY_IN_PROGRESS = true,
+  RESERVATION_NOT_FOUND = true,
 }
 -- Redis' own refusals of a command inside a script (out of memory, a replica, ...): they leave
 -- the script with their code word intact, so the gateway answers "unavailable", not "bug".

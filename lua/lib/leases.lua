@@ -5,7 +5,7 @@
 -- next lease ends (at least once a second), and every script that shows or changes
 -- reservations first returns those that ran out (leases.reclaim_* below), so that no answer
 -- shows an ended lease as held. Both are atomic, so a VM is never returned twice.
--- uses: args, checkouts, clock, errors, ips, vms
+-- uses: args, checkouts, clock, errors, ips, reservations, vms
 
 -- No lease, default or maximum is longer than a year.
 leases.LIMIT = 31536000
@@ -46,9 +46,12 @@ function leases.stop(c, vm)
   if vm.user then redis.call('ZREM', c.k.held_leases .. vm.user, vm.id) end
 end
 
--- A lease that ran out: VM `id` (vm: its map, when loaded) returns to the pool, by no one's request.
+-- A lease that ran out: VM `id` (vm: its map, when loaded) returns to the pool, by no one's
+-- request; a VM of a reservation returns with every other VM of it (their leases end together).
 function leases.expire(c, id, vm)
   vm = vm or vms.load(c, id)
+  local r = vm and vm.reservation and reservations.load(c, vm.reservation)
+  if r then return reservations.release(c, r, 'lease_expired', 'system') end
   if vm then return checkouts.release(c, vm, 'lease_expired', 'system') end
   redis.call('ZREM', c.k.leases, id)
 end

@@ -7,7 +7,8 @@ local SUFFIXES = {
   pool = 'pool', vm = 'vm:', vms = 'vms', available = 'available:', idle = 'idle', user = 'user:',
   users = 'users', tokens = 'tokens', held = 'held:', held_leases = 'held_leases:', ips = 'ips',
   ipbits = 'ipbits', leases = 'leases', events = 'events', waiters = 'waiters', waiting = 'waiting',
-  handoff = 'handoff:', jobs = 'jobs',
+  handoff = 'handoff:', jobs = 'jobs', reservation = 'reservation:', reservation_vms = 'reservation_vms:',
+  reservations = 'reservations:',
 }
 -- The keys of each pool seen, by its P:pool key: the library's locals outlive a call, and
 -- naming eighteen keys costs more than finding them made.

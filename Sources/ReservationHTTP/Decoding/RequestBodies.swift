@@ -165,3 +165,37 @@ extension KeyedDecodingContainer {
         return try decodeNil(forKey: key) ? .some(nil) : .some(try decode(type, forKey: key))
     }
 }
+
+/// `POST /v1/reservations`: `{"vms": [{"size": "large", "count": 1}, ...], "lease_seconds": N}`, or
+/// the shorthand `{"count": 3}` (any size); one of `vms` and `count`.
+struct ReservationBody: StrictDecodable {
+    enum Field: String, CodingKey, CaseIterable { case vms, count, lease_seconds }
+    let groups: [ReservationGroup]
+    let leaseSeconds: Int?
+
+    init(from decoder: any Decoder) throws {
+        let fields = try Self.fields(from: decoder)
+        leaseSeconds = try fields.decodeIfPresent(Int.self, forKey: .lease_seconds)
+        let vms = try fields.decodeIfPresent([GroupBody].self, forKey: .vms)
+        let count = try fields.decodeIfPresent(Int.self, forKey: .count)
+        switch (vms, count) {
+        case (let vms?, nil): groups = vms.map { ReservationGroup(size: $0.size, count: $0.count) }
+        case (nil, let count?): groups = [ReservationGroup(size: nil, count: count)]
+        default:
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "Give either vms or count"))
+        }
+    }
+
+    /// One group of `vms`: `{"size": "large", "count": 2}` (size optional: any).
+    struct GroupBody: StrictDecodable {
+        enum Field: String, CodingKey, CaseIterable { case size, count }
+        let size: String?
+        let count: Int
+
+        init(from decoder: any Decoder) throws {
+            let fields = try Self.fields(from: decoder)
+            size = try fields.decodeIfPresent(String.self, forKey: .size)
+            count = try fields.decode(Int.self, forKey: .count)
+        }
+    }
+}

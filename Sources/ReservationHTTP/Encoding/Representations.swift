@@ -17,6 +17,21 @@ extension VM: JSONValue {
             vm.field("memory_mb", memoryMB)
             vm.field("machine_id", machineID)
             vm.field("error", error)
+            vm.field("reservation_id", reservationID)
+        }
+    }
+}
+
+/// A reservation: its id, holder, lease and VMs (`docs/API.md`, "The reservation object").
+extension Reservation: JSONValue {
+    func write(to json: inout JSONWriter) {
+        json.object { object in
+            object.field("id", id)
+            object.field("user", user)
+            object.field("vms", vms)
+            object.field("lease_seconds", leaseSeconds)
+            object.field("lease_expires_at", leaseExpiresAt.map(RFC3339.Time.init))
+            object.field("created_at", RFC3339.Time(createdAt))
         }
     }
 }
@@ -101,6 +116,7 @@ extension Event: JSONValue {
             event.field("user", user)
             event.field("status", status)
             event.field("detail", detail)
+            event.field("reservation_id", reservationID)
         }
     }
 }

@@ -56,6 +56,8 @@ struct APIError: Error, Sendable {
             self.init(status: .conflict, code: "ip_pool_exhausted", message: Self.sentence(message))
         case .vmNotFound:
             self.init(status: .notFound, code: "vm_not_found", message: "Could not find a vm with given details")
+        case .reservationNotFound:
+            self.init(status: .notFound, code: "reservation_not_found", message: "Could not find a reservation with given details")
         case .userNotFound(let message):
             self.init(status: .notFound, code: "not_found", message: Self.sentence(message))
         case .invalidState(let message):

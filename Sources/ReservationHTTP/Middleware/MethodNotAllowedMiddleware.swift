@@ -16,15 +16,24 @@ final class RouteMethods: Sendable {
         }
     }
 
-    /// The methods the path answers, empty when no route has it. A `{capture}` matches any component.
+    /// The methods the path answers, each once, empty when no route has it. A `{capture}` matches
+    /// any component, but a route that names it wins, as in the router (`/v1/vms/mine` is not
+    /// `/v1/vms/{vm_id}`).
     func methods(for path: String) -> [HTTPRequest.Method] {
         let requested = Self.components(path)
-        return routes.withLock { routes in
-            routes.filter { route in
-                route.components.count == requested.count
-                    && zip(route.components, requested).allSatisfy { $0.hasPrefix("{") || $0.hasPrefix(":") || $0 == $1 }
-            }.flatMap(\.methods)
+        let matches = routes.withLock { routes in
+            routes.compactMap { route -> (named: Int, methods: [HTTPRequest.Method])? in
+                guard route.components.count == requested.count else { return nil }
+                var named = 0
+                for (component, given) in zip(route.components, requested) {
+                    if component == given { named += 1 } else if !component.hasPrefix("{") && !component.hasPrefix(":") { return nil }
+                }
+                return (named, route.methods)
+            }
         }
+        let most = matches.map(\.named).max()
+        var seen: Set<HTTPRequest.Method> = []
+        return matches.filter { $0.named == most }.flatMap(\.methods).filter { seen.insert($0).inserted }
     }
 
     private static func components(_ path: String) -> [Substring] {

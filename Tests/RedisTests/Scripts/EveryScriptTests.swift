@@ -7,7 +7,7 @@ import TestSupport
 /// The codes scripts fail with (lua/README.md).
 private let codes: Set<String> = [
     "UNAUTHORIZED", "FORBIDDEN", "QUOTA_EXCEEDED", "NO_VM_AVAILABLE", "MAX_VM_COUNT", "VM_NOT_FOUND",
-    "USER_NOT_FOUND", "INVALID_STATE", "BAD_REQUEST",
+    "USER_NOT_FOUND", "INVALID_STATE", "BAD_REQUEST", "RESERVATION_NOT_FOUND",
 ]
 
 /// Scripts only an admin may run.
