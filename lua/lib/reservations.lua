@@ -5,7 +5,7 @@
 -- holds. Each of its VMs names it in its field `reservation`. A reservation ends with its last
 -- VM: each VM may be checked in alone (checkouts.release drops it), and a lease that runs out
 -- returns every VM of the reservation at once (leases.expire).
--- uses: args, available, checkouts, errors, held, leases, sizes, users, vms
+-- uses: args, available, checkouts, errors, held, leases, pool, sizes, users, vms
 
 -- The most VMs one reservation may hold.
 reservations.MOST = 100
@@ -32,7 +32,7 @@ end
 -- Errors: INVALID_STATE (more than the cap could ever hold), QUOTA_EXCEEDED (the whole group
 -- counted, checked first; the caller's own leases that ran out do not count).
 function reservations.plan(c, name, u, default_quota, groups, total, t)
-  local cap = tonumber(redis.call('HGET', c.k.pool, 'max_vm_count')) or 0
+  local cap = pool.cap(c)
   if total > cap then errors.fail(('INVALID_STATE %d VMs are more than the pool can ever hold (%d)'):format(total, cap)) end
   local limits = users.limits(u)
   local quota, per_size = limits.quota or default_quota, limits.size_quotas or {}
