@@ -11,7 +11,7 @@ import TestSupport
             try await pool.seed(cap: 5, idleCleanup: true)
             let vms = try await pool.addVMs(1...2)
             let alice = try await pool.addUser("alice", quota: 2)
-            let id = try await pool.checkout(alice, lease: "60")
+            let id = try await pool.checkout(alice, lease: "3600")
             let created = try #require(try await pool.vm(id)["created_at"])
             let ip = try #require(vms.first { $0.id == id }?.ip)
             let reply = fields(try await pool.run(.checkin, [alice, id, ""]))

@@ -121,7 +121,7 @@ import TestSupport
             try await pool.addVMs(1...1)
             let alice = try await pool.addUser("alice", quota: 1)
             let bob = try await pool.addUser("bob", quota: 1)
-            let id = try await pool.checkout(alice, lease: "60")
+            let id = try await pool.checkout(alice, lease: "3600")
             // an unexpired lease stays
             try await pool.expectFailure(.checkout, [bob, "0", ""] + gatewayLeases, code: "NO_VM_AVAILABLE", message: noVMAvailableMessage)
             // expire it without waiting
@@ -157,9 +157,9 @@ import TestSupport
             try await pool.seed(cap: 5)
             try await pool.addVMs(1...2)
             let alice = try await pool.addUser("alice", quota: 1)
-            let first = try await pool.checkout(alice, lease: "60")
+            let first = try await pool.checkout(alice, lease: "3600")
             try await pool.command("ZADD", pool.key("leases"), "XX", "1", first)
-            let second = try await pool.checkout(alice, lease: "60")
+            let second = try await pool.checkout(alice, lease: "3600")
             #expect(try await pool.members("held:alice") == [second])
             #expect(try await pool.vmIDs(status: "checked-out") == [second])
             #expect(try await pool.count("available") == 1)
@@ -172,7 +172,7 @@ import TestSupport
             try await pool.addVMs(1...1)
             let alice = try await pool.addUser("alice", quota: 1)
             let nobody = try await pool.addUser("nobody", quota: 0)
-            let id = try await pool.checkout(alice, lease: "60")
+            let id = try await pool.checkout(alice, lease: "3600")
             try await pool.command("ZADD", pool.key("leases"), "XX", "1", id)
             try await pool.expectFailure(.checkout, [nobody, "0", ""] + gatewayLeases, code: "QUOTA_EXCEEDED", changesState: true)
             #expect(try await pool.vmIDs(status: "available") == [id])
@@ -186,7 +186,7 @@ import TestSupport
             try await pool.seed(cap: 330)
             try await pool.addVMs(1...320)
             for index in 1...320 {
-                _ = try await pool.checkout("p:holder\(index)", lease: "60")
+                _ = try await pool.checkout("p:holder\(index)", lease: "3600")
             }
             for id in try await pool.zmembers("leases") {  // every lease ended long ago
                 try await pool.command("ZADD", pool.key("leases"), "XX", "1", id)
@@ -313,12 +313,12 @@ import TestSupport
             try await pool.seed(cap: 10)
             try await pool.addVMs(1...3)
             let alice = try await pool.addUser("alice", quota: 3)
-            let first = try await checkout(pool, alice, key: "retry-1", lease: "60")
-            let again = try await checkout(pool, alice, key: "retry-1", lease: "60")
+            let first = try await checkout(pool, alice, key: "retry-1", lease: "3600")
+            let again = try await checkout(pool, alice, key: "retry-1", lease: "3600")
             #expect(first["vm_id"] != nil && again == first, "the first answer, word for word")
             #expect(try await held(pool, "alice") == 1)
             #expect(try await pool.events().filter { $0["action"] == "checkout" }.count == 1, "one change, one event")
-            let other = try await checkout(pool, alice, key: "retry-2", lease: "60")
+            let other = try await checkout(pool, alice, key: "retry-2", lease: "3600")
             #expect(other["vm_id"] != first["vm_id"])
             #expect(try await held(pool, "alice") == 2)
             // the same key for a different request is refused and changes nothing
@@ -327,7 +327,7 @@ import TestSupport
                                          message: "this Idempotency-Key was already used for a different request")
             // keys are the caller's own: bob's "retry-1" is another request
             let bob = try await pool.addUser("bob", quota: 1)
-            #expect(try await checkout(pool, bob, key: "retry-1", lease: "60")["user"] == "bob")
+            #expect(try await checkout(pool, bob, key: "retry-1", lease: "3600")["user"] == "bob")
         }
     }
 

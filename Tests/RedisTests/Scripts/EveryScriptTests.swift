@@ -93,8 +93,8 @@ private let adminOnlyScripts: [Script] = [
             try await pool.seed(cap: 5)
             try await pool.addVMs(1...2)
             let alice = try await pool.addUser("alice", quota: 2)
-            let expired = try await pool.checkout(alice, lease: "60")
-            let live = try await pool.checkout(alice, lease: "60")
+            let expired = try await pool.checkout(alice, lease: "3600")
+            let live = try await pool.checkout(alice, lease: "3600")
             try await pool.command("ZADD", pool.key("leases"), "XX", "1", expired)
             let argumentsOf: [Script: [String]] = [
                 .listMine: [alice], .getVM: [admin, expired], .checkin: [alice, expired, ""],
@@ -168,7 +168,7 @@ private let adminOnlyScripts: [Script] = [
             try await pool.seed(cap: 5)
             let (id, ip) = try await pool.addVMs(1...1)[0]
             let alice = try await pool.addUser("alice", quota: 1)
-            _ = try await pool.checkout(alice, lease: "60")
+            _ = try await pool.checkout(alice, lease: "3600")
             try await pool.command("ZADD", pool.key("leases"), "XX", "1", id)
             let before = try await pool.events().count
             _ = try await pool.run(.reapLeases, ["10"])
