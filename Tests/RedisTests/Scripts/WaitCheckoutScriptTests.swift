@@ -106,7 +106,8 @@ import TestSupport
             let holder = try await pool.addUser("holder", quota: 1)
             let id = try await pool.checkout(holder)
             let alice = try await pool.addUser("alice", quota: 1)
-            let waitArguments = [alice, "5", "", "", "604800", "60000", "gw1", "ticket-1", "", "w", Self.window]
+            // (an hour's wait: a slow machine must not see it run out)
+            let waitArguments = [alice, "5", "", "", "604800", "3600000", "gw1", "ticket-1", "", "w", Self.window]
             #expect(try await pool.run(.waitCheckout, waitArguments).array?.first?.string == "queued")
             // a retry while the first still waits
             try await pool.expectFailure(.waitCheckout, [alice, "5", "", "", "604800", "60000", "gw1", "ticket-2", "", "w", Self.window],
