@@ -77,11 +77,15 @@ import TestSupport
                 #expect(request.parentSpanID == base64("00f067aa0ba902b7"), "under the client's span")
                 let script = try #require(spans.first { $0.name.hasPrefix("FCALL") && $0.name.hasSuffix("_checkout") })
                 #expect(script.traceID == request.traceID && script.parentSpanID == request.spanID, "a child of the request's span")
-                // and the request's log line names the trace
-                let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
-                let line = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
-                    .first { $0["message"] == "request" && $0["route"] == "/v1/checkouts" }
-                #expect(line?["trace_id"] == trace, "\(String(describing: line))")
+                // and the request's log line names the trace (once the gateway has written it: it
+                // writes its lines in batches)
+                func line() -> [String: String]? {
+                    let lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
+                    return lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+                        .first { $0["message"] == "request" && $0["route"] == "/v1/checkouts" }
+                }
+                try await waitUntil("the checkout's log line is written") { line() != nil }
+                #expect(line()?["trace_id"] == trace, "\(String(describing: line()))")
             }
         }
     }
