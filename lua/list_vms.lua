@@ -9,8 +9,9 @@
 -- Errors: UNAUTHORIZED, FORBIDDEN, BAD_REQUEST.
 -- uses: args, errors, identity, leases, vms
 local SCAN_BUDGET = 10000
-local STATUSES = {'provisioning', 'available', 'checked-out', 'error', 'deprovisioning'}
-local IS_STATUS = {provisioning = true, available = true, ['checked-out'] = true, error = true, deprovisioning = true}
+local STATUSES = {'provisioning', 'available', 'checked-out', 'error', 'deprovisioning', 'set-aside'}
+local IS_STATUS = {}
+for _, status in ipairs(STATUSES) do IS_STATUS[status] = true end
 return errors.run(KEYS, function(c)
   local _, role = identity.authenticate(c, ARGV[1])
   identity.require_admin(role)

@@ -9,7 +9,7 @@
 -- Errors: UNAUTHORIZED, BAD_REQUEST (also a lease over the caller's maximum, or none to give),
 --   RESERVATION_NOT_FOUND (also a user who does not hold it), FORBIDDEN (an admin who does not
 --   hold it: only the holder renews).
--- uses: args, errors, events, identity, leases, reservations, users, vms
+-- uses: args, errors, events, identity, leases, reservations, users
 return errors.run(KEYS, function(c)
   local name, role, u = identity.authenticate(c, ARGV[1])
   local t = leases.now_reclaimed(c)
@@ -19,14 +19,8 @@ return errors.run(KEYS, function(c)
   if r.user ~= name then errors.fail('FORBIDDEN only the holder of a reservation can renew it') end
   local lease = leases.arg(ARGV, 3, tonumber(r.lease_seconds), users.limits(u))
   if not lease then errors.fail('BAD_REQUEST this reservation has no lease: give lease_seconds') end
-  local ends
-  for _, vm_id in ipairs(r.vms) do
-    local vm, changes = vms.load(c, vm_id), {}
-    leases.start(c, vm, name, t, lease, changes)
-    vms.update(c, vm, changes)
-    ends = vm.lease_expires_at
-    events.append(c, 'renew', name, vm_id, vm.ip, name, 'checked-out', 'lease ' .. lease .. ' s', id)
-  end
-  redis.call('HSET', c.k.reservation .. id, 'lease_seconds', tostring(lease), 'lease_expires_at', ends)
+  reservations.set_lease(c, r, name, t, lease, function(vm)
+    events.append(c, 'renew', name, vm.id, vm.ip, name, 'checked-out', 'lease ' .. lease .. ' s', id)
+  end)
   return reservations.reply(c, reservations.load(c, id))
 end)

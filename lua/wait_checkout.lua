@@ -14,10 +14,7 @@ return errors.run(KEYS, function(c)
   local r = checkouts.request(c, ARGV, 9, 10)
   if r.kept then return {'vm', r.kept} end
   local wait = args.int(ARGV, 6, 1, 3600000, 'wait')
-  local gateway, ticket = args.str(ARGV, 7, 'gateway'), args.str(ARGV, 8, 'ticket')
-  if not gateway:match('^[%w-]+$') or not ticket:match('^[%w-]+$') then
-    errors.fail('BAD_REQUEST gateway and ticket must be letters, digits and dashes')
-  end
+  local gateway, ticket = waiters.ticket(c, ARGV, 7)
   local t = leases.now_reclaimed(c)
   local vm = checkouts.take(c, r.name, r.user, r.default_quota, r.lease, t, nil, r.size)
   if vm then
@@ -25,7 +22,6 @@ return errors.run(KEYS, function(c)
     idempotency.keep(r.idem, reply)
     return {'vm', reply}
   end
-  if redis.call('HEXISTS', c.k.waiting, ticket) == 1 then errors.fail('BAD_REQUEST this ticket is in use') end
   waiters.enqueue(c, ticket, r.name, gateway, t + wait, r.default_quota, r.size)
   -- (until claim.lua keeps the answer, or the wait ends without one)
   idempotency.pend(r.idem, ticket, wait + waiters.CLAIM_SECONDS * 1000 + 60000)

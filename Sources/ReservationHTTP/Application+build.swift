@@ -131,21 +131,22 @@ func buildRouter(pools: ServedPools, adminTokens: AdminTokens, configuration: Ga
     ConsoleController().addRoutes(to: router)
     // a pool's routes: the first pool's as written, every pool's under /pools/{pool}
     for base in [router.group(), router.group("pools/{pool}")] {
-        addPoolRoutes(to: base.add(middleware: PoolSelectionMiddleware(pools: pools)), maxWait: configuration.maxWait)
+        addPoolRoutes(to: base.add(middleware: PoolSelectionMiddleware(pools: pools)),
+                      waits: QueueWaits(longest: configuration.maxWait, claim: configuration.waitClaim))
     }
     routeMethods.learn(from: router)
     return router
 }
 
 /// The routes that act on one pool (`context.pool`), below `base`.
-private func addPoolRoutes(to base: RouterGroup<GatewayRequestContext>, maxWait: Duration) {
+private func addPoolRoutes(to base: RouterGroup<GatewayRequestContext>, waits: QueueWaits) {
     let authenticated = base.group(context: AuthenticatedRequestContext.self)
     let userRoutes = authenticated.group().add(middleware: CallerFirstMiddleware(requiredRole: .user))
     let adminRoutes = authenticated.group().add(middleware: CallerFirstMiddleware(requiredRole: .admin))
-    let vms = VMController(maxWait: maxWait)
+    let vms = VMController(waits: waits)
     let admin = AdminVMController()
     vms.addRoutes(to: userRoutes.group("v1"))
-    ReservationController().addRoutes(to: userRoutes.group("v1"))
+    ReservationController(waits: waits).addRoutes(to: userRoutes.group("v1"))
     admin.addRoutes(to: adminRoutes.group("v1/admin"))
     UserController().addRoutes(to: adminRoutes.group("v1/admin"))
     HistoryController().addRoutes(user: userRoutes.group("v1"), admin: adminRoutes.group("v1/admin"))

@@ -34,8 +34,11 @@ public struct GatewayConfiguration: Sendable {
     public var replicaAckTimeout: Duration = .seconds(1)
     /// How long the answer to a checkout or create with an Idempotency-Key is kept for a retry.
     public var idempotencyWindow: Duration = .seconds(86_400)
-    /// The longest a checkout may wait for a VM (`?wait=`); longer asks wait this long.
+    /// The longest a checkout or reservation may wait (`?wait=`); longer asks wait this long.
     public var maxWait: Duration = .seconds(30)
+    /// A waiting reservation's claim on its place in the queue, renewed by its gateway every third
+    /// of it: when the gateway dies, the wait ends this long after, and its set-aside VMs go back.
+    public var waitClaim: Duration = .seconds(30)
     /// Available VMs nobody has checked out for this many seconds are deleted (never below
     /// `minReady`); nil: never.
     public var idleDeleteAfter: Int?

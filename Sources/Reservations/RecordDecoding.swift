@@ -23,7 +23,7 @@ enum RecordDecoding {
             leaseExpiresAt: time(record[.leaseExpiresAt]),
             createdAt: createdAt,
             size: record[.size], cpu: record[.cpu].flatMap { Int($0) }, memoryMB: record[.memoryMB].flatMap { Int($0) },
-            machineID: record[.machineID], error: record[.error], reservationID: record[.reservation]
+            machineID: record[.machineID], error: record[.error], reservationID: record[.reservation] ?? record[.setAsideFor]
         )
     }
 

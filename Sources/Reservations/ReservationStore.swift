@@ -132,9 +132,10 @@ public struct ReservationStore: Sendable {
         [key ?? "", String(Self.milliseconds(idempotencyWindow))]
     }
 
-    /// How a waiting checkout began: with a VM at once, or queued behind earlier waiters.
-    public enum WaitStart: Sendable, Equatable {
-        case vm(VM)
+    /// How a request that may wait began: answered at once (with a VM, or a reservation), or
+    /// queued behind earlier waiters.
+    public enum WaitStart<Value: Sendable & Equatable>: Sendable, Equatable {
+        case answered(Value)
         case queued
     }
 
@@ -143,12 +144,19 @@ public struct ReservationStore: Sendable {
     public func waitCheckout(
         _ caller: Caller, leaseSeconds: Int?, wait: Duration, gateway: String, ticket: String, size: String? = nil,
         idempotencyKey: String? = nil
-    ) async throws(ReservationError) -> WaitStart {
+    ) async throws(ReservationError) -> WaitStart<VM> {
         let reply = try await run(.waitCheckout, caller, [String(defaultQuota)] + leaseArguments(leaseSeconds)
                                   + [String(Self.milliseconds(wait)), gateway, ticket, size ?? ""] + idempotencyArguments(idempotencyKey))
+        return try Self.waitStart(reply, answer: "vm", RecordDecoding.vm)
+    }
+
+    /// A reply `{answer, value}` or `{'queued', ticket}`.
+    static func waitStart<Value>(
+        _ reply: RESPValue, answer: String, _ decode: (RESPValue) throws(ReservationError) -> Value
+    ) throws(ReservationError) -> WaitStart<Value> {
         let elements = try RecordDecoding.array(reply)
         switch elements.first?.string {
-        case "vm" where elements.count == 2: return .vm(try RecordDecoding.vm(elements[1]))
+        case answer where elements.count == 2: return .answered(try decode(elements[1]))
         case "queued": return .queued
         default: throw RecordDecoding.malformed(reply)
         }
@@ -185,14 +193,15 @@ public struct ReservationStore: Sendable {
     public enum LeaveResult: Sendable, Equatable {
         /// It was still waiting (or nothing is known of it).
         case left
-        /// A VM had been handed to it already: `claim` it.
+        /// A VM (or a reservation) had been handed to it already: `claim` it.
         case handed(String)
-        /// A VM had been handed to it and went back to the pool.
+        /// A VM (or a reservation) had been handed to it and went back to the pool.
         case returned(String)
     }
 
-    /// Takes `ticket` out of the queue. A VM already handed to it is returned to the pool when
-    /// `giveBack` (the client is gone), else left for `claim`.
+    /// Takes `ticket` (a waiting checkout or reservation) out of the queue; VMs set aside for it
+    /// go back to the pool. A VM or reservation already handed to it is returned to the pool when
+    /// `giveBack` (the client is gone), else left for `claim` or `claimReservation`.
     public func leaveQueue(
         _ caller: Caller, ticket: String, giveBack: Bool, idempotencyKey: String? = nil
     ) async throws(ReservationError) -> LeaveResult {
@@ -285,7 +294,7 @@ public struct ReservationStore: Sendable {
         }
     }
 
-    private static func milliseconds(_ duration: Duration) -> Int {
+    static func milliseconds(_ duration: Duration) -> Int {
         Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 

@@ -38,6 +38,8 @@ public enum Script: String, CaseIterable, Sendable {
     case listReservations = "list_reservations"
     case renewReservation = "renew_reservation"
     case returnReservation = "return_reservation"
+    case claimReservation = "claim_reservation"
+    case holdWait = "hold_wait"
 
     /// Whether the script's answer tells a client that a change they asked for was made: with
     /// `--min-replicas-ack` such an answer waits until replicas have the change. (The reading

@@ -6,6 +6,9 @@ public enum VMStatus: String, Sendable, CaseIterable, Codable {
     case error
     /// Deleted, or returned to be replaced: waiting for the provider to destroy its machine.
     case deprovisioning
+    /// Set aside for the waiting reservation at the head of the queue (its `reservationID`):
+    /// neither available nor anyone's, until the reservation is complete or stops waiting.
+    case setAside = "set-aside"
 }
 
 /// A VM as stored in its Redis hash. Times are Unix milliseconds from Redis' clock.
@@ -28,7 +31,8 @@ public struct VM: Sendable, Equatable {
     public var machineID: String? = nil
     /// Why the provider's last work on it failed: while `error`, or `deprovisioning` to be tried again.
     public var error: String? = nil
-    /// The reservation it belongs to, while it is checked out as part of one.
+    /// The reservation it belongs to, while it is checked out as part of one, or the one it is
+    /// set aside for.
     public var reservationID: String? = nil
 }
 

@@ -12,6 +12,7 @@ public struct VMRecord: Sendable {
         case createdAt = "created_at"
         case machineID = "machine_id"
         case reservation
+        case setAsideFor = "set_aside_for"
     }
 
     public let id: String

@@ -116,7 +116,7 @@ import TestSupport
             #expect(pool.status == 200)
             #expect(pool.data?["max_vm_count"] as? Int == 10)
             let counts = try #require(pool.data?["counts"] as? [String: Int])
-            #expect(counts == ["provisioning": 0, "available": 3, "checked-out": 1, "error": 0, "deprovisioning": 0])
+            #expect(counts == ["provisioning": 0, "available": 3, "checked-out": 1, "error": 0, "deprovisioning": 0, "set-aside": 0])
         }
     }
 

@@ -33,7 +33,7 @@ import TestSupport
 
             let pool = try await gateways[1].call(.GET, "/v1/admin/pool")
             #expect(pool.data?["total"] as? Int == vmCount)
-            #expect((pool.data?["counts"] as? [String: Int]) == ["available": vmCount, "checked-out": 0, "provisioning": 0, "error": 0, "deprovisioning": 0])
+            #expect((pool.data?["counts"] as? [String: Int]) == ["available": vmCount, "checked-out": 0, "provisioning": 0, "error": 0, "deprovisioning": 0, "set-aside": 0])
             let users = try await gateways[2].call(.GET, "/v1/admin/users")
             #expect(users.items?.allSatisfy { $0["held"] as? Int == 0 } == true)
             let all = try await gateways[0].call(.GET, "/v1/admin/vms?limit=1000")

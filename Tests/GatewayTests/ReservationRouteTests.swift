@@ -36,7 +36,7 @@ import TestSupport
             #expect((returned.data?["vms"] as? [[String: Any]])?.allSatisfy { $0["status"] as? String == "available" } == true)
             #expect(try await gateway.call(.GET, "/v1/reservations/\(id)", token: alice).code == "reservation_not_found")
             #expect(try await gateway.call(.GET, "/v1/admin/pool").data?["counts"] as? [String: Int] == [
-                "provisioning": 0, "available": 4, "checked-out": 0, "error": 0, "deprovisioning": 0])
+                "provisioning": 0, "available": 4, "checked-out": 0, "error": 0, "deprovisioning": 0, "set-aside": 0])
         }
     }
 
@@ -78,8 +78,10 @@ import TestSupport
             #expect(afterBob != before)
             let few = try await gateway.call(.POST, "/v1/reservations", token: alice, body: #"{"count": 2}"#)
             #expect(few.status == 503 && few.code == "no_vm_available" && few.headers["Retry-After"].first != nil)
-            let waited = try await gateway.call(.POST, "/v1/reservations?wait=5", token: alice, body: #"{"count": 1}"#)
-            #expect(waited.status == 400, "no waiting for groups yet: \(waited.text)")
+            for query in ["wait=-1", "wait=3601", "wait=x", "wait=5&size=small"] {
+                let refused = try await gateway.call(.POST, "/v1/reservations?\(query)", token: alice, body: #"{"count": 1}"#)
+                #expect(refused.status == 400 && refused.code == "bad_request", "\(query): \(refused.text)")
+            }
             #expect(try await gateway.snapshot() == afterBob)
         }
     }

@@ -101,17 +101,17 @@ extension IssuedToken {
 
     @Test func poolStatsCountsEveryStatus() async throws {
         try await withStore(cap: 10) { store, pool async throws in
-            #expect(numbers(try await store.poolStats(admin)) == [10, 0, 0, 0, 0, 0, 0])
+            #expect(numbers(try await store.poolStats(admin)) == [10, 0, 0, 0, 0, 0, 0, 0])
             let vms = try await store.createVMs(admin, count: 7)
             let alice = try await store.createUser(admin, name: "alice", role: .user, quota: 3)
             for _ in 0..<3 { _ = try await store.checkout(alice.caller, leaseSeconds: nil) }
             let free = try #require(try await store.listVMs(admin, status: .available, cursor: nil, limit: 10).items.first)
             try await pool.setVM(free.id, ["status": "error"])
-            #expect(numbers(try await store.poolStats(admin)) == [10, 7, 0, 3, 3, 1, 0])
+            #expect(numbers(try await store.poolStats(admin)) == [10, 7, 0, 3, 3, 1, 0, 0])
             #expect(try await store.deleteVM(admin, id: free.id, ip: nil).status == .error)
             let other = try #require(try await store.listVMs(admin, status: .available, cursor: nil, limit: 10).items.first)
             _ = try await store.deleteVM(admin, id: other.id, ip: other.ip)
-            #expect(numbers(try await store.poolStats(admin)) == [10, 5, 0, 2, 3, 0, 0])
+            #expect(numbers(try await store.poolStats(admin)) == [10, 5, 0, 2, 3, 0, 0, 0])
             #expect(vms.count == 7)
         }
     }

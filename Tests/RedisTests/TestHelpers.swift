@@ -10,8 +10,8 @@ let gatewayLeases = ["", "604800"]
 
 /// stats.of_pool of lua/lib/stats.lua: the cap, the total, the counts by status, then the IP pool
 /// ("" for none) and its free addresses (-1 for none).
-func poolStatsReply(_ numbers: [Int], ipPool: String = "", free: Int = -1) -> RESPValue {
-    .array(numbers.map { .integer(Int64($0)) } + [.bulkString(Array(ipPool.utf8)), .integer(Int64(free))])
+func poolStatsReply(_ numbers: [Int], setAside: Int = 0, ipPool: String = "", free: Int = -1) -> RESPValue {
+    .array((numbers + [setAside]).map { .integer(Int64($0)) } + [.bulkString(Array(ipPool.utf8)), .integer(Int64(free))])
 }
 
 /// A pool name no other test uses (braces are not allowed: the name is the keys' hash tag).

@@ -194,7 +194,7 @@ import Glibc
             let pool = try await gateways[2].call(.GET, "/v1/admin/pool")
             #expect(pool.data?["total"] as? Int == vmCount)
             #expect((pool.data?["counts"] as? [String: Int]) == [
-                "available": vmCount - allHeld.count, "checked-out": allHeld.count, "provisioning": 0, "error": 0, "deprovisioning": 0,
+                "available": vmCount - allHeld.count, "checked-out": allHeld.count, "provisioning": 0, "error": 0, "deprovisioning": 0, "set-aside": 0,
             ])
             let users = try await gateways[0].call(.GET, "/v1/admin/users")
             for user in users.items ?? [] {

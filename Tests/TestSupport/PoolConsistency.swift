@@ -12,6 +12,10 @@ import RedisClient
 /// - leases: a VM has an entry in `leases` and in its holder's `held_leases` exactly when it has
 ///   a lease, scored by its end;
 /// - the address index maps each VM's address to it and nothing else;
+/// - reservations: a VM names its reservation exactly when the reservation lists it, with the
+///   same holder and lease, and a reservation lives exactly while it lists a VM;
+/// - waiting reservations: a VM is `set-aside` exactly when one waiting reservation (in the
+///   queue, with a claim) lists it, and names that reservation's id in `set_aside_for`;
 /// - the pool's counts (`vm_count`, `count:<status>`) and the token index.
 public func poolInconsistencies(_ redis: RedisClient, prefix: String) async throws -> [String] {
     let script = #"""
@@ -20,6 +24,25 @@ public func poolInconsistencies(_ redis: RedisClient, prefix: String) async thro
         local counts, total, with_ip, by_holder = {}, 0, 0, {}
         local index = redis.call('HGET', p .. ':pool', 'idle_index') -- the idle index: whole ('on'), being built, or none
         if not index and redis.call('EXISTS', p .. ':idle') == 1 then say('an idle index without idle_index') end
+        local aside_for = {} -- VM id → the id of the waiting reservation it is set aside for
+        for _, key in ipairs(redis.call('KEYS', p .. ':set_aside:*')) do
+          local ticket = key:sub(#p + 12)
+          local rid = redis.call('HGET', p .. ':waiting_group:' .. ticket, 'reservation')
+          if not rid then say(key .. ' sets VMs aside for no waiting reservation') end
+          for _, id in ipairs(redis.call('HKEYS', key)) do
+            if aside_for[id] then say(id .. ' is set aside twice') end
+            aside_for[id] = rid or '?'
+          end
+        end
+        for _, key in ipairs(redis.call('KEYS', p .. ':waiting_group:*')) do
+          local ticket = key:sub(#p + 16)
+          if not redis.call('ZSCORE', p .. ':waiters', ticket) then say('waiting reservation ' .. ticket .. ' is not in the queue') end
+          if not (redis.call('HGET', p .. ':waiting', ticket) or ''):match(' =$') then say('waiting reservation ' .. ticket .. ' is not waiting') end
+          if not redis.call('ZSCORE', p .. ':wait_claims', ticket) then say('waiting reservation ' .. ticket .. ' has no claim') end
+        end
+        for _, ticket in ipairs(redis.call('ZRANGE', p .. ':wait_claims', 0, -1)) do
+          if redis.call('EXISTS', p .. ':waiting_group:' .. ticket) == 0 then say('a claim on ' .. ticket .. ', which is no waiting reservation') end
+        end
         local ids = redis.call('ZRANGE', p .. ':vms', 0, -1)
         for _, id in ipairs(ids) do
           local flat, v = redis.call('HGETALL', p .. ':vm:' .. id), {}
@@ -49,6 +72,9 @@ public func poolInconsistencies(_ redis: RedisClient, prefix: String) async thro
           if status ~= 'checked-out' and v.lease_expires_at then say(id .. ' has a lease but is ' .. status) end
           if v.user and v.lease_expires_at and redis.call('ZSCORE', p .. ':held_leases:' .. v.user, id) ~= v.lease_expires_at then
             say(id .. ' is not in held_leases of ' .. v.user .. ' with its lease end')
+          end
+          if (status == 'set-aside') ~= (aside_for[id] ~= nil) or v.set_aside_for ~= aside_for[id] then
+            say(id .. ' is ' .. status .. ', set aside for ' .. tostring(v.set_aside_for) .. ', listed for ' .. tostring(aside_for[id]))
           end
           if v.reservation then
             local r = redis.call('HMGET', p .. ':reservation:' .. v.reservation, 'user', 'lease_expires_at')
@@ -116,7 +142,7 @@ public func poolInconsistencies(_ redis: RedisClient, prefix: String) async thro
         end
         if redis.call('HLEN', p .. ':tokens') ~= redis.call('SCARD', p .. ':users') then say('tokens and users differ in number') end
         if tonumber(redis.call('HGET', p .. ':pool', 'vm_count') or '0') ~= total then say('vm_count is not ' .. total) end
-        for _, s in ipairs({'provisioning', 'available', 'error', 'deprovisioning'}) do -- (checked-out: the rest)
+        for _, s in ipairs({'provisioning', 'available', 'error', 'deprovisioning', 'set-aside'}) do -- (checked-out: the rest)
           local counted = tonumber(redis.call('HGET', p .. ':pool', 'count:' .. s) or '0')
           if counted ~= (counts[s] or 0) then say('count:' .. s .. ' is ' .. counted .. ', not ' .. (counts[s] or 0)) end
         end

@@ -52,13 +52,20 @@ function checkouts.take(c, name, u, default_quota, lease, t, detail, size, reser
   end
   if not id then return nil end
   local vm = vms.load(c, id)
-  local changes = {user = name, checked_out_at = clock.text(c, t), reservation = reservation}
+  checkouts.hand(c, vm, name, u, lease, t, detail, reservation)
+  return vm
+end
+
+-- Checks out `vm`, already out of its available set (available.pop, or set aside), to `name`
+-- (user map u) at time t with a lease of `lease` seconds (nil: none); detail and reservation
+-- as for checkouts.take. No quota is checked here.
+function checkouts.hand(c, vm, name, u, lease, t, detail, reservation)
+  local changes = {user = name, checked_out_at = clock.text(c, t), reservation = reservation, set_aside_for = false}
   if lease then leases.start(c, vm, name, t, lease, changes) end
   status.change(c, vm, 'checked-out', changes, true)
   held.add(c, name, vm, u)
-  events.append(c, 'checkout', name, id, vm.ip, name, 'checked-out',
+  events.append(c, 'checkout', name, vm.id, vm.ip, name, 'checked-out',
                 detail or (lease and ('lease ' .. vm.lease_seconds .. ' s') or 'no lease'), reservation)
-  return vm
 end
 
 -- Returns a checked-out VM to the pool (checkin, a lease that ran out, an abandoned claim), as

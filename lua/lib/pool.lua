@@ -8,7 +8,7 @@ local SUFFIXES = {
   users = 'users', tokens = 'tokens', held = 'held:', held_leases = 'held_leases:', ips = 'ips',
   ipbits = 'ipbits', leases = 'leases', events = 'events', waiters = 'waiters', waiting = 'waiting',
   handoff = 'handoff:', jobs = 'jobs', reservation = 'reservation:', reservation_vms = 'reservation_vms:',
-  reservations = 'reservations:',
+  reservations = 'reservations:', waiting_group = 'waiting_group:', set_aside = 'set_aside:', wait_claims = 'wait_claims',
 }
 -- The keys of each pool seen, by its P:pool key: the library's locals outlive a call, and
 -- naming eighteen keys costs more than finding them made.
@@ -42,7 +42,7 @@ function pool.get(c, field) return redis.call('HGET', c.k.pool, field) end
 -- The pool counts its VMs in P:pool: `vm_count` all of them, `count:<status>` those in each
 -- status but checked-out, whose count is the rest (one HINCRBY fewer per checkout and checkin).
 local COUNT_FIELD = {provisioning = 'count:provisioning', available = 'count:available', error = 'count:error',
-                     deprovisioning = 'count:deprovisioning'}
+                     deprovisioning = 'count:deprovisioning', ['set-aside'] = 'count:set-aside'}
 
 -- Counts one VM more (by '1') or fewer (by '-1') in `status`.
 function pool.count(c, status, by)

@@ -1,76 +1,12 @@
 -- reservations: several VMs checked out as one (reserve.lua), all or none, and renewed and
--- returned together. P:reservation:<id> is a hash (user, created_at in ms, and with a lease
--- lease_seconds and lease_expires_at, the same as each of its VMs'); P:reservation_vms:<id> the
+-- returned together. P:reservation:<id> is a hash (user, created_at in ms, with a lease
+-- lease_seconds and lease_expires_at, the same as each of its VMs', and claim_ticket while it
+-- is handed to a waiting request that has not claimed it yet, see group_waiters); P:reservation_vms:<id> the
 -- set of the ids of its VMs still held; P:reservations:<name> the set of the reservations `name`
 -- holds. Each of its VMs names it in its field `reservation`. A reservation ends with its last
 -- VM: each VM may be checked in alone (checkouts.release drops it), and a lease that runs out
 -- returns every VM of the reservation at once (leases.expire).
--- uses: args, available, checkouts, errors, held, leases, pool, sizes, users, vms
-
--- The most VMs one reservation may hold.
-reservations.MOST = 100
-
--- The groups asked for in argv[i]: "size:count,size:count" ("" size: any), each count 1..MOST,
--- a size at most once, as a list of {size, count}, and their total. Errors: BAD_REQUEST.
-function reservations.groups(c, argv, i)
-  local list, seen, total = {}, {}, 0
-  for size, count in (argv[i] or ''):gmatch('([^:,]*):([^,]*)') do
-    sizes.arg(c, {size}, 1)
-    local n = args.int({count}, 1, 1, reservations.MOST, 'count')
-    if seen[size] then errors.fail('BAD_REQUEST a size may be asked for once: ' .. (size == '' and 'any' or size)) end
-    seen[size], total = true, total + n
-    list[#list + 1] = {size = size, count = n}
-  end
-  if total == 0 then errors.fail('BAD_REQUEST ask for at least one VM') end
-  if total > reservations.MOST then errors.fail(('BAD_REQUEST a reservation holds at most %d VMs'):format(reservations.MOST)) end
-  return list, total
-end
-
--- The size of each VM to take for `groups` (total `total`), for `name` (user map u) at time t: the
--- sizes asked for by name first, then any size the caller has room for, in the catalog's order,
--- then VMs without a size; nil when the pool has too few available. Nothing is changed.
--- Errors: INVALID_STATE (more than the cap could ever hold), QUOTA_EXCEEDED (the whole group
--- counted, checked first; the caller's own leases that ran out do not count).
-function reservations.plan(c, name, u, default_quota, groups, total, t)
-  local cap = pool.cap(c)
-  if total > cap then errors.fail(('INVALID_STATE %d VMs are more than the pool can ever hold (%d)'):format(total, cap)) end
-  local limits = users.limits(u)
-  local quota, per_size = limits.quota or default_quota, limits.size_quotas or {}
-  leases.reclaim_held(c, t, name)
-  if held.count(c, name) + total > quota then
-    errors.fail(('QUOTA_EXCEEDED %d more VMs would pass your quota of %d'):format(total, quota))
-  end
-  local room, left = {}, {}
-  local function room_of(s)
-    if room[s] == nil then room[s] = per_size[s] and per_size[s] - held.count_of_size(c, name, s) or math.huge end
-    return room[s]
-  end
-  local function left_of(s)
-    if left[s] == nil then left[s] = redis.call('SCARD', available.key(c, s)) end
-    return left[s]
-  end
-  local picks, any = {}, 0
-  for _, group in ipairs(groups) do
-    if group.size == '' then
-      any = group.count
-    else
-      if group.count > room_of(group.size) then
-        errors.fail(('QUOTA_EXCEEDED %d more %s VMs would pass your quota of %d'):format(group.count, group.size, per_size[group.size]))
-      end
-      if group.count > left_of(group.size) then return nil end
-      left[group.size], room[group.size] = left[group.size] - group.count, room[group.size] - group.count
-      for _ = 1, group.count do picks[#picks + 1] = group.size end
-    end
-  end
-  local order = sizes.names(c)
-  order[#order + 1] = ''
-  for _, s in ipairs(order) do
-    local n = math.min(any, left_of(s), room_of(s))
-    for _ = 1, n do picks[#picks + 1] = s end
-    any = any - n
-  end
-  return any == 0 and picks or nil
-end
+-- uses: checkouts, errors, leases, vms
 
 -- Stores reservation `id` of `name`, created at t with `lease` seconds (nil: none), holding `taken`.
 function reservations.create(c, id, name, t, lease, taken)
@@ -96,6 +32,26 @@ function reservations.load(c, id)
   return r
 end
 
+-- Gives every VM of reservation `r` (reservations.load), held by `name`, and the reservation a
+-- lease of `lease` seconds from t (nil: none); each(vm, changes), when given, may add to each
+-- VM's changes before they are written.
+function reservations.set_lease(c, r, name, t, lease, each)
+  local ends
+  for _, vm_id in ipairs(r.vms) do
+    local vm, changes = vms.load(c, vm_id), {lease_expires_at = false, lease_seconds = false}
+    leases.stop(c, vm)
+    if lease then leases.start(c, vm, name, t, lease, changes) end
+    if each then each(vm, changes) end
+    vms.update(c, vm, changes)
+    ends = changes.lease_expires_at
+  end
+  if lease then
+    redis.call('HSET', c.k.reservation .. r.id, 'lease_seconds', tostring(lease), 'lease_expires_at', ends)
+  else
+    redis.call('HDEL', c.k.reservation .. r.id, 'lease_seconds', 'lease_expires_at')
+  end
+end
+
 -- Reservation `id` as the caller may see it: the caller's own, or any for an admin; else
 -- RESERVATION_NOT_FOUND, as for one that does not exist.
 function reservations.visible(c, id, name, role)
@@ -115,8 +71,10 @@ function reservations.drop(c, id, vm)
   if holder then redis.call('SREM', c.k.reservations .. holder, id) end
 end
 
--- Returns every VM of reservation `r` (reservations.load) to the pool, as event `action` by `actor`.
+-- Returns every VM of reservation `r` (reservations.load) to the pool, as event `action` by
+-- `actor`; a reservation handed to a waiting request that never claimed it takes its ticket along.
 function reservations.release(c, r, action, actor)
+  if r.claim_ticket then redis.call('HDEL', c.k.waiting, r.claim_ticket) end -- (handed, never claimed)
   for _, id in ipairs(r.vms) do
     local vm = vms.load(c, id)
     if vm then checkouts.release(c, vm, action, actor) end

@@ -1,5 +1,5 @@
 -- status: a VM moves from one status to another (provisioning, available, checked-out, error,
--- deprovisioning), keeping the pool's counts and the available sets true.
+-- deprovisioning, set-aside), keeping the pool's counts and the available sets true.
 -- uses: available, pool, vms
 
 -- Gives `vm` status `to` with the other field changes `changes` (see vms.update), all in one

@@ -3,7 +3,8 @@
 --   checked_out_at (ms), lease_expires_at (ms) and lease_seconds (with a lease), claim_ticket
 --   (handed to a waiting checkout, until claimed); machine_id and error from the provider; job,
 --   job_claim, job_worker and failures while the provider has work for it (see jobs);
---   reservation (the id of the reservation it belongs to, see reservations).
+--   reservation (the id of the reservation it belongs to, see reservations); set_aside_for (the
+--   id a waiting reservation will have, while the VM is set aside for it, see group_waiters).
 -- P:vms, a zset of every id with score 0, lists them in id order (list_vms.lua).
 -- A VM in a script is the map of its fields plus `id`.
 -- uses: hashes
@@ -11,7 +12,7 @@
 -- The fields scripts answer, in this order (Sources/Reservations/VMRecord.swift reads them).
 local FIELDS = {'status', 'ip', 'size', 'cpu', 'memory_mb', 'user', 'checked_out_at', 'lease_expires_at',
                 'lease_seconds', 'created_at', 'machine_id', 'error', 'claim_ticket', 'job', 'job_claim',
-                'job_worker', 'failures', 'reservation'}
+                'job_worker', 'failures', 'reservation', 'set_aside_for'}
 
 -- VM `id` as a map (see above), nil when there is none.
 function vms.load(c, id)

@@ -5,7 +5,7 @@ enum Limits {
     /// Any lease, default or maximum: a year at most; the caller's maximum is the scripts' to apply.
     static let leaseSeconds = 1...LeasePolicy.limit
     static let createCount = 1...1000
-    /// The most VMs one reservation holds (lua/lib/reservations.lua's MOST).
+    /// The most VMs one reservation holds (lua/lib/plans.lua's MOST).
     static let reservationVMs = 100
     static let quota = 0...1_000_000
     static let maxVMCount = 0...1_000_000

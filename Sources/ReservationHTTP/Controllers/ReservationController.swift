@@ -1,12 +1,16 @@
+import Foundation
 import Hummingbird
 import Reservations
 
 /// A user's reservations: several VMs checked out as one, all or none, renewed and returned
 /// together (docs/API.md, "Reservations").
 struct ReservationController {
+    let waits: QueueWaits
+
     func addRoutes(to group: RouterGroup<AuthenticatedRequestContext>) {
         group.post("reservations") { request, context in
-            _ = try RequestDecoding.query(request, allowed: [])
+            let query = try RequestDecoding.query(request, allowed: ["wait"])
+            let wait = try RequestDecoding.integer(query["wait"], "wait", in: 0...3600)
             let body = try await RequestDecoding.body(ReservationBody.self, from: request, context: context, required: true)
             guard let body else { throw APIError.badRequest("Give the VMs to reserve: {\"count\": N} or {\"vms\": [...]}") }
             var groups: [ReservationGroup] = []
@@ -18,9 +22,12 @@ struct ReservationController {
                 throw APIError.badRequest("A reservation holds at most \(Limits.reservationVMs) VMs")
             }
             let lease = try checked(body.leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
-            let reservation = try await context.store.reserve(context.caller, groups: groups, leaseSeconds: lease,
-                                                              idempotencyKey: try RequestDecoding.idempotencyKey(request))
-            return EnvelopeResponse.success(reservation, status: .created)
+            let key = try RequestDecoding.idempotencyKey(request)
+            guard let wait = waits.wait(wait) else {
+                let reservation = try await context.store.reserve(context.caller, groups: groups, leaseSeconds: lease, idempotencyKey: key)
+                return EnvelopeResponse.success(reservation, status: .created)
+            }
+            return try await waitingReservation(context, groups: groups, leaseSeconds: lease, idempotencyKey: key, wait: wait)
         }
         group.get("reservations/mine") { request, context in
             _ = try RequestDecoding.query(request, allowed: [])
@@ -40,6 +47,29 @@ struct ReservationController {
         group.delete("reservations/{id}") { request, context in
             _ = try RequestDecoding.query(request, allowed: [])
             return try EnvelopeResponse.success(await context.store.returnReservation(context.caller, id: try Self.id(context)))
+        }
+    }
+
+    /// `POST /v1/reservations?wait=N`: the reservation at once if enough VMs are free; else waits
+    /// in the queue that all gateways share, with waiting checkouts, first come first served: VMs
+    /// are set aside for it as they free up, and it gets them all in one step (docs/API.md).
+    private func waitingReservation(
+        _ context: AuthenticatedRequestContext, groups: [ReservationGroup], leaseSeconds lease: Int?, idempotencyKey key: String?,
+        wait: Duration
+    ) async throws -> Response {
+        let (caller, store) = (context.caller, context.store)
+        let ticket = UUID().uuidString.lowercased()
+        let deadline = ContinuousClock.now + wait
+        switch try await store.waitReserve(caller, groups: groups, leaseSeconds: lease, wait: wait, gateway: context.pool.room.gatewayID,
+                                           ticket: ticket, claim: waits.claim, idempotencyKey: key) {
+        case .answered(let reservation):
+            return EnvelopeResponse.success(reservation, status: .created)
+        case .queued:
+            let reservation = try await waits.outcome(of: ticket, until: deadline, idempotencyKey: key, holdsClaim: true,
+                                                      context: context) {
+                try await store.claimReservation(caller, ticket: ticket, leaseSeconds: lease, idempotencyKey: key)
+            }
+            return EnvelopeResponse.success(reservation, status: .created)
         }
     }
 

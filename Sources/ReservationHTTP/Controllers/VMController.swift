@@ -5,8 +5,7 @@ import Reservations
 
 /// The routes of any user: check out, renew a lease, check in, and read the VMs one holds.
 struct VMController {
-    /// The longest `?wait=` honoured.
-    let maxWait: Duration
+    let waits: QueueWaits
 
     func addRoutes(to group: RouterGroup<AuthenticatedRequestContext>) {
         group.post("checkouts") { request, context in
@@ -15,11 +14,10 @@ struct VMController {
             let body = try await RequestDecoding.body(CheckoutBody.self, from: request, context: context, required: false)
             let size = try body?.size.map(Limits.checkSize)
             let key = try RequestDecoding.idempotencyKey(request)
-            guard let wait, wait > 0 else {
+            guard let wait = waits.wait(wait) else {
                 return try await checkout(context, leaseSeconds: body?.leaseSeconds, size: size, idempotencyKey: key)
             }
-            return try await waitingCheckout(context, leaseSeconds: body?.leaseSeconds, size: size, idempotencyKey: key,
-                                             wait: min(.seconds(wait), maxWait))
+            return try await waitingCheckout(context, leaseSeconds: body?.leaseSeconds, size: size, idempotencyKey: key, wait: wait)
         }
         group.post("checkouts/{vm_id}/renew") { request, context in
             _ = try RequestDecoding.query(request, allowed: [])
@@ -56,40 +54,24 @@ struct VMController {
     }
 
     /// `POST /v1/checkouts?wait=N`: a VM at once if one is free; else waits in the queue that all
-    /// gateways share, first come first served, for at most N seconds (at most `maxWait`), then
-    /// answers as a checkout without waiting would: 503 with Retry-After. A client that goes away
-    /// leaves the queue, and a VM already handed to it goes back to the pool.
+    /// gateways share, first come first served, for at most N seconds (at most the gateway's
+    /// longest), then answers as a checkout without waiting would: 503 with Retry-After. A client
+    /// that goes away leaves the queue, and a VM already handed to it goes back to the pool.
     func waitingCheckout(
         _ context: AuthenticatedRequestContext, leaseSeconds: Int?, size: String?, idempotencyKey key: String?, wait: Duration
     ) async throws -> Response {
-        let (caller, store, room, channel) = (context.caller, context.store, context.pool.room, context.channel)
+        let (caller, store) = (context.caller, context.store)
         let lease = try checked(leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
         let ticket = UUID().uuidString.lowercased()
         let deadline = ContinuousClock.now + wait
-        switch try await store.waitCheckout(caller, leaseSeconds: lease, wait: wait, gateway: room.gatewayID, ticket: ticket,
-                                             size: size, idempotencyKey: key) {
-        case .vm(let vm):
+        switch try await store.waitCheckout(caller, leaseSeconds: lease, wait: wait, gateway: context.pool.room.gatewayID,
+                                             ticket: ticket, size: size, idempotencyKey: key) {
+        case .answered(let vm):
             return EnvelopeResponse.success(vm, status: .created)
         case .queued:
-            let outcome = await room.wait(for: ticket, until: deadline) { gone in
-                channel.closeFuture.whenComplete { _ in gone() }
+            let vm = try await waits.outcome(of: ticket, until: deadline, idempotencyKey: key, holdsClaim: false, context: context) {
+                try await store.claim(caller, ticket: ticket, leaseSeconds: lease, idempotencyKey: key)
             }
-            switch outcome {
-            case .handed:
-                break
-            case .quotaReached:
-                if key != nil { _ = try await store.leaveQueue(caller, ticket: ticket, giveBack: true, idempotencyKey: key) }
-                throw ReservationError.quotaExceeded("quota reached while waiting")
-            case .timedOut:
-                // a VM may have been handed over just now: then it is this request's
-                guard case .handed = try await store.leaveQueue(caller, ticket: ticket, giveBack: false, idempotencyKey: key) else {
-                    throw ReservationError.noVMAvailable
-                }
-            case .disconnected:
-                _ = try await store.leaveQueue(caller, ticket: ticket, giveBack: true, idempotencyKey: key)
-                throw ReservationError.noVMAvailable  // nobody is left to read it
-            }
-            let vm = try await store.claim(caller, ticket: ticket, leaseSeconds: lease, idempotencyKey: key)
             return EnvelopeResponse.success(vm, status: .created)
         }
     }

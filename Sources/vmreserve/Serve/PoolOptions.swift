@@ -14,8 +14,10 @@ struct PoolOptions: ParsableArguments {
     var defaultLease: Int?
     @Option(help: "Longest lease in seconds a checkout or renewal may ask for, unless an admin gives a user a maximum of their own (604800: 7 days).")
     var maxLease = GatewayConfiguration.defaults.leases.maxSeconds
-    @Option(help: "Longest a checkout may wait for a VM with ?wait=, in seconds.")
+    @Option(help: "Longest a checkout or reservation may wait for VMs with ?wait=, in seconds.")
     var maxWait = Int(GatewayConfiguration.defaults.maxWait.components.seconds)
+    @Option(help: "Seconds a waiting reservation's place lasts unless its gateway renews it (every third of it): how soon the VMs set aside for it go back when its gateway dies.")
+    var waitClaim = Int(GatewayConfiguration.defaults.waitClaim.components.seconds)
     @Option(help: "A CIDR block (e.g. 203.0.113.0/26) new VMs take their addresses from, used only when Redis has none yet; admins change it with PUT /v1/admin/pool. (default: random public addresses)")
     var ipPool: String?
     @Option(help: "Delete available VMs nobody has checked out for this many seconds, never below --min-ready. (default: never)")
@@ -37,6 +39,7 @@ struct PoolOptions: ParsableArguments {
         }
         configuration.leases = LeasePolicy(defaultSeconds: defaultLease, maxSeconds: maxSeconds)
         configuration.maxWait = .seconds(try OptionChecks.within(maxWait, 0...3600, "max-wait"))
+        configuration.waitClaim = .seconds(try OptionChecks.within(waitClaim, 3...3600, "wait-claim"))
         if let ipPool, !IPv4Address.isNetworkBlock(ipPool) {
             throw ValidationError("--ip-pool: an IPv4 network address with a prefix from /12 to /32, e.g. 203.0.113.0/26")
         }

@@ -10,7 +10,7 @@ import TestSupport
             try await sizedPool(pool)
             let alice = try await pool.addUser("alice", quota: 5)
             let bob = try await pool.addUser("bob", quota: 5)
-            let made = try await pool.run(.reserve, reserve(pool, alice, ":2", lease: "3600"))
+            let made = try #require(try await pool.run(.reserve, reserve(pool, alice, ":2", lease: "3600")).array?.last)
             #expect(try await pool.run(.getReservation, [alice, "r-1"]) == made)
             #expect(try await pool.run(.getReservation, [admin, "r-1"]) == made)
             let hidden = try await pool.expectFailure(.getReservation, [bob, "r-1"], code: "RESERVATION_NOT_FOUND")

@@ -83,7 +83,7 @@ import TestSupport
             try await pool.seed(cap: 10)
             try await pool.addVMs(1...2)
             try await pool.expectFailure(.listVMs, [admin, "bogus", "", "10"], code: "BAD_REQUEST",
-                                         message: "status must be one of provisioning, available, checked-out, error, deprovisioning")
+                                         message: "status must be one of provisioning, available, checked-out, error, deprovisioning, set-aside")
             for limit in ["0", "1001", "", "x", "-1"] {
                 try await pool.expectFailure(.listVMs, [admin, "", "", limit], code: "BAD_REQUEST")
             }

@@ -9,8 +9,10 @@ struct ScriptReservation {
     let fields: [String: String]
     let vms: [[String: String]]
 
+    /// A reservation, or reserve.lua's `{'reservation', reservation}`.
     init(_ reply: RESPValue) throws {
-        let elements = try #require(reply.array)
+        var elements = try #require(reply.array)
+        if elements.first?.string == "reservation", elements.count == 2 { elements = try #require(elements[1].array) }
         id = try #require(elements.first?.string)
         var fields: [String: String] = [:]
         for index in stride(from: 1, to: elements.count - 1, by: 2) {

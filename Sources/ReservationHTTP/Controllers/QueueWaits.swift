@@ -1,0 +1,58 @@
+import Foundation
+import Reservations
+
+/// How requests with `?wait=N` wait in the queue that every gateway of a pool shares, first come
+/// first served (lua/lib/waiters.lua): waiting checkouts and waiting reservations alike.
+struct QueueWaits: Sendable {
+    /// The longest `?wait=` honoured.
+    let longest: Duration
+    /// A waiting reservation's claim on its place, renewed every third of it while its request
+    /// waits: when its gateway dies, the wait ends this long after, and its set-aside VMs go back.
+    let claim: Duration
+
+    /// The wait a request asks for, at most `longest`; nil for none.
+    func wait(_ seconds: Int?) -> Duration? {
+        guard let seconds, case let wait = min(.seconds(seconds), longest), wait > .zero else { return nil }
+        return wait
+    }
+
+    /// Sleeps until queued `ticket` has been handed what it waits for, then takes it with `claim`
+    /// (`take`). When its wait ends at `deadline` without it, it leaves the queue and the answer
+    /// is 503 (unless it was handed something just then: that is its). A client that goes away
+    /// leaves the queue, and what was already handed to it goes back to the pool. `holdsClaim`:
+    /// the gateway renews the wait's claim while it waits (a waiting reservation).
+    func outcome<Value: Sendable>(
+        of ticket: String, until deadline: ContinuousClock.Instant, idempotencyKey key: String?, holdsClaim: Bool,
+        context: AuthenticatedRequestContext, take: @Sendable () async throws -> Value
+    ) async throws -> Value {
+        let (caller, store, room, channel, claim) = (context.caller, context.store, context.pool.room, context.channel, claim)
+        let holder = holdsClaim ? Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: claim / 3)
+                // (a failed renewal is tried again; a wait that is over is over for its request too)
+                if (try? await store.holdWait(caller, ticket: ticket, claim: claim)) == .gone { room.resolve(ticket, .timedOut) }
+            }
+        } : nil
+        defer { holder?.cancel() }
+        let outcome = await room.wait(for: ticket, until: deadline) { gone in
+            channel.closeFuture.whenComplete { _ in gone() }
+        }
+        holder?.cancel()
+        switch outcome {
+        case .handed:
+            break
+        case .quotaReached:
+            if key != nil { _ = try await store.leaveQueue(caller, ticket: ticket, giveBack: true, idempotencyKey: key) }
+            throw ReservationError.quotaExceeded("quota reached while waiting")
+        case .timedOut:
+            // something may have been handed over just now: then it is this request's
+            guard case .handed = try await store.leaveQueue(caller, ticket: ticket, giveBack: false, idempotencyKey: key) else {
+                throw ReservationError.noVMAvailable
+            }
+        case .disconnected:
+            _ = try await store.leaveQueue(caller, ticket: ticket, giveBack: true, idempotencyKey: key)
+            throw ReservationError.noVMAvailable  // nobody is left to read it
+        }
+        return try await take()
+    }
+}
