@@ -5,7 +5,7 @@
 // allows no inline script or style.
 'use strict';
 
-const STATUSES = ['available', 'checked-out', 'provisioning', 'error', 'deprovisioning'];
+const STATUSES = ['available', 'set-aside', 'checked-out', 'provisioning', 'error', 'deprovisioning'];
 const PAGE_SIZE = 20;
 const REFRESH_MS = 2000;
 
@@ -115,6 +115,15 @@ function statusCell(status) {
   return element('td', { className: 'status status-' + status }, status);
 }
 
+// Each of `ids` by its first characters, as many as make it unique among them and at least 8:
+// the short form the command-line client's `ls` shows too. A Map from id to short form.
+function shortForms(ids) {
+  const unique = [...new Set(ids)];
+  let length = 8;
+  while (new Set(unique.map((id) => id.slice(0, length))).size < unique.length) length += 1;
+  return new Map(unique.map((id) => [id, id.slice(0, length)]));
+}
+
 // --- signing in and out
 
 async function signIn(token, pool) {
@@ -183,10 +192,13 @@ async function refresh() {
 }
 
 async function renderMine() {
-  const vms = await api('GET', '/v1/vms/mine');
+  const [vms, reservations] = await Promise.all([api('GET', '/v1/vms/mine'), api('GET', '/v1/reservations/mine')]);
+  const short = shortForms(reservations.map((reservation) => reservation.id));
   replaceRows('my-vms', vms.map((vm) => element('tr', { className: 'vm' },
     element('td', { className: 'ip' }, vm.ip),
     element('td', { className: 'id' }, vm.vm_id),
+    element('td', { className: 'reservation', title: vm.reservation_id || '' },
+      (vm.reservation_id && short.get(vm.reservation_id)) || vm.reservation_id || '—'),
     statusCell(vm.status),
     leaseCell(vm.lease_expires_at),
     element('td', { className: 'actions' },
@@ -194,7 +206,21 @@ async function renderMine() {
       button('Renew', 'quiet renew', () => act('mine-message', 'Renewed ' + vm.ip,
         () => api('POST', '/v1/checkouts/' + encodeURIComponent(vm.vm_id) + '/renew', {}))),
       button('Check in', 'checkin', () => act('mine-message', 'Checked in ' + vm.ip,
-        () => api('POST', '/v1/checkins', { vm_id: vm.vm_id })))))), 5, 'You hold no VMs.');
+        () => api('POST', '/v1/checkins', { vm_id: vm.vm_id })))))), 6, 'You hold no VMs.');
+  replaceRows('my-reservations', reservations.map((reservation) => {
+    const path = '/v1/reservations/' + encodeURIComponent(reservation.id);
+    const name = 'reservation ' + short.get(reservation.id);
+    return element('tr', { className: 'reservation' },
+      element('td', { className: 'id' }, reservation.id),
+      element('td', { className: 'ip' }, reservation.vms.map((vm) => vm.ip).join(' ')),
+      element('td', { className: 'lease-end' },
+        reservation.lease_expires_at ? new Date(Date.parse(reservation.lease_expires_at)).toLocaleString() : '—'),
+      leaseCell(reservation.lease_expires_at),
+      element('td', { className: 'actions' },
+        // (a renewal without a length keeps the reservation's own, for every VM of it)
+        button('Renew', 'quiet renew', () => act('mine-message', 'Renewed ' + name, () => api('POST', path + '/renew', {}))),
+        button('Return', 'return', () => act('mine-message', 'Returned ' + name, () => api('DELETE', path)))));
+  }), 5, 'You hold no reservations.');
 }
 
 async function renderPool() {
@@ -336,14 +362,19 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   byId('sign-out').addEventListener('click', signOut);
   onSubmit('checkout-form', () => {
+    const count = Number(byId('checkout-count').value) || 1;
     const wait = Number(byId('checkout-wait').value) || 0;
     const lease = byId('checkout-lease').value;
-    const body = lease ? { lease_seconds: Number(lease) } : {};
     const size = byId('checkout-size').value.trim();
-    if (size) body.size = size;
-    act('mine-message', (vm) => 'Checked out ' + vm.ip, () => {
-      if (wait > 0) show('mine-message', 'Waiting up to ' + wait + ' s for a VM…');
-      return api('POST', '/v1/checkouts' + (wait > 0 ? '?wait=' + wait : ''), body);
+    // one VM: a checkout; several: one reservation, all of them or none
+    const [path, body, done] = count > 1
+      ? ['/v1/reservations', { vms: [size ? { size, count } : { count }] },
+         (reservation) => 'Reserved ' + reservation.vms.map((vm) => vm.ip).join(', ')]
+      : ['/v1/checkouts', size ? { size } : {}, (vm) => 'Checked out ' + vm.ip];
+    if (lease) body.lease_seconds = Number(lease);
+    act('mine-message', done, () => {
+      if (wait > 0) show('mine-message', 'Waiting up to ' + wait + ' s for ' + (count > 1 ? count + ' VMs' : 'a VM') + '…');
+      return api('POST', path + (wait > 0 ? '?wait=' + wait : ''), body);
     });
   });
   byId('cap').addEventListener('input', () => { byId('cap').dataset.edited = 'yes'; });

@@ -65,6 +65,51 @@ extension Endpoint where Value == [VM] {
     public static var mine: Self { Self(.GET, "/v1/vms/mine") }
 }
 
+// MARK: Reservations
+
+extension Endpoint where Value == Reservation {
+    /// Reserves the VMs of `groups` as one reservation, all of them or none, with a lease of
+    /// `leaseSeconds` (else the gateway's default), waiting up to `wait` seconds in the checkout
+    /// queue until the whole group is free. A retry with the same `idempotencyKey` is the same
+    /// reservation.
+    public static func reserve(_ groups: [ReservationGroup], leaseSeconds: Int? = nil, wait: Int = 0,
+                               idempotencyKey: String? = nil) -> Self {
+        var body: [String: Any] = ["vms": groups.map { group -> [String: Any] in
+            var entry: [String: Any] = ["count": group.count]
+            if let size = group.size { entry["size"] = size }
+            return entry
+        }]
+        if let leaseSeconds { body["lease_seconds"] = leaseSeconds }
+        return Self(.POST, "/v1/reservations", query: wait > 0 ? [("wait", String(wait))] : [], body: body,
+                    headers: idempotencyKey.map { [("Idempotency-Key", $0)] } ?? [], timeout: .seconds(wait + 60))
+    }
+
+    /// Reserves `count` VMs of `size` (nil: of any size) as one reservation: `reserve(_:)` with
+    /// one group.
+    public static func reserve(count: Int, size: String? = nil, leaseSeconds: Int? = nil, wait: Int = 0,
+                               idempotencyKey: String? = nil) -> Self {
+        reserve([ReservationGroup(size: size, count: count)], leaseSeconds: leaseSeconds, wait: wait, idempotencyKey: idempotencyKey)
+    }
+
+    /// One reservation of the caller's (an admin: anyone's).
+    public static func reservation(_ id: String) -> Self { Self(.GET, "/v1/reservations/\(pathComponent(id))") }
+
+    /// Renews the lease of every VM of reservation `id`, to one end: `leaseSeconds` from now, else
+    /// the reservation's own length.
+    public static func renewReservation(_ id: String, leaseSeconds: Int? = nil) -> Self {
+        Self(.POST, "/v1/reservations/\(pathComponent(id))/renew", body: leaseSeconds.map { ["lease_seconds": $0] } ?? [:])
+    }
+
+    /// Returns reservation `id`: checks in every VM of it, which ends it. The answer is the
+    /// reservation as it was, its VMs as they are now.
+    public static func returnReservation(_ id: String) -> Self { Self(.DELETE, "/v1/reservations/\(pathComponent(id))") }
+}
+
+extension Endpoint where Value == [Reservation] {
+    /// The caller's reservations, oldest first.
+    public static var myReservations: Self { Self(.GET, "/v1/reservations/mine") }
+}
+
 // MARK: An admin's calls
 
 extension Endpoint where Value == CreatedVMs {

@@ -150,6 +150,11 @@ public struct VMReserveClient: Sendable {
 public struct Answer<Value: Sendable>: Sendable {
     public let value: Value
     public let data: Data
+
+    /// The same answer, its value seen through `transform` (the data as sent).
+    public func map<T>(_ transform: (Value) -> T) -> Answer<T> {
+        Answer<T>(value: transform(value), data: data)
+    }
 }
 
 /// An RFC 3339 time as the API writes it (`2026-12-06T16:02:11.123Z`), fractions optional.

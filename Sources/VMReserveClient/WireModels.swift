@@ -3,9 +3,10 @@ import Foundation
 // The answers of the vmreserve HTTP API (docs/API.md, docs/openapi.json), as the envelope's `data`
 // carries them. Times are RFC 3339 on the wire.
 
-/// Where a VM is in its life.
+/// Where a VM is in its life. (`setAside`: kept for the waiting reservation at the head of the
+/// queue until its group is complete; neither available nor checked out.)
 public enum VMStatus: String, Codable, Sendable, CaseIterable {
-    case provisioning, available, checkedOut = "checked-out", error, deprovisioning
+    case provisioning, available, setAside = "set-aside", checkedOut = "checked-out", error, deprovisioning
 }
 
 /// What a user may do: a user acts on their own VMs, an admin on everything.
@@ -39,6 +40,37 @@ public struct VM: Codable, Sendable, Equatable {
         case id = "vm_id", ip, status, user, checkedOutAt = "checked_out_at", leaseExpiresAt = "lease_expires_at"
         case createdAt = "created_at", size, cpu, memoryMB = "memory_mb", machineID = "machine_id", error
         case reservationID = "reservation_id"
+    }
+}
+
+/// Several VMs checked out as one (`POST /v1/reservations`): all of them or none, with one
+/// lease, renewed and returned together.
+public struct Reservation: Codable, Sendable, Equatable {
+    public var id: String
+    /// Who holds it.
+    public var user: String
+    /// Its VMs, each with `reservationID` this reservation's id.
+    public var vms: [VM]
+    /// The length of its lease (from its checkout or last renewal); nil for none.
+    public var leaseSeconds: Int?
+    /// When the lease of every VM of it ends; nil for none.
+    public var leaseExpiresAt: Date?
+    public var createdAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, user, vms, leaseSeconds = "lease_seconds", leaseExpiresAt = "lease_expires_at", createdAt = "created_at"
+    }
+}
+
+/// One group of a reservation: `count` VMs of `size`, or of any size (the sizes the caller has
+/// room for, in the catalog's order) when `size` is nil.
+public struct ReservationGroup: Sendable, Equatable {
+    public var size: String?
+    public var count: Int
+
+    public init(size: String? = nil, count: Int) {
+        self.size = size
+        self.count = count
     }
 }
 

@@ -10,7 +10,8 @@ import Glibc
 #endif
 
 /// The web console in a real browser (Tests/console/console_test.py) against `vmreserve serve`
-/// processes: the markup pool, development mode, and README's picture.
+/// processes: the markup pool (a user's VMs and reservations, an admin's pool), development mode,
+/// and README's picture.
 @Suite(.timeLimit(.minutes(10))) struct BrowserConsoleTests {
     /// Headless Chromium (Debian's `chromium` and `chromium-driver`) and Selenium (PyPI), which
     /// `scripts/install-deps.sh --test` installs; screenshots go to test-artifacts/console/ (or
@@ -40,7 +41,7 @@ import Glibc
             let readmePort = try await Self.realisticPool(redis: redis, directory: directory, processes: processes)
             let screenshots = ProcessInfo.processInfo.environment["VMRESERVE_SCREENSHOTS"]
                 ?? repositoryRoot.appending(path: "test-artifacts/console").path
-            let names = ["console-admin.png", "console-user.png", "console-readme.png"]
+            let names = ["console-admin.png", "console-user.png", "console-reservation.png", "console-readme.png"]
             for name in names {  // so that only this run's screenshots can satisfy the check below
                 try? FileManager.default.removeItem(at: URL(fileURLWithPath: screenshots).appending(path: name))
             }

@@ -107,7 +107,7 @@ import TestSupport
                 #expect(stored?["server"] as? String == client.server && stored?["token"] as? String == alice)
                 // the stored settings serve the other commands; the variables win over them
                 let listed = try await client.run(["ls"], token: nil, server: "")
-                #expect(listed.code == 0 && listed.lines == ["IP  ID  STATUS  LEASE LEFT"], "\(listed)")
+                #expect(listed.code == 0 && listed.lines == ["IP  ID  RESERVATION  STATUS  LEASE LEFT"], "\(listed)")
                 let overridden = try await client.run(["ls"], token: "someone-else", server: "")
                 #expect(overridden.code == 3 && overridden.saysOneLine, "\(overridden)")
                 // another server (here the same one by another name) never gets the stored token
@@ -231,25 +231,35 @@ import TestSupport
     }
 
     /// `--wait` longer than the server's `--max-wait`: the client asks again until its own wait
-    /// ends. Standard error is no terminal here, so no spinner.
-    @Test func aWaitingCheckoutOutlastsTheServersLongestWait() async throws {
+    /// ends, here until another client frees a VM (with `-n 3`, the one that completes the
+    /// group: this needs the server's waiting reservations, issue 26). Standard error is no
+    /// terminal here, so no spinner.
+    @Test(arguments: [nil, 3] as [Int?])
+    func aWaitingCheckoutOutlastsTheServersLongestWait(group: Int?) async throws {
         try await withTestProcesses { processes in
             try await withGateway(configure: { $0.maxWait = .seconds(1) }) { gateway async throws in
                 let client = try Client(gateway: gateway, processes: processes)
-                try await gateway.createVMs(1)
+                try await gateway.createVMs(group ?? 1)
                 let bob = try await gateway.createUser("bob", quota: 1)
-                let alice = try await gateway.createUser("alice", quota: 1)
+                let alice = try await gateway.createUser("alice", quota: group ?? 1)
                 let held = try #require(try await gateway.call(.POST, "/v1/checkouts", token: bob)["ip"])
-                let waiting = try client.start(["checkout", "--wait", "600"], token: alice, tag: "waiting")
+                let waiting = try client.start(["checkout", "--wait", "600"] + (group.map { ["-n", "\($0)"] } ?? []), token: alice,
+                                               tag: "waiting")
+                let route = group == nil ? "/v1/checkouts" : "/v1/reservations"
                 try await waitUntil("the server's wait ended once") {
                     let metrics = (try? await gateway.call(.GET, "/metrics", token: nil).text) ?? ""
-                    return metrics.contains(#"route="/v1/checkouts",code="503"}"#)
+                    return !waiting.isRunning || metrics.contains(#"route="\#(route)",code="503"}"#)
                 }
-                #expect(waiting.isRunning)
+                #expect(waiting.isRunning, "\(client.written("waiting"))")
                 #expect(try await gateway.call(.POST, "/v1/checkins", token: bob, body: #"{"ip": "\#(held)"}"#).status == 200)
-                #expect(await waiting.waitForExit() == 0)
-                #expect(client.written("waiting").output == held + "\n")
+                #expect(await waiting.waitForExit() == 0, "\(client.written("waiting"))")
+                let printed = client.written("waiting").output.split(separator: "\n").map(String.init)
+                #expect(printed.count == (group ?? 1) && printed.contains(held), "\(printed)")
                 #expect(client.written("waiting").errors.isEmpty, "no spinner without a terminal")
+                if group != nil {
+                    let reservations = try await Self.reservations(gateway, token: alice)
+                    #expect(reservations.count == 1 && Self.ips(of: reservations.first) == Set(printed), "one reservation holds them")
+                }
             }
         }
     }

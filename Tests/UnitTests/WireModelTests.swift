@@ -45,6 +45,8 @@ import TestSupport
         #expect(try Self.keys(of: pool) == Self.properties("Pool"))
         #expect(pool.counts == [.provisioning: 0, .available: 2, .checkedOut: 1, .error: 0, .deprovisioning: 0])
         #expect(try Self.keys(of: Page(items: [Self.vm], nextCursor: "c")) == Self.properties("VMPage"))
+        let reservation = Reservation(id: "r-1", user: "alice", vms: [Self.vm], leaseSeconds: 60, leaseExpiresAt: Self.date, createdAt: Self.date)
+        #expect(try Self.keys(of: reservation) == Self.properties("Reservation"))
     }
 
     @Test func theEnumsHaveTheDocumentsValues() {

@@ -6,8 +6,9 @@ exists) and Redis.
 
 Two tabs, two people (sessionStorage is per tab): the admin creates VMs and a user; a VM whose
 provider failed with markup in its error shows it as text; the user signs in, checks out, sees
-the VM and its lease counting down, renews, checks in; the admin's tab follows along live, no
-reload; then the admin filters and pages the VMs, deletes one, changes a quota and rotates the
+the VM and its lease counting down, renews, checks in; reserves two VMs as one reservation, sees
+it (its IPs, its lease, its VMs naming it), renews and returns it; the admin's tab follows along
+live, no reload; then the admin filters and pages the VMs, deletes one, changes a quota and rotates the
 user's token, which signs the user's tab out. A sign-in with no token says why.
 
 Then, with --dev-url, a gateway in development mode: the console signs in as its admin with no
@@ -175,6 +176,36 @@ try:
     until("renewed", lambda: text_of("mine-message").startswith("Renewed "))
     click("#my-vms button.checkin")
     until("alice holds nothing", lambda: driver.find_elements(By.CSS_SELECTOR, "#my-vms tbody tr.vm") == [])
+
+    # two VMs as one reservation: listed with their IPs and lease, each VM naming it; renewed, then returned
+    fill("checkout-count", "2")
+    fill("checkout-wait", "0")
+    driver.find_element(By.ID, "checkout").click()
+    until("alice holds a reservation", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#my-reservations tbody tr.reservation")) == 1)
+    until("it says so", lambda: text_of("mine-message").startswith("Reserved "))
+
+    def reservation_cell(name):
+        return driver.find_element(By.CSS_SELECTOR, "#my-reservations tbody tr.reservation td." + name).text
+
+    reservation_id = until("the reservation's id shows", lambda: reservation_cell("id"))
+    check(re.fullmatch(r"[0-9a-f-]{36}", reservation_id), f"a reservation id: {reservation_id!r}")
+    ips = reservation_cell("ip").split(" ")
+    check(len(ips) == 2 and len(set(ips)) == 2, f"two IPs: {ips}")
+    check(reservation_cell("lease-end") != "—", "the lease's end shows")
+    check(re.fullmatch(r"(1:00:00|59:[0-5]\d)", reservation_cell("lease")), f"a lease of an hour: {reservation_cell('lease')!r}")
+    until("each of its VMs names it", lambda: sorted(
+        (row.find_element(By.CSS_SELECTOR, "td.ip").text, row.find_element(By.CSS_SELECTOR, "td.reservation").text)
+        for row in driver.find_elements(By.CSS_SELECTOR, "#my-vms tbody tr.vm")) == sorted((ip, reservation_id[:8]) for ip in ips))
+    driver.save_screenshot(os.path.join(options.screenshots, "console-reservation.png"))
+    click("#my-reservations button.renew")
+    until("renewed", lambda: text_of("mine-message") == "Renewed reservation " + reservation_id[:8])
+    driver.switch_to.window(admin_tab)
+    until("the gauge shows the reservation", lambda: count("checked-out") == "2" and count("available") == "1")
+    driver.switch_to.window(alice_tab)
+    click("#my-reservations button.return")
+    until("returned", lambda: text_of("mine-message") == "Returned reservation " + reservation_id[:8])
+    until("alice holds no reservation", lambda: driver.find_elements(By.CSS_SELECTOR, "#my-reservations tbody tr.reservation") == []
+          and driver.find_elements(By.CSS_SELECTOR, "#my-vms tbody tr.vm") == [])
 
     driver.switch_to.window(admin_tab)
     until("the gauge shows the checkin", lambda: count("checked-out") == "0" and count("available") == "3")

@@ -34,7 +34,8 @@ struct AdminVMsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List every VM (all pages).")
         @OptionGroup var client: ClientOptions
-        @Option(help: "Only VMs in this status: provisioning, available, checked-out, error or deprovisioning.") var status: VMStatus?
+        @Option(help: "Only VMs in this status: provisioning, available, set-aside (kept for a waiting reservation), checked-out, error or deprovisioning.")
+        var status: VMStatus?
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
@@ -184,7 +185,7 @@ private func vmTable(_ vms: [VM]) -> String {
 /// The pool as two columns: the cap, the total, each status's count, the IP pool.
 private func poolTable(_ pool: Pool) -> String {
     var rows = [["max_vm_count", "\(pool.maxVMCount)"], ["total", "\(pool.total)"]]
-    for status in [VMStatus.available, .checkedOut, .provisioning, .error, .deprovisioning] {
+    for status in [VMStatus.available, .setAside, .checkedOut, .provisioning, .error, .deprovisioning] {
         rows.append([status.rawValue, "\(pool.counts[status] ?? 0)"])
     }
     rows.append(["ip_pool", pool.ipPool ?? "random public addresses"])

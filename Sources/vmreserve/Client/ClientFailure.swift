@@ -10,11 +10,11 @@ struct ClientFailure: Error, CustomStringConvertible {
         case other = 1
         /// Not signed in, an unknown token (401), or not allowed (403).
         case authentication = 3
-        /// No VM available (503 no_vm_available), also after `--wait`.
+        /// No VM available (503 no_vm_available: too few for a reservation), also after `--wait`.
         case noneAvailable = 4
         /// The caller's quota is reached (429 quota_exceeded).
         case quota = 5
-        /// No such VM, user or pool (404).
+        /// No such VM, reservation, user or pool (404).
         case notFound = 6
         /// The server cannot be reached, or its Redis cannot (503 store_unavailable).
         case unreachable = 7

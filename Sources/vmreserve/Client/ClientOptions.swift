@@ -28,15 +28,21 @@ struct TransportOptions: ParsableArguments {
 
 /// What a checkout asks for: `checkout` and `with`.
 struct CheckoutOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Wait up to this many seconds for a VM when none is free (0: do not wait).", valueName: "seconds"))
+    @Option(name: .customShort("n"),
+            help: ArgumentHelp("Check out this many VMs as one reservation: all of them or none, renewed and returned together.",
+                               valueName: "count"))
+    var count: Int?
+    @Option(help: ArgumentHelp("Wait up to this many seconds for a VM when none is free (with -n: for the whole group) (0: do not wait).",
+                               valueName: "seconds"))
     var wait = 0
     @Option(help: ArgumentHelp("The lease: 90s, 15m, 2h, 7d or seconds (default: the server's).", valueName: "duration"))
     var lease: LeaseDuration?
-    @Option(help: "A VM of this size only.")
+    @Option(help: "VMs of this size only (default: any size).")
     var size: String?
 
     func validate() throws {
         guard wait >= 0 else { throw ValidationError("--wait: a number of seconds, 0 or more") }
+        guard count.map({ $0 >= 1 }) ?? true else { throw ValidationError("-n: a number of VMs, 1 or more") }
     }
 }
 

@@ -48,14 +48,16 @@ func timeLeft(until end: Date?, now: Date = Date()) -> String {
     return Duration.text(seconds: Int(end.timeIntervalSince(now).rounded(.up)))
 }
 
-/// The length of a VM's lease in seconds (from its check-out or last renewal to its end), nil
-/// for a VM without one.
-func leaseSeconds(of vm: VM) -> Int? {
-    guard let end = vm.leaseExpiresAt, let start = vm.checkedOutAt else { return nil }
-    return Int(end.timeIntervalSince(start).rounded())
-}
-
 /// A time as the API writes it: RFC 3339, UTC.
 func rfc3339(_ date: Date) -> String {
     ISO8601DateFormatter().string(from: date)
+}
+
+/// Each of `ids` by its first characters, as many as make it unique among them and at least 8
+/// (one length for all, so that a column of them lines up): the short form `ls` shows and
+/// `checkin` and `renew` take.
+func shortForms(of ids: Set<String>) -> [String: String] {
+    var length = 8
+    while Set(ids.map { $0.prefix(length) }).count < ids.count { length += 1 }
+    return Dictionary(uniqueKeysWithValues: ids.map { ($0, String($0.prefix(length))) })
 }

@@ -3,16 +3,22 @@ import Foundation
 import Processes
 import VMReserveClient
 
-/// `vmreserve with -- CMD ARGS…`: what Jenkins' `lock {}` step gives a pipeline, for any shell.
-/// Checks a VM out, runs CMD with `VMRESERVE_IP` and `VMRESERVE_VM_ID` in its environment,
-/// renews the lease while CMD runs, and checks the VM in when CMD exits (also when this process
-/// is told to stop: SIGTERM and SIGHUP are passed on to CMD, Ctrl-C reaches it from the
-/// terminal), then exits with CMD's status (128 + N for a CMD killed by signal N).
+/// `vmreserve with [-n N] -- CMD ARGS…`: what Jenkins' `lock {}` step gives a pipeline, for any
+/// shell. Checks a VM out (with `-n`, a reservation of N VMs, all or none), runs CMD with
+/// `Holding.environment` in its environment (`VMRESERVE_IPS`, `VMRESERVE_IP`, `VMRESERVE_VM_ID`,
+/// and `VMRESERVE_RESERVATION_ID` for a reservation), renews the lease while CMD runs, and gives
+/// the VM (the whole reservation) back when CMD exits (also when this process is told to stop:
+/// SIGTERM and SIGHUP are passed on to CMD, Ctrl-C reaches it from the terminal), then exits with
+/// CMD's status (128 + N for a CMD killed by signal N).
 struct WithCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "with",
-        abstract: "Run a command with a VM checked out for it (VMRESERVE_IP, VMRESERVE_VM_ID), and check the VM in when it exits.",
-        discussion: "Exits with the command's status. The lease is renewed while the command runs."
+        abstract: "Run a command with a VM (with -n, a reservation of several) checked out for it, and give it back when it exits.",
+        discussion: """
+            The command finds VMRESERVE_IPS (every IP, space-separated), VMRESERVE_IP and VMRESERVE_VM_ID (the first VM's) \
+            and, with -n, VMRESERVE_RESERVATION_ID in its environment. The lease is renewed while it runs. Exits with the \
+            command's status.
+            """
     )
 
     @OptionGroup var client: ClientOptions
@@ -28,26 +34,25 @@ struct WithCommand: AsyncParsableCommand {
         let stops = StopSignals()
         var status: Int32 = 0
         try await client.run { api in
-            // a stop while the checkout waits ends the wait (the server gives back a VM handed meanwhile)
+            // a stop while the checkout waits ends the wait (the server gives back what it handed meanwhile)
             let checkingOut = Task { [checkout] in try await api.checkOut(checkout).value }
             let watcher = Task { await stops.watch { _ in checkingOut.cancel() } }
             let result = await checkingOut.result
             watcher.cancel()
             if let signal = stops.first {
-                if case .success(let vm) = result { _ = try? await api.call(.checkIn(.id(vm.id))) }
+                if case .success(let held) = result { try? await held.giveBack(api) }
                 status = 128 + signal
                 return
             }
-            let vm = try result.get(), id = vm.id
-            let seconds = leaseSeconds(of: vm)
-            let renewal = Task { await keepLeased(api, id: id, leaseSeconds: seconds) }
-            status = await runCommand(environment: ["VMRESERVE_IP": vm.ip ?? "", "VMRESERVE_VM_ID": id], stops: stops)
+            let held = try result.get()
+            let renewal = Task { await keepLeased(api, held) }
+            status = await runCommand(environment: held.environment, stops: stops)
             renewal.cancel()
-            // the command ran: its status is the answer, whatever the checkin meets
+            // the command ran: its status is the answer, whatever giving back meets
             do throws(VMReserveError) {
-                try await checkInPersistently(api, id: id)
+                try await giveBackPersistently(api, held)
             } catch {
-                Terminal.error("vmreserve: could not check in \(vm.ip ?? id): \(error.message)")
+                Terminal.error("vmreserve: could not \(held.givingBack): \(error.message)")
             }
         }
         if status != 0 { throw ExitCode(status) }
@@ -56,23 +61,24 @@ struct WithCommand: AsyncParsableCommand {
     /// Renews the lease halfway through each lease, while the command runs.
     /// (A renewal without `--lease` keeps the lease's own length.)
     /// A renewal that fails is tried again every tenth of the lease, until one succeeds.
-    private func keepLeased(_ api: VMReserveClient, id: String, leaseSeconds: Int?) async {
-        guard let seconds = leaseSeconds else { return }  // no lease: nothing to renew
+    private func keepLeased(_ api: VMReserveClient, _ held: Holding) async {
+        guard let seconds = held.leaseSeconds else { return }  // no lease: nothing to renew
         var pause = max(1, seconds / 2)
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(pause))
             if Task.isCancelled { return }
-            let renewed = (try? await api.call(.renew(id, leaseSeconds: checkout.lease?.seconds))) != nil
+            let renewed = (try? await held.renew(api, leaseSeconds: checkout.lease?.seconds)) != nil
             pause = renewed ? max(1, seconds / 2) : max(1, seconds / 10)
         }
     }
 
-    /// The checkin, asked again for up to a minute while the server cannot be reached.
-    private func checkInPersistently(_ api: VMReserveClient, id: String) async throws(VMReserveError) {
+    /// The checkin (the reservation's return), asked again for up to a minute while the server
+    /// cannot be reached.
+    private func giveBackPersistently(_ api: VMReserveClient, _ held: Holding) async throws(VMReserveError) {
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
             do {
-                _ = try await api.call(.checkIn(.id(id)))
+                try await held.giveBack(api)
                 return
             } catch where (error.kind != .refused || error.code == .storeUnavailable) && ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .seconds(1))
