@@ -8,33 +8,19 @@
 -- Returns: the VM.
 -- Errors: UNAUTHORIZED, BAD_REQUEST, NO_VM_AVAILABLE (nothing handed to this ticket, or the
 --   claim lease ran out first and the VM went back to the pool).
--- uses: args, clock, errors, identity, idempotency, leases, users, vms
+-- uses: clock, errors, idempotency, leases, vms, waiters
 return errors.run(KEYS, function(c)
-  local name, _, u = identity.authenticate(c, ARGV[1])
-  local ticket = args.str(ARGV, 2, 'ticket')
-  local lease = leases.arg(ARGV, 3, nil, users.limits(u))
-  local idem = idempotency.of(c, ARGV, 6, name)
-  local pending = idempotency.entry(idem)
-  if not pending or pending.p ~= ticket then idem = nil end -- (not this request's: leave it)
-  local t = leases.now_reclaimed(c)
-  local state = redis.call('HGET', c.k.waiting, ticket)
-  local id = state and state:match('^handed (%S+)$')
-  redis.call('HDEL', c.k.waiting, ticket)
-  local vm = id and vms.load(c, id)
-  if vm then id, vm = leases.locate(c, id, '', t) end
-  if not vm or vm.user ~= name or vm.claim_ticket ~= ticket then
-    if idem then redis.call('DEL', idem.key) end
-    errors.fail('NO_VM_AVAILABLE No VMs currently available, please try after some time')
-  end
+  local r = waiters.claim_request(c, ARGV)
+  redis.call('HDEL', c.k.waiting, r.ticket)
+  local id, vm = r.handed, r.handed and vms.load(c, r.handed)
+  if vm then id, vm = leases.locate(c, id, '', r.t) end
+  if not vm or vm.user ~= r.name or vm.claim_ticket ~= r.ticket then waiters.nothing_to_claim(r) end
   -- the client has it from now: its checkout time and lease count from the claim
   leases.stop(c, vm)
-  local changes = {claim_ticket = false, checked_out_at = clock.text(c, t), lease_expires_at = false, lease_seconds = false}
-  if lease then leases.start(c, vm, name, t, lease, changes) end
+  local changes = {claim_ticket = false, checked_out_at = clock.text(c, r.t), lease_expires_at = false, lease_seconds = false}
+  if r.lease then leases.start(c, vm, r.name, r.t, r.lease, changes) end
   vms.update(c, vm, changes)
   local reply = vms.reply(vm)
-  if idem then
-    idem.f = pending.f
-    idempotency.keep(idem, reply)
-  end
+  idempotency.keep(r.idem, reply)
   return reply
 end)

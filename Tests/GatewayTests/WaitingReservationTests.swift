@@ -20,14 +20,23 @@ import TestSupport
         return statuses
     }
 
+    /// `vms` VMs, `held` of them reserved by the user `holder`, and the users alice (quota 3) and
+    /// bob (quota 1): the VMs' ids and the three tokens.
+    static func busyPool(_ gateway: Gateway, vms: Int, held: Int) async throws
+        -> (ids: [String], holder: String, alice: String, bob: String)
+    {
+        let ids = try await gateway.createVMs(vms).compactMap { $0["vm_id"] as? String }
+        let holder = try await gateway.createUser("holder", quota: held)
+        let alice = try await gateway.createUser("alice", quota: 3)
+        let bob = try await gateway.createUser("bob", quota: 1)
+        #expect(try await gateway.call(.POST, "/v1/reservations", token: holder, body: #"{"count": \#(held)}"#).status == 201)
+        return (ids, holder, alice, bob)
+    }
+
     @Test func aGroupWaitsOnOneGatewayWhileItsVMsFreeUpOnAnother() async throws {
         let pool = "group-wait-\(UUID().uuidString)"
         try await withGateways(3, pool: pool) { gateways in
-            let ids = try await gateways[0].createVMs(3).compactMap { $0["vm_id"] as? String }
-            let holder = try await gateways[0].createUser("holder", quota: 3)
-            let alice = try await gateways[0].createUser("alice", quota: 3)
-            let bob = try await gateways[0].createUser("bob", quota: 1)
-            #expect(try await gateways[0].call(.POST, "/v1/reservations", token: holder, body: #"{"count": 3}"#).status == 201)
+            let (ids, holder, alice, bob) = try await Self.busyPool(gateways[0], vms: 3, held: 3)
             try await withRedisClient(.test(try await SharedRedis.url(), connectionCount: 1)) { redis async throws in
                 async let group = gateways[1].call(.POST, "/v1/reservations?wait=120", token: alice,
                                                    body: #"{"count": 3, "lease_seconds": 300}"#)
@@ -106,11 +115,7 @@ import TestSupport
     @Test func aWaitThatEndsIs503AndItsSetAsideVMGoesToTheNextWaiter() async throws {
         let pool = "group-ends-\(UUID().uuidString)"
         try await withGateways(2, pool: pool) { gateways in
-            let ids = try await gateways[0].createVMs(3).compactMap { $0["vm_id"] as? String }
-            let holder = try await gateways[0].createUser("holder", quota: 2)
-            let alice = try await gateways[0].createUser("alice", quota: 3)
-            let bob = try await gateways[0].createUser("bob", quota: 1)
-            #expect(try await gateways[0].call(.POST, "/v1/reservations", token: holder, body: #"{"count": 2}"#).status == 201)
+            let (ids, _, alice, bob) = try await Self.busyPool(gateways[0], vms: 3, held: 2)
             // one VM is free: set aside for alice's group the moment it queues; bob comes after
             // (should alice's two seconds be over by then on a slow machine, bob takes it himself)
             let clock = ContinuousClock(), start = clock.now

@@ -10,7 +10,7 @@
 -- request's gateway blocks on. That gateway then claims it (claim.lua). If the gateway died
 -- meanwhile, the claim lease runs out and the VM returns to the pool (and to the next waiter).
 -- A waiter at its quota by then is answered "<ticket> QUOTA" instead.
--- uses: args, checkouts, clock, errors, group_waiters, pool, users, vms
+-- uses: args, checkouts, clock, errors, group_waiters, identity, idempotency, leases, pool, users, vms
 
 waiters.CLAIM_SECONDS = 30
 
@@ -23,6 +23,30 @@ function waiters.ticket(c, argv, i)
   end
   if redis.call('HEXISTS', c.k.waiting, ticket) == 1 then errors.fail('BAD_REQUEST this ticket is in use') end
   return gateway, ticket
+end
+
+-- What claim.lua and claim_reservation.lua are asked (their ARGV, argv): {name, u (the
+-- caller's user map), ticket, lease, t (Redis' time, leases that ran out returned), handed
+-- (the id of what was handed to the ticket, nil: nothing), idem (the waiting request's
+-- Idempotency-Key while it is still that ticket's, else nil)}.
+function waiters.claim_request(c, argv)
+  local name, _, u = identity.authenticate(c, argv[1])
+  local r = {name = name, u = u, ticket = args.str(argv, 2, 'ticket')}
+  r.lease = leases.arg(argv, 3, nil, users.limits(u))
+  r.idem = idempotency.of(c, argv, 6, name)
+  local pending = idempotency.entry(r.idem)
+  if pending and pending.p == r.ticket then r.idem.f = pending.f else r.idem = nil end -- (not this request's: leave it)
+  r.t = leases.now_reclaimed(c)
+  local state = redis.call('HGET', c.k.waiting, r.ticket)
+  r.handed = state and state:match('^handed (%S+)$')
+  return r
+end
+
+-- A claim (waiters.claim_request r) that finds nothing for it: the request's key is free again.
+-- Errors: NO_VM_AVAILABLE, always.
+function waiters.nothing_to_claim(r)
+  if r.idem then redis.call('DEL', r.idem.key) end
+  errors.fail('NO_VM_AVAILABLE No VMs currently available, please try after some time')
 end
 
 -- Waiting ticket `ticket` as {user, gateway, deadline, default_quota, size}, nil when unknown.

@@ -12,6 +12,28 @@ extension ScriptSuite {
         reserve(pool, identity, groups, key: key, id: id) + ["3600000", "gw1", ticket, claim]
     }
 
+    /// A pool of cap 10 with `count` VMs, all held by the principal `p:holder`: their ids.
+    func busyPool(_ pool: ScriptPool, _ count: Int) async throws -> [String] {
+        try await pool.seed(cap: 10)
+        let ids = try await pool.addVMs(1...count).map(\.id)
+        for _ in ids { _ = try await pool.checkout("p:holder", defaultQuota: 10) }
+        return ids
+    }
+
+    /// `busyPool` of `count` VMs, then alice (quota 5) waiting for a group of `group` VMs (ticket
+    /// t-group, reservation r-1, Idempotency-Key `key`), and bob (quota 5) waiting for one VM
+    /// behind her (ticket t-bob): the VMs' ids and both identities.
+    func groupAheadOfBob(_ pool: ScriptPool, vms count: Int, group: Int, key: String = "") async throws
+        -> (ids: [String], alice: String, bob: String)
+    {
+        let ids = try await busyPool(pool, count)
+        let alice = try await pool.addUser("alice", quota: 5)
+        let bob = try await pool.addUser("bob", quota: 5)
+        _ = try await pool.run(.reserve, waitReserve(pool, alice, ":\(group)", ticket: "t-group", id: "r-1", key: key))
+        try await wait(pool, bob, ticket: "t-bob")
+        return (ids, alice, bob)
+    }
+
     /// The pool has no inconsistency (PoolConsistency.swift), set-aside VMs included.
     func expectConsistent(_ pool: ScriptPool) async throws {
         #expect(try await poolInconsistencies(pool.client, prefix: pool.keys.prefix) == [])
@@ -24,10 +46,7 @@ extension ScriptSuite {
 @Suite struct WaitingReservationScriptTests: ScriptSuite {
     @Test func freedVMsAreSetAsideForTheHeadGroupAndHandedOverTogether() async throws {
         try await withScriptPool { pool async throws in
-            try await pool.seed(cap: 10)
-            let ids = try await pool.addVMs(1...3).map(\.id)
-            let holder = "p:holder"
-            for _ in ids { _ = try await pool.checkout(holder, defaultQuota: 10) }
+            let ids = try await busyPool(pool, 3), holder = "p:holder"
             let alice = try await pool.addUser("alice", quota: 5)
             let bob = try await pool.addUser("bob", quota: 5)
             let queued = try await pool.run(.reserve, waitReserve(pool, alice, ":2", ticket: "t-group", id: "r-1"))
@@ -93,9 +112,7 @@ extension ScriptSuite {
 
     @Test func waitingGroupsAreServedInArrivalOrder() async throws {
         try await withScriptPool { pool async throws in
-            try await pool.seed(cap: 10)
-            let ids = try await pool.addVMs(1...4).map(\.id)
-            for _ in ids { _ = try await pool.checkout("p:holder", defaultQuota: 10) }
+            let ids = try await busyPool(pool, 4)
             let names = ["ann", "ben", "cat"]
             for name in names {
                 let identity = try await pool.addUser(name, quota: 5)
@@ -111,13 +128,7 @@ extension ScriptSuite {
 
     @Test func aGroupThatStopsWaitingGivesItsVMsToTheNextWaiterAtOnce() async throws {
         try await withScriptPool { pool async throws in
-            try await pool.seed(cap: 10)
-            let ids = try await pool.addVMs(1...2).map(\.id)
-            for _ in ids { _ = try await pool.checkout("p:holder", defaultQuota: 10) }
-            let alice = try await pool.addUser("alice", quota: 5)
-            let bob = try await pool.addUser("bob", quota: 5)
-            _ = try await pool.run(.reserve, waitReserve(pool, alice, ":3", ticket: "t-group", id: "r-1", key: "k"))
-            try await wait(pool, bob, ticket: "t-bob")
+            let (ids, alice, bob) = try await groupAheadOfBob(pool, vms: 2, group: 3, key: "k")
             for id in ids { _ = try await pool.run(.checkin, ["p:holder", id, ""]) }
             #expect(try await pool.hash("set_aside:t-group").count == 2)
             // someone else's ticket is not theirs to end
@@ -136,13 +147,7 @@ extension ScriptSuite {
 
     @Test func aGroupWhoseClaimRunsOutIsEndedByTheReaper() async throws {
         try await withScriptPool { pool async throws in
-            try await pool.seed(cap: 10)
-            let ids = try await pool.addVMs(1...2).map(\.id)
-            for _ in ids { _ = try await pool.checkout("p:holder", defaultQuota: 10) }
-            let alice = try await pool.addUser("alice", quota: 5)
-            let bob = try await pool.addUser("bob", quota: 5)
-            _ = try await pool.run(.reserve, waitReserve(pool, alice, ":3", ticket: "t-group", id: "r-1"))
-            try await wait(pool, bob, ticket: "t-bob")
+            let (ids, alice, bob) = try await groupAheadOfBob(pool, vms: 2, group: 3)
             _ = try await pool.run(.checkin, ["p:holder", ids[0], ""])
             #expect(try await pool.run(.holdWait, [alice, "t-group", "3600000"]) == .bulkString(Array("waiting".utf8)))
             #expect(try await pool.run(.holdWait, [bob, "t-group", "3600000"]) == .bulkString(Array("gone".utf8)), "not bob's")
@@ -173,9 +178,7 @@ extension ScriptSuite {
 
     @Test func aHandedGroupWhoseClientIsGoneOrUnclaimedGoesBackWhole() async throws {
         try await withScriptPool { pool async throws in
-            try await pool.seed(cap: 10)
-            let ids = try await pool.addVMs(1...4).map(\.id)
-            for _ in ids { _ = try await pool.checkout("p:holder", defaultQuota: 10) }
+            let ids = try await busyPool(pool, 4)
             let alice = try await pool.addUser("alice", quota: 5)
             _ = try await pool.run(.reserve, waitReserve(pool, alice, ":2", ticket: "t-gone", id: "r-gone"))
             _ = try await pool.run(.reserve, waitReserve(pool, alice, ":2", ticket: "t-late", id: "r-late"))
@@ -200,9 +203,7 @@ extension ScriptSuite {
 
     @Test func aGroupOverItsQuotaByTheTimeItIsCompleteIsAnsweredQuotaAndItsVMsMoveOn() async throws {
         try await withScriptPool { pool async throws in
-            try await pool.seed(cap: 10)
-            let ids = try await pool.addVMs(1...2).map(\.id)
-            for _ in ids { _ = try await pool.checkout("p:holder", defaultQuota: 10) }
+            let ids = try await busyPool(pool, 2)
             let alice = try await pool.addUser("alice", quota: 2)
             let bob = try await pool.addUser("bob", quota: 5)
             // over the quota at once: refused, never queued
@@ -222,9 +223,7 @@ extension ScriptSuite {
 
     @Test func aWaitingReservationHoldsItsKeyUntilItIsClaimed() async throws {
         try await withScriptPool { pool async throws in
-            try await pool.seed(cap: 10)
-            let ids = try await pool.addVMs(1...2).map(\.id)
-            for _ in ids { _ = try await pool.checkout("p:holder", defaultQuota: 10) }
+            let ids = try await busyPool(pool, 2)
             let alice = try await pool.addUser("alice", quota: 5)
             _ = try await pool.run(.reserve, waitReserve(pool, alice, ":2", ticket: "t-1", id: "r-1", key: "k"))
             try await pool.expectFailure(.reserve, waitReserve(pool, alice, ":2", ticket: "t-2", id: "r-2", key: "k"),
