@@ -152,7 +152,7 @@ import TestSupport
 }
 
 /// Which reservation holds each VM, as the answers said.
-private final class Holdings: Sendable {
+final class Holdings: Sendable {
     private let reservationOf = Mutex<[String: String]>([:])
 
     /// Records that reservation `id` holds `vms`; answers those another reservation held already.
