@@ -40,6 +40,30 @@ import TestSupport
         }
     }
 
+    /// The reaper (no request asks) returns a reservation whose lease ran out, every VM of it in
+    /// one script: Redis, read directly, never shows part of it returned.
+    @Test func aLeaseThatRunsOutReturnsEveryVMOfTheReservationAtOnce() async throws {
+        let pool = "reservation-lease-\(UUID().uuidString)"
+        try await withGateways(2, pool: pool) { gateways in
+            try await gateways[0].createVMs(3)
+            let alice = try await gateways[0].createUser("alice", quota: 3)
+            let made = try await gateways[0].call(.POST, "/v1/reservations", token: alice, body: #"{"count": 3, "lease_seconds": 1}"#)
+            let id = try #require(made["id"])
+            let keys = PoolKeys(pool: pool)
+            try await withRedisClient(.test(try await SharedRedis.url(), connectionCount: 1)) { redis async throws in
+                try await waitUntil("the reaper returned it") {
+                    let available = try? await redis.send(.init("HGET", ["\(keys.prefix):pool", "count:available"])).string
+                    #expect(available == "0" || available == "3", "never part of it")
+                    return available == "3"
+                }
+                #expect(try await redis.send(.init("EXISTS", ["\(keys.prefix):reservation:\(id)"])) == .integer(0))
+            }
+            let history = try await gateways[1].call(.GET, "/v1/admin/events?user=alice")
+            let expired = (history.data?["items"] as? [[String: Any]] ?? []).filter { $0["action"] as? String == "lease_expired" }
+            #expect(expired.count == 3 && expired.allSatisfy { $0["reservation_id"] as? String == id && $0["actor"] as? String == "system" })
+        }
+    }
+
     /// A path's own route wins over a capture (`mine` is no reservation id): 405 lists the methods
     /// of that route alone, each once, as for `/v1/vms/mine` next to `/v1/vms/{vm_id}`.
     @Test func otherMethodsOnAPathGet405WithItsOwnMethods() async throws {
