@@ -66,18 +66,19 @@ import TestSupport
                 users.append((try await gateways[index % 3].createUser("user\(index)", quota: quota), quota))
             }
             let clientsUsers = users, findings = Findings(), held = Holdings(), answered = AnsweredGroups()
-            let served = Tally(), waitedAndServed = Tally(), snapshots = Tally()
+            let finished = Tally(), waitedAndServed = Tally(), snapshots = Tally()
             let prefix = PoolKeys(pool: pool).prefix
             try await withRedisClient(.test(try await SharedRedis.url(), connectionCount: 1)) { redis in
                 try await withThrowingTaskGroup { group in
                     for (index, user) in clientsUsers.enumerated() {
                         group.addTask {
+                            defer { finished.add() }
                             var generator = SeededGenerator(seed: UInt64(index + 1))
                             for round in 0..<6 {
                                 let gateway = gateways[(index + round) % 3]
                                 let count = Int.random(in: 1...min(5, user.quota), using: &generator)
                                 let waits = Bool.random(using: &generator)
-                                let path = "/v1/reservations" + (waits ? "?wait=\(Int.random(in: 2...20, using: &generator))" : "")
+                                let path = "/v1/reservations" + (waits ? "?wait=\(Int.random(in: 10...60, using: &generator))" : "")
                                 let key = round % 3 == 1 ? [("Idempotency-Key", "k-\(index)-\(round)")] : []
                                 var made = try await gateway.call(.POST, path, token: user.token, body: #"{"count": \#(count)}"#, headers: key)
                                 if !key.isEmpty, made.status == 201 {  // a retry, on another gateway, gets the same reservation
@@ -94,7 +95,6 @@ import TestSupport
                                 if ids.count != count { findings.add(["asked for \(count), held \(ids.count)"]) }
                                 findings.add(held.take(ids, into: id))
                                 answered.add(id, count)
-                                served.add()
                                 if waits { waitedAndServed.add() }
                                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...30, using: &generator)))
                                 held.drop(ids, of: id)
@@ -104,8 +104,8 @@ import TestSupport
                             }
                         }
                     }
-                    group.addTask {  // the pool read again and again, each time in one atomic step
-                        while served.value < clients * 3 || snapshots.value < 50 {
+                    group.addTask {  // the pool read again and again, each time in one atomic step, until the clients are done
+                        while finished.value < clients || snapshots.value < 50 {
                             findings.add(try await poolInconsistencies(redis, prefix: prefix))
                             let rules = try await redis.send(.init("EVAL", [Self.queueRules, "1", prefix]))
                             findings.add(rules.array?.compactMap(\.string) ?? ["the queue rules: \(rules)"])
