@@ -130,22 +130,10 @@ import TestSupport
                             var generator = SeededGenerator(seed: UInt64(index + 1))
                             for round in 0..<10 {
                                 let gateway = gateways[(index + round) % 3], count = Int.random(in: 1...5, using: &generator)
-                                let key = round % 3 == 0 ? [("Idempotency-Key", "k-\(index)-\(round)")] : []
-                                var made = try await gateway.call(.POST, "/v1/reservations", token: token, body: #"{"count": \#(count)}"#,
-                                                                  headers: key)
-                                if !key.isEmpty, made.status == 201 {  // a retry gets the same reservation, not a second
-                                    let again = try await gateways[(index + round + 1) % 3].call(
-                                        .POST, "/v1/reservations", token: token, body: #"{"count": \#(count)}"#, headers: key)
-                                    if again["id"] != made["id"] { findings.add(["a retry made a second reservation"]) }
-                                    made = again
-                                }
-                                guard made.status == 201, let id = made["id"], let vms = made.data?["vms"] as? [[String: Any]] else {
-                                    if made.status != 503 { findings.add(["\(made.status) \(made.text)"]) }
-                                    continue
-                                }
-                                let ids = vms.compactMap { $0["vm_id"] as? String }
-                                if ids.count != count { findings.add(["asked for \(count), held \(ids.count)"]) }
-                                findings.add(held.take(ids, into: id))
+                                let key = round % 3 == 0 ? "k-\(index)-\(round)" : nil
+                                guard let (id, ids) = try await held.reserve(count, at: "/v1/reservations", token: token, on: gateway,
+                                                                             retryingOn: gateways[(index + round + 1) % 3], key: key,
+                                                                             findings: findings) else { continue }
                                 // give back: a VM alone first, sometimes, then the reservation
                                 if round % 2 == 0, ids.count > 1 {
                                     held.drop([ids[0]], of: id)
@@ -177,6 +165,31 @@ import TestSupport
 
 /// Which reservation holds each VM, as the answers said.
 final class Holdings: Sendable {
+    /// A client's reservation of `count` VMs (`POST path` on `gateway`); with an Idempotency-Key
+    /// `key`, asked again on `retryGateway`, which must answer the same reservation. Answers its
+    /// id and its VMs' ids, recorded here (`take`); nil when refused with 503. Anything else, a
+    /// group of another size and a VM in two reservations are findings.
+    func reserve(
+        _ count: Int, at path: String, token: String, on gateway: Gateway, retryingOn retryGateway: Gateway, key: String?,
+        findings: Findings
+    ) async throws -> (id: String, vms: [String])? {
+        let headers = key.map { [("Idempotency-Key", $0)] } ?? []
+        var made = try await gateway.call(.POST, path, token: token, body: #"{"count": \#(count)}"#, headers: headers)
+        if key != nil, made.status == 201 {  // a retry gets the same reservation, not a second
+            let again = try await retryGateway.call(.POST, path, token: token, body: #"{"count": \#(count)}"#, headers: headers)
+            if again["id"] != made["id"] { findings.add(["a retry made a second reservation: \(again.text)"]) }
+            made = again
+        }
+        guard made.status == 201, let id = made["id"], let vms = made.data?["vms"] as? [[String: Any]] else {
+            if made.status != 503 { findings.add(["\(made.status) \(made.text)"]) }
+            return nil
+        }
+        let ids = vms.compactMap { $0["vm_id"] as? String }
+        if ids.count != count { findings.add(["asked for \(count), held \(ids.count)"]) }
+        findings.add(take(ids, into: id))
+        return (id, ids)
+    }
+
     private let reservationOf = Mutex<[String: String]>([:])
 
     /// Records that reservation `id` holds `vms`; answers those another reservation held already.

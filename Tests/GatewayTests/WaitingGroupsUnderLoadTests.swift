@@ -79,21 +79,10 @@ import TestSupport
                                 let count = Int.random(in: 1...min(5, user.quota), using: &generator)
                                 let waits = Bool.random(using: &generator)
                                 let path = "/v1/reservations" + (waits ? "?wait=\(Int.random(in: 10...60, using: &generator))" : "")
-                                let key = round % 3 == 1 ? [("Idempotency-Key", "k-\(index)-\(round)")] : []
-                                var made = try await gateway.call(.POST, path, token: user.token, body: #"{"count": \#(count)}"#, headers: key)
-                                if !key.isEmpty, made.status == 201 {  // a retry, on another gateway, gets the same reservation
-                                    let again = try await gateways[(index + round + 1) % 3].call(
-                                        .POST, path, token: user.token, body: #"{"count": \#(count)}"#, headers: key)
-                                    if again["id"] != made["id"] { findings.add(["a retry made a second reservation: \(again.text)"]) }
-                                    made = again
-                                }
-                                guard made.status == 201, let id = made["id"], let vms = made.data?["vms"] as? [[String: Any]] else {
-                                    if made.status != 503 { findings.add(["\(made.status) \(made.text)"]) }
-                                    continue
-                                }
-                                let ids = vms.compactMap { $0["vm_id"] as? String }
-                                if ids.count != count { findings.add(["asked for \(count), held \(ids.count)"]) }
-                                findings.add(held.take(ids, into: id))
+                                let key = round % 3 == 1 ? "k-\(index)-\(round)" : nil
+                                guard let (id, ids) = try await held.reserve(count, at: path, token: user.token, on: gateway,
+                                                                             retryingOn: gateways[(index + round + 1) % 3], key: key,
+                                                                             findings: findings) else { continue }
                                 answered.add(id, count)
                                 if waits { waitedAndServed.add() }
                                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...30, using: &generator)))

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import Reservations
 
 /// How requests with `?wait=N` wait in the queue that every gateway of a pool shares, first come
@@ -10,9 +11,12 @@ struct QueueWaits: Sendable {
     /// waits: when its gateway dies, the wait ends this long after, and its set-aside VMs go back.
     let claim: Duration
 
-    /// The wait a request asks for, at most `longest`; nil for none.
-    func wait(_ seconds: Int?) -> Duration? {
-        guard let seconds, case let wait = min(.seconds(seconds), longest), wait > .zero else { return nil }
+    /// The wait `request` asks for with `?wait=N` (N from 0 to 3600 seconds, its only query
+    /// parameter), at most `longest`; nil for none. Anything else in the query is 400.
+    func asked(by request: Request) throws -> Duration? {
+        let query = try RequestDecoding.query(request, allowed: ["wait"])
+        guard let seconds = try RequestDecoding.integer(query["wait"], "wait", in: 0...3600),
+              case let wait = min(.seconds(seconds), longest), wait > .zero else { return nil }
         return wait
     }
 

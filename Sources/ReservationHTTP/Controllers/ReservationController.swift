@@ -9,8 +9,7 @@ struct ReservationController {
 
     func addRoutes(to group: RouterGroup<AuthenticatedRequestContext>) {
         group.post("reservations") { request, context in
-            let query = try RequestDecoding.query(request, allowed: ["wait"])
-            let wait = try RequestDecoding.integer(query["wait"], "wait", in: 0...3600)
+            let wait = try waits.asked(by: request)
             let body = try await RequestDecoding.body(ReservationBody.self, from: request, context: context, required: true)
             guard let body else { throw APIError.badRequest("Give the VMs to reserve: {\"count\": N} or {\"vms\": [...]}") }
             var groups: [ReservationGroup] = []
@@ -23,7 +22,7 @@ struct ReservationController {
             }
             let lease = try checked(body.leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
             let key = try RequestDecoding.idempotencyKey(request)
-            guard let wait = waits.wait(wait) else {
+            guard let wait else {
                 let reservation = try await context.store.reserve(context.caller, groups: groups, leaseSeconds: lease, idempotencyKey: key)
                 return EnvelopeResponse.success(reservation, status: .created)
             }

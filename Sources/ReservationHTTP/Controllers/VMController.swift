@@ -9,12 +9,11 @@ struct VMController {
 
     func addRoutes(to group: RouterGroup<AuthenticatedRequestContext>) {
         group.post("checkouts") { request, context in
-            let query = try RequestDecoding.query(request, allowed: ["wait"])
-            let wait = try RequestDecoding.integer(query["wait"], "wait", in: 0...3600)
+            let wait = try waits.asked(by: request)
             let body = try await RequestDecoding.body(CheckoutBody.self, from: request, context: context, required: false)
             let size = try body?.size.map(Limits.checkSize)
             let key = try RequestDecoding.idempotencyKey(request)
-            guard let wait = waits.wait(wait) else {
+            guard let wait else {
                 return try await checkout(context, leaseSeconds: body?.leaseSeconds, size: size, idempotencyKey: key)
             }
             return try await waitingCheckout(context, leaseSeconds: body?.leaseSeconds, size: size, idempotencyKey: key, wait: wait)
