@@ -36,9 +36,7 @@ import TestSupport
     /// A reservation whose lease ran out is gone before any of them answers.
     @Test func anExpiredReservationIsReturnedBeforeTheyAnswer() async throws {
         try await withScriptPool { pool async throws in
-            try await sizedPool(pool)
-            let alice = try await pool.addUser("alice", quota: 5)
-            let made = try ScriptReservation(try await pool.run(.reserve, reserve(pool, alice, ":2", lease: "3600")))
+            let (alice, made) = try await aliceReserved(pool, ":2", lease: "3600")
             try await pool.command("ZADD", pool.key("leases"), "XX", "1", made.vmIDs[0])
             #expect(try await pool.run(.listReservations, [alice]).array?.isEmpty == true)
             try await pool.expectFailure(.getReservation, [alice, "r-1"], code: "RESERVATION_NOT_FOUND")

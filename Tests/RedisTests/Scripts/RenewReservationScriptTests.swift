@@ -7,9 +7,7 @@ import TestSupport
 @Suite struct RenewReservationScriptTests: ScriptSuite {
     @Test func everyVMGetsTheSameNewLease() async throws {
         try await withScriptPool { pool async throws in
-            try await sizedPool(pool)
-            let alice = try await pool.addUser("alice", quota: 5)
-            _ = try await pool.run(.reserve, reserve(pool, alice, ":3", lease: "3600"))
+            let (alice, _) = try await aliceReserved(pool, ":3", lease: "3600")
             let before = try await pool.now()
             let renewed = try ScriptReservation(try await pool.run(.renewReservation, [alice, "r-1", "900"] + gatewayLeases))
             let end = try #require(renewed.fields["lease_expires_at"].flatMap { Int($0) })
@@ -26,10 +24,8 @@ import TestSupport
 
     @Test func onlyTheHolderRenewsOthersLearnNothing() async throws {
         try await withScriptPool { pool async throws in
-            try await sizedPool(pool)
-            let alice = try await pool.addUser("alice", quota: 5)
+            let (alice, _) = try await aliceReserved(pool, ":2", lease: "3600")
             let bob = try await pool.addUser("bob", quota: 5)
-            _ = try await pool.run(.reserve, reserve(pool, alice, ":2", lease: "3600"))
             let hidden = try await pool.expectFailure(.renewReservation, [bob, "r-1", "60"] + gatewayLeases, code: "RESERVATION_NOT_FOUND")
             let absent = try await pool.expectFailure(.renewReservation, [bob, "r-9", "60"] + gatewayLeases, code: "RESERVATION_NOT_FOUND")
             #expect(hidden?.message == absent?.message)

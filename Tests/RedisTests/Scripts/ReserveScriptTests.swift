@@ -31,6 +31,14 @@ extension ScriptSuite {
                  id: String = "r-1") -> [String] {
         [identity, "5", lease, "", "604800", groups, key, Self.window, id]
     }
+
+    /// `sizedPool`, then alice (quota 5) reserving `groups` with a lease of `lease` seconds, as
+    /// reservation r-1: her identity and the reservation.
+    func aliceReserved(_ pool: ScriptPool, _ groups: String, lease: String) async throws -> (alice: String, reservation: ScriptReservation) {
+        try await sizedPool(pool)
+        let alice = try await pool.addUser("alice", quota: 5)
+        return (alice, try ScriptReservation(try await pool.run(.reserve, reserve(pool, alice, groups, lease: lease))))
+    }
 }
 
 /// lua/reserve.lua: several VMs checked out as one reservation, all or none.
@@ -138,9 +146,7 @@ extension ScriptSuite {
     /// A lease that runs out returns every VM of the reservation at once, each recorded.
     @Test func aLeaseThatRunsOutReturnsTheWholeReservation() async throws {
         try await withScriptPool { pool async throws in
-            try await sizedPool(pool)
-            let alice = try await pool.addUser("alice", quota: 5)
-            let reservation = try ScriptReservation(try await pool.run(.reserve, reserve(pool, alice, ":3", lease: "600")))
+            let (_, reservation) = try await aliceReserved(pool, ":3", lease: "600")
             // one VM's lease seen as over: the reservation's is, for all of them
             try await pool.command("ZADD", pool.key("leases"), "XX", "1", reservation.vmIDs[1])
             let count = try await pool.events().count

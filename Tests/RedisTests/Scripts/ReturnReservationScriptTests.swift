@@ -7,9 +7,7 @@ import TestSupport
 @Suite struct ReturnReservationScriptTests: ScriptSuite {
     @Test func everyVMIsCheckedInAndTheReservationEnds() async throws {
         try await withScriptPool { pool async throws in
-            try await sizedPool(pool)
-            let alice = try await pool.addUser("alice", quota: 5)
-            _ = try await pool.run(.reserve, reserve(pool, alice, ":3", lease: "3600"))
+            let (alice, _) = try await aliceReserved(pool, ":3", lease: "3600")
             let count = try await pool.events().count
             let returned = try ScriptReservation(try await pool.run(.returnReservation, [alice, "r-1"]))
             #expect(returned.id == "r-1" && returned.fields["user"] == "alice" && returned.vms.count == 3)
