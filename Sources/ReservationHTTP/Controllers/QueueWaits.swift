@@ -20,12 +20,32 @@ struct QueueWaits: Sendable {
         return wait
     }
 
-    /// Sleeps until queued `ticket` has been handed what it waits for, then takes it with `claim`
-    /// (`take`). When its wait ends at `deadline` without it, it leaves the queue and the answer
-    /// is 503 (unless it was handed something just then: that is its). A client that goes away
-    /// leaves the queue, and what was already handed to it goes back to the pool. `holdsClaim`:
-    /// the gateway renews the wait's claim while it waits (a waiting reservation).
-    func outcome<Value: Sendable>(
+    /// A request that may wait `wait`: `start` asks Redis with a new ticket (its gateway's id is
+    /// the pool's waiting room's) and answers at once, or queues it; then this sleeps until the
+    /// ticket has been handed what it waits for, and takes it with `take`. When the wait ends
+    /// without it, the request leaves the queue and the answer is 503 (unless it was handed
+    /// something just then: that is its). A client that goes away leaves the queue, and what was
+    /// already handed to it goes back to the pool. `holdsClaim`: the gateway renews the wait's
+    /// claim while it waits (a waiting reservation).
+    func answer<Value: Sendable & Equatable>(
+        waiting wait: Duration, idempotencyKey key: String?, holdsClaim: Bool, context: AuthenticatedRequestContext,
+        start: (_ ticket: String) async throws -> ReservationStore.WaitStart<Value>,
+        take: @escaping @Sendable (_ ticket: String) async throws -> Value
+    ) async throws -> Value {
+        let ticket = UUID().uuidString.lowercased()
+        let deadline = ContinuousClock.now + wait
+        switch try await start(ticket) {
+        case .answered(let value):
+            return value
+        case .queued:
+            return try await outcome(of: ticket, until: deadline, idempotencyKey: key, holdsClaim: holdsClaim, context: context) {
+                try await take(ticket)
+            }
+        }
+    }
+
+    /// Sleeps until queued `ticket` has an outcome, and answers as `answer` says.
+    private func outcome<Value: Sendable>(
         of ticket: String, until deadline: ContinuousClock.Instant, idempotencyKey key: String?, holdsClaim: Bool,
         context: AuthenticatedRequestContext, take: @Sendable () async throws -> Value
     ) async throws -> Value {

@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import Reservations
 
@@ -57,19 +56,13 @@ struct ReservationController {
         wait: Duration
     ) async throws -> Response {
         let (caller, store) = (context.caller, context.store)
-        let ticket = UUID().uuidString.lowercased()
-        let deadline = ContinuousClock.now + wait
-        switch try await store.waitReserve(caller, groups: groups, leaseSeconds: lease, wait: wait, gateway: context.pool.room.gatewayID,
-                                           ticket: ticket, claim: waits.claim, idempotencyKey: key) {
-        case .answered(let reservation):
-            return EnvelopeResponse.success(reservation, status: .created)
-        case .queued:
-            let reservation = try await waits.outcome(of: ticket, until: deadline, idempotencyKey: key, holdsClaim: true,
-                                                      context: context) {
-                try await store.claimReservation(caller, ticket: ticket, leaseSeconds: lease, idempotencyKey: key)
-            }
-            return EnvelopeResponse.success(reservation, status: .created)
+        let reservation = try await waits.answer(waiting: wait, idempotencyKey: key, holdsClaim: true, context: context) { ticket in
+            try await store.waitReserve(caller, groups: groups, leaseSeconds: lease, wait: wait, gateway: context.pool.room.gatewayID,
+                                        ticket: ticket, claim: waits.claim, idempotencyKey: key)
+        } take: { ticket in
+            try await store.claimReservation(caller, ticket: ticket, leaseSeconds: lease, idempotencyKey: key)
         }
+        return EnvelopeResponse.success(reservation, status: .created)
     }
 
     /// The path's reservation id: the ids the gateway makes are UUIDs; any other is not one.

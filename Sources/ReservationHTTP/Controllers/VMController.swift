@@ -61,18 +61,13 @@ struct VMController {
     ) async throws -> Response {
         let (caller, store) = (context.caller, context.store)
         let lease = try checked(leaseSeconds, "lease_seconds", in: Limits.leaseSeconds)
-        let ticket = UUID().uuidString.lowercased()
-        let deadline = ContinuousClock.now + wait
-        switch try await store.waitCheckout(caller, leaseSeconds: lease, wait: wait, gateway: context.pool.room.gatewayID,
-                                             ticket: ticket, size: size, idempotencyKey: key) {
-        case .answered(let vm):
-            return EnvelopeResponse.success(vm, status: .created)
-        case .queued:
-            let vm = try await waits.outcome(of: ticket, until: deadline, idempotencyKey: key, holdsClaim: false, context: context) {
-                try await store.claim(caller, ticket: ticket, leaseSeconds: lease, idempotencyKey: key)
-            }
-            return EnvelopeResponse.success(vm, status: .created)
+        let vm = try await waits.answer(waiting: wait, idempotencyKey: key, holdsClaim: false, context: context) { ticket in
+            try await store.waitCheckout(caller, leaseSeconds: lease, wait: wait, gateway: context.pool.room.gatewayID,
+                                         ticket: ticket, size: size, idempotencyKey: key)
+        } take: { ticket in
+            try await store.claim(caller, ticket: ticket, leaseSeconds: lease, idempotencyKey: key)
         }
+        return EnvelopeResponse.success(vm, status: .created)
     }
 
     /// `POST /v1/checkins`: by ip, vm_id or both; 403 for a VM the caller does not hold.
