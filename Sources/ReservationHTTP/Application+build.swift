@@ -57,7 +57,8 @@ public func buildApplication(
             try AdminTokens.load(path, into: adminTokens)
         })
     }
-    let http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount(configuration.idleTimeout))
+    let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [ClientDepartureHandler()],
+                                           idleTimeout: TimeAmount(configuration.idleTimeout))
     var server = HTTPServerBuilder.http1(configuration: http1)
     if let certificate = configuration.serverCertificate {
         // with HTTP/2, the protocol the client's ALPN asks for; each HTTP/2 stream is served as an HTTP/1 request

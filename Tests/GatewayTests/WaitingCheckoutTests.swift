@@ -9,6 +9,10 @@ import TestSupport
 /// `POST /v1/checkouts?wait=N` across several gateways: served when a VM frees up, first come
 /// first served, 503 when the wait ends, and never a VM for a client that went away.
 @Suite(.timeLimit(.minutes(10))) struct WaitingCheckoutTests {
+    /// The gateways' longest wait, and the wait of every request no test means to see end: a
+    /// slow machine must not end it (the gateway's default is 30 s).
+    static let anHour = Duration.seconds(3600)
+
     /// A client of the shared Redis that reads the pool's queue directly (no gateway involved).
     static func queueLength(_ redis: RedisClient, _ pool: String) async throws -> Int {
         try await redis.send(.init("ZCARD", ["\(PoolKeys(pool: pool).prefix):waiters"])).int ?? -1
@@ -16,13 +20,13 @@ import TestSupport
 
     @Test func aWaiterOnOneGatewayGetsTheVMCheckedInOnAnother() async throws {
         let pool = "wait-\(UUID().uuidString)"
-        try await withGateways(2, pool: pool) { gateways in
+        try await withGateways(2, pool: pool, configure: { $0.maxWait = Self.anHour }) { gateways in
             let id = try #require(try await gateways[0].createVMs(1)[0]["vm_id"] as? String)
             let holder = try await gateways[0].createUser("holder", quota: 1)
             let waiter = try await gateways[0].createUser("waiter", quota: 1)
             #expect(try await gateways[0].call(.POST, "/v1/checkouts?wait=5", token: holder).status == 201, "free: at once")
             try await withRedisClient(.test(try await SharedRedis.url(), connectionCount: 1)) { redis async throws in
-                async let waited = gateways[1].call(.POST, "/v1/checkouts?wait=60", token: waiter, body: #"{"lease_seconds": 300}"#)
+                async let waited = gateways[1].call(.POST, "/v1/checkouts?wait=3600", token: waiter, body: #"{"lease_seconds": 300}"#)
                 try await waitUntil("the waiter is queued") { (try? await Self.queueLength(redis, pool)) == 1 }
                 #expect(try await gateways[0].call(.POST, "/v1/checkins", token: holder, body: #"{"vm_id": "\#(id)"}"#).status == 200)
                 let answer = try await waited
@@ -56,7 +60,7 @@ import TestSupport
 
     @Test func waitersAreServedInTheOrderTheyArrivedAcrossThreeGateways() async throws {
         let pool = "fifo-\(UUID().uuidString)", waiters = 12
-        try await withGateways(3, pool: pool) { gateways in
+        try await withGateways(3, pool: pool, configure: { $0.maxWait = Self.anHour }) { gateways in
             let ids = try await gateways[0].createVMs(waiters).compactMap { $0["vm_id"] as? String }
             let holder = try await gateways[0].createUser("holder", quota: waiters)
             for _ in 0..<waiters { #expect(try await gateways[0].call(.POST, "/v1/checkouts", token: holder).status == 201) }
@@ -68,7 +72,7 @@ import TestSupport
                     // arrivals one after another, each on the next gateway, each queued before the next comes
                     for (index, token) in tokens.enumerated() {
                         group.addTask {
-                            let answer = try await gateways[index % 3].call(.POST, "/v1/checkouts?wait=120", token: token)
+                            let answer = try await gateways[index % 3].call(.POST, "/v1/checkouts?wait=3600", token: token)
                             #expect(answer.status == 201, "\(answer.text)")
                             served.record(index)
                         }
@@ -98,7 +102,7 @@ import TestSupport
 
     @Test func aClientThatGoesAwayLeavesTheQueueAndIsNeverHandedAVM() async throws {
         let pool = "gone-\(UUID().uuidString)"
-        try await withGateways(pool: pool) { gateways in
+        try await withGateways(pool: pool, configure: { $0.maxWait = Self.anHour }) { gateways in
             let gateway = gateways[0]
             let id = try #require(try await gateway.createVMs(1)[0]["vm_id"] as? String)
             let holder = try await gateway.createUser("holder", quota: 1)
@@ -106,7 +110,7 @@ import TestSupport
             #expect(try await gateway.call(.POST, "/v1/checkouts", token: holder).status == 201)
             try await withRedisClient(.test(try await SharedRedis.url(), connectionCount: 1)) { redis async throws in
                 let connection = try RawHTTPConnection(port: gateway.port)
-                try connection.send("POST /v1/checkouts?wait=120 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(leaver)\r\n"
+                try connection.send("POST /v1/checkouts?wait=3600 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(leaver)\r\n"
                                     + "Content-Length: 0\r\n\r\n")
                 try await waitUntil("the request is queued") { (try? await Self.queueLength(redis, pool)) == 1 }
                 connection.close()
@@ -124,7 +128,7 @@ import TestSupport
 
     @Test func aClientThatGoesAwayAfterTheHandoffGetsNothingAndTheNextWaiterDoes() async throws {
         let pool = "handed-\(UUID().uuidString)"
-        try await withGateways(pool: pool) { gateways in
+        try await withGateways(pool: pool, configure: { $0.maxWait = Self.anHour }) { gateways in
             let gateway = gateways[0]
             let id = try #require(try await gateway.createVMs(1)[0]["vm_id"] as? String)
             let holder = try await gateway.createUser("holder", quota: 1)
@@ -136,7 +140,7 @@ import TestSupport
                 // the leaver's gateway is this test: it queues through the script and never claims
                 _ = try await redis.send(.fcall(Script.waitCheckout.functionName, keys: keys.declared, arguments:
                                                 ["t:" + TokenDigest(of: leaver).hex, "5", "", "", "604800", "60000", "elsewhere", "ticket-1"]))
-                async let waited = gateway.call(.POST, "/v1/checkouts?wait=120", token: patient)
+                async let waited = gateway.call(.POST, "/v1/checkouts?wait=3600", token: patient)
                 try await waitUntil("both are queued") { (try? await Self.queueLength(redis, pool)) == 2 }
                 #expect(try await gateway.call(.POST, "/v1/checkins", token: holder, body: #"{"vm_id": "\#(id)"}"#).status == 200)
                 // handed to the leaver first, who is gone: its gateway gives it back

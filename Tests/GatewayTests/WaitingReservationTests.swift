@@ -14,6 +14,8 @@ import TestSupport
         try await WaitingCheckoutTests.queueLength(redis, pool)
     }
 
+    static var anHour: Duration { WaitingCheckoutTests.anHour }
+
     static func statuses(_ gateway: Gateway, _ ids: [String]) async throws -> [String?] {
         var statuses: [String?] = []
         for id in ids { statuses.append(try await gateway.call(.GET, "/v1/vms/\(id)")["status"]) }
@@ -35,13 +37,13 @@ import TestSupport
 
     @Test func aGroupWaitsOnOneGatewayWhileItsVMsFreeUpOnAnother() async throws {
         let pool = "group-wait-\(UUID().uuidString)"
-        try await withGateways(3, pool: pool) { gateways in
+        try await withGateways(3, pool: pool, configure: { $0.maxWait = Self.anHour }) { gateways in
             let (ids, holder, alice, bob) = try await Self.busyPool(gateways[0], vms: 3, held: 3)
             try await withRedisClient(.test(try await SharedRedis.url(), connectionCount: 1)) { redis async throws in
-                async let group = gateways[1].call(.POST, "/v1/reservations?wait=120", token: alice,
+                async let group = gateways[1].call(.POST, "/v1/reservations?wait=3600", token: alice,
                                                    body: #"{"count": 3, "lease_seconds": 300}"#)
                 try await waitUntil("the group is queued") { (try? await Self.queueLength(redis, pool)) == 1 }
-                async let single = gateways[2].call(.POST, "/v1/checkouts?wait=120", token: bob)
+                async let single = gateways[2].call(.POST, "/v1/checkouts?wait=3600", token: bob)
                 try await waitUntil("bob is queued behind it") { (try? await Self.queueLength(redis, pool)) == 2 }
                 for id in ids.prefix(2) {
                     #expect(try await gateways[0].call(.POST, "/v1/checkins", token: holder, body: #"{"vm_id": "\#(id)"}"#).status == 200)
@@ -73,7 +75,7 @@ import TestSupport
     @Test func groupsAndCheckoutsAreServedInTheOrderTheyArrived() async throws {
         let pool = "group-order-\(UUID().uuidString)"
         let sizes = [3, 1, 2, 1, 3, 2]
-        try await withGateways(3, pool: pool, configure: { $0.maxVMCount = 12 }) { gateways in
+        try await withGateways(3, pool: pool, configure: { $0.maxVMCount = 12; $0.maxWait = Self.anHour }) { gateways in
             let ids = try await gateways[0].createVMs(12).compactMap { $0["vm_id"] as? String }
             let holder = try await gateways[0].createUser("holder", quota: 12)
             #expect(try await gateways[0].call(.POST, "/v1/reservations", token: holder, body: #"{"count": 12}"#).status == 201)
@@ -86,8 +88,8 @@ import TestSupport
                         group.addTask {
                             // a group of one is a single checkout
                             let answer = sizes[index] == 1
-                                ? try await gateways[index % 3].call(.POST, "/v1/checkouts?wait=120", token: token)
-                                : try await gateways[index % 3].call(.POST, "/v1/reservations?wait=120", token: token,
+                                ? try await gateways[index % 3].call(.POST, "/v1/checkouts?wait=3600", token: token)
+                                : try await gateways[index % 3].call(.POST, "/v1/reservations?wait=3600", token: token,
                                                                      body: #"{"count": \#(sizes[index])}"#)
                             #expect(answer.status == 201, "\(answer.text)")
                             served.record(index)
@@ -114,7 +116,7 @@ import TestSupport
 
     @Test func aWaitThatEndsIs503AndItsSetAsideVMGoesToTheNextWaiter() async throws {
         let pool = "group-ends-\(UUID().uuidString)"
-        try await withGateways(2, pool: pool) { gateways in
+        try await withGateways(2, pool: pool, configure: { $0.maxWait = Self.anHour }) { gateways in
             let (ids, _, alice, bob) = try await Self.busyPool(gateways[0], vms: 3, held: 2)
             // one VM is free: set aside for alice's group the moment it queues; bob comes after
             // (should alice's two seconds be over by then on a slow machine, bob takes it himself)
@@ -125,7 +127,7 @@ import TestSupport
                     (try? await Self.queueLength(redis, pool)) == 1 || clock.now - start > .seconds(2)
                 }
             }
-            async let single = gateways[1].call(.POST, "/v1/checkouts?wait=120", token: bob)
+            async let single = gateways[1].call(.POST, "/v1/checkouts?wait=3600", token: bob)
             let ended = try await group
             #expect(clock.now - start >= .seconds(2))
             #expect(ended.status == 503 && ended.code == "no_vm_available" && ended.headers.first(name: "Retry-After") != nil)
@@ -139,7 +141,7 @@ import TestSupport
 
     @Test func aClientThatGoesAwayLeavesTheQueueAndItsSetAsideVMsGoBack() async throws {
         let pool = "group-gone-\(UUID().uuidString)"
-        try await withGateways(pool: pool) { gateways in
+        try await withGateways(pool: pool, configure: { $0.maxWait = Self.anHour }) { gateways in
             let gateway = gateways[0]
             let ids = try await gateway.createVMs(3).compactMap { $0["vm_id"] as? String }
             let holder = try await gateway.createUser("holder", quota: 1)
@@ -148,7 +150,7 @@ import TestSupport
             try await withRedisClient(.test(try await SharedRedis.url(), connectionCount: 1)) { redis async throws in
                 let body = #"{"count": 3}"#
                 let connection = try RawHTTPConnection(port: gateway.port)
-                try connection.send("POST /v1/reservations?wait=120 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(leaver)\r\n"
+                try connection.send("POST /v1/reservations?wait=3600 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(leaver)\r\n"
                                     + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
                 try await waitUntil("the group is queued") { (try? await Self.queueLength(redis, pool)) == 1 }
                 #expect(try await Self.statuses(gateway, ids).filter { $0 == "set-aside" }.count == 2, "the two free VMs set aside")

@@ -22,7 +22,8 @@ import Glibc
         try await withTestProcesses { processes in
             let pool = "group-crash-\(UUID().uuidString)", redis = try await SharedRedis.url()
             let directory = try processes.temporaryDirectory("group-crash")
-            let common = ["--redis-url", redis.description, "--pool", pool, "--admin-token", adminToken, "--log-level", "warning"]
+            let common = ["--redis-url", redis.description, "--pool", pool, "--admin-token", adminToken, "--log-level", "warning",
+                          "--max-wait", "3600"]  // (no wait here is meant to end: a slow machine must not end it)
             let doomedPort = try freeLoopbackPort(), survivorPort = try freeLoopbackPort()
             // (the doomed gateway's claim is shorter than the default 30 s, so that the test waits less
             // for it, and long enough that a loaded machine still renews it in time while it lives)
@@ -37,10 +38,10 @@ import Glibc
             let bob = try await survivor.createUser("bob", quota: 1)
             #expect(try await survivor.call(.POST, "/v1/reservations", token: holder, body: #"{"count": 3}"#).status == 201)
             try await withRedisClient(.test(redis, connectionCount: 1)) { client async throws in
-                let waiting = Task { try? await Gateway(port: doomedPort).call(.POST, "/v1/reservations?wait=600", token: alice,
+                let waiting = Task { try? await Gateway(port: doomedPort).call(.POST, "/v1/reservations?wait=3600", token: alice,
                                                                                body: #"{"count": 3}"#) }
                 try await waitUntil("alice's group is queued") { (try? await Self.queueLength(client, pool)) == 1 }
-                async let bobs = survivor.call(.POST, "/v1/checkouts?wait=600", token: bob)
+                async let bobs = survivor.call(.POST, "/v1/checkouts?wait=3600", token: bob)
                 try await waitUntil("bob is queued behind it") { (try? await Self.queueLength(client, pool)) == 2 }
                 for id in ids.prefix(2) {
                     #expect(try await survivor.call(.POST, "/v1/checkins", token: holder, body: #"{"vm_id": "\#(id)"}"#).status == 200)

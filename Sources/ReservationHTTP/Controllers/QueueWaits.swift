@@ -59,7 +59,7 @@ struct QueueWaits: Sendable {
         } : nil
         defer { holder?.cancel() }
         let outcome = await room.wait(for: ticket, until: deadline) { gone in
-            channel.closeFuture.whenComplete { _ in gone() }
+            ClientDepartureHandler.whenGone(of: channel, gone)
         }
         holder?.cancel()
         switch outcome {

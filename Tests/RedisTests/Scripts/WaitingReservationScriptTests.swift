@@ -5,11 +5,14 @@ import Testing
 import TestSupport
 
 extension ScriptSuite {
+    /// A wait no test means to see end (ms): a slow machine must not end it.
+    static var anHour: Int { 3_600_000 }
+
     /// reserve.lua with a wait of an hour (a slow machine must not see it end) on gateway `gw1`,
     /// as ticket `ticket`, with a claim of an hour unless `claim` is given.
     func waitReserve(_ pool: ScriptPool, _ identity: String, _ groups: String, ticket: String, id: String, key: String = "",
                      claim: String = "3600000") -> [String] {
-        reserve(pool, identity, groups, key: key, id: id) + ["3600000", "gw1", ticket, claim]
+        reserve(pool, identity, groups, key: key, id: id) + [String(Self.anHour), "gw1", ticket, claim]
     }
 
     /// A pool of cap 10 with `count` VMs, all held by the principal `p:holder`: their ids.
@@ -30,7 +33,7 @@ extension ScriptSuite {
         let alice = try await pool.addUser("alice", quota: 5)
         let bob = try await pool.addUser("bob", quota: 5)
         _ = try await pool.run(.reserve, waitReserve(pool, alice, ":\(group)", ticket: "t-group", id: "r-1", key: key))
-        try await wait(pool, bob, ticket: "t-bob")
+        try await wait(pool, bob, ticket: "t-bob", wait: Self.anHour)
         return (ids, alice, bob)
     }
 
@@ -52,7 +55,7 @@ extension ScriptSuite {
             let queued = try await pool.run(.reserve, waitReserve(pool, alice, ":2", ticket: "t-group", id: "r-1"))
             #expect(queued == .array([.bulkString(Array("queued".utf8)), .bulkString(Array("t-group".utf8))]))
             #expect(try await pool.hash("waiting")["t-group"]?.hasSuffix(" =") == true)
-            try await wait(pool, bob, ticket: "t-single")  // behind the group
+            try await wait(pool, bob, ticket: "t-single", wait: Self.anHour)  // behind the group
             #expect(try await pool.zmembers("waiters") == ["t-group", "t-single"])
 
             _ = try await pool.run(.checkin, [holder, ids[0], ""])
@@ -99,7 +102,7 @@ extension ScriptSuite {
             let alice = try await pool.addUser("alice", quota: 5)
             let bob = try await pool.addUser("bob", quota: 5)
             _ = try await pool.run(.reserve, waitReserve(pool, alice, "large:2", ticket: "t-large", id: "r-large"))
-            try await wait(pool, bob, ticket: "t-bob")
+            try await wait(pool, bob, ticket: "t-bob", wait: Self.anHour)
             _ = try await pool.run(.checkin, [taker, "l-1", ""])
             #expect(try await pool.vm("l-1")["status"] == "set-aside")
             _ = try await pool.run(.checkin, [taker, "s-1", ""])  // small: the group cannot use it
@@ -209,7 +212,7 @@ extension ScriptSuite {
             // over the quota at once: refused, never queued
             try await pool.expectFailure(.reserve, waitReserve(pool, alice, ":3", ticket: "t-0", id: "r-0"), code: "QUOTA_EXCEEDED")
             _ = try await pool.run(.reserve, waitReserve(pool, alice, ":2", ticket: "t-group", id: "r-1"))
-            try await wait(pool, bob, ticket: "t-bob")
+            try await wait(pool, bob, ticket: "t-bob", wait: Self.anHour)
             _ = try await pool.run(.checkin, ["p:holder", ids[0], ""])
             _ = try await pool.run(.updateUser, [ScriptPool.admin, "alice", "1", "", ""])  // meanwhile, a quota of 1
             _ = try await pool.run(.checkin, ["p:holder", ids[1], ""])
