@@ -100,7 +100,10 @@ import TestSupport
         var count: Int { order.count }
     }
 
-    @Test func aClientThatGoesAwayLeavesTheQueueAndIsNeverHandedAVM() async throws {
+    /// Also when it goes at once, before its request has even been queued (its gateway hears of
+    /// it before the request begins to wait).
+    @Test(arguments: [false, true])
+    func aClientThatGoesAwayLeavesTheQueueAndIsNeverHandedAVM(atOnce: Bool) async throws {
         let pool = "gone-\(UUID().uuidString)"
         try await withGateways(pool: pool, configure: { $0.maxWait = Self.anHour }) { gateways in
             let gateway = gateways[0]
@@ -112,10 +115,13 @@ import TestSupport
                 let connection = try RawHTTPConnection(port: gateway.port)
                 try connection.send("POST /v1/checkouts?wait=3600 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(leaver)\r\n"
                                     + "Content-Length: 0\r\n\r\n")
-                try await waitUntil("the request is queued") { (try? await Self.queueLength(redis, pool)) == 1 }
+                if !atOnce { try await waitUntil("the request is queued") { (try? await Self.queueLength(redis, pool)) == 1 } }
                 connection.close()
-                try await waitUntil("the gateway saw the client go and took it out of the queue") {
-                    (try? await redis.send(.init("HLEN", ["\(PoolKeys(pool: pool).prefix):waiting"])).int) == 0
+                try await waitUntil("the gateway queued the request, saw the client go and took it out of the queue") {
+                    let prefix = PoolKeys(pool: pool).prefix
+                    let queued = try? await redis.send(.init("HGET", ["\(prefix):pool", "waiter_seq"])).string
+                    let waiting = try? await redis.send(.init("HLEN", ["\(prefix):waiting"])).int
+                    return queued == "1" && waiting == 0
                 }
                 #expect(try await Self.queueLength(redis, pool) == 0)
                 #expect(try await gateway.call(.POST, "/v1/checkins", token: holder, body: #"{"vm_id": "\#(id)"}"#).status == 200)

@@ -12,7 +12,9 @@ final class ClientDepartureHandler: ChannelInboundHandler, RemovableChannelHandl
     /// (Every part is passed on untouched.)
     typealias InboundIn = Never
 
+    /// Kept once fulfilled: a request that begins to wait after its client went hears at once.
     private var departed: EventLoopPromise<Void>?
+    private var hasDeparted = false
     private var isHTTP2Stream = false
 
     /// Runs `gone` on `channel`'s event loop once its client has gone (see above); for a channel
@@ -46,7 +48,8 @@ final class ClientDepartureHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private func depart() {
+        guard !hasDeparted else { return }
+        hasDeparted = true
         departed?.succeed()
-        departed = nil
     }
 }
