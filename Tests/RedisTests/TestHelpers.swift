@@ -400,9 +400,10 @@ extension ScriptSuite {
         _ = try await pool.run(.createVMs, [ScriptPool.admin, "2", "large", "", "", "", "l-1", "11.1.1.1", "l-2", "11.1.1.2"])
     }
 
-    /// wait_checkout.lua for `identity`, waiting `wait` ms on gateway `gw`; answers the reply's first word.
+    /// wait_checkout.lua for `identity`, waiting `wait` ms (an hour unless given: a slow machine
+    /// must not end a wait no test means to see end) on gateway `gw`; answers the reply's first word.
     @discardableResult
-    func wait(_ pool: ScriptPool, _ identity: String, ticket: String, wait: Int = 60_000, gateway: String = "gw1")
+    func wait(_ pool: ScriptPool, _ identity: String, ticket: String, wait: Int = 3_600_000, gateway: String = "gw1")
         async throws -> [RESPValue]
     {
         try await pool.run(.waitCheckout, [identity, "5", "", "", "604800", String(wait), gateway, ticket]).array ?? []

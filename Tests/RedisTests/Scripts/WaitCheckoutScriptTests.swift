@@ -89,8 +89,8 @@ import TestSupport
             for _ in 0..<4 { _ = try await pool.checkout(taker, defaultQuota: 10) }
             let wantsLarge = try await pool.addUser("wants-large", quota: 1)
             let anyone = try await pool.addUser("anyone", quota: 1)
-            _ = try await pool.run(.waitCheckout, [wantsLarge, "5", "", "", "604800", "60000", "gw", "t-large", "large"])
-            _ = try await pool.run(.waitCheckout, [anyone, "5", "", "", "604800", "60000", "gw", "t-any", ""])
+            _ = try await pool.run(.waitCheckout, [wantsLarge, "5", "", "", "604800", "3600000", "gw", "t-large", "large"])
+            _ = try await pool.run(.waitCheckout, [anyone, "5", "", "", "604800", "3600000", "gw", "t-any", ""])
             _ = try await pool.run(.checkin, [taker, "s-1", ""])  // small: not for the first waiter
             #expect(try await pool.vm("s-1")["user"] == "anyone")
             #expect(try await pool.zmembers("waiters") == ["t-large"])

@@ -33,7 +33,7 @@ extension ScriptSuite {
         let alice = try await pool.addUser("alice", quota: 5)
         let bob = try await pool.addUser("bob", quota: 5)
         _ = try await pool.run(.reserve, waitReserve(pool, alice, ":\(group)", ticket: "t-group", id: "r-1", key: key))
-        try await wait(pool, bob, ticket: "t-bob", wait: Self.anHour)
+        try await wait(pool, bob, ticket: "t-bob")
         return (ids, alice, bob)
     }
 
@@ -55,7 +55,7 @@ extension ScriptSuite {
             let queued = try await pool.run(.reserve, waitReserve(pool, alice, ":2", ticket: "t-group", id: "r-1"))
             #expect(queued == .array([.bulkString(Array("queued".utf8)), .bulkString(Array("t-group".utf8))]))
             #expect(try await pool.hash("waiting")["t-group"]?.hasSuffix(" =") == true)
-            try await wait(pool, bob, ticket: "t-single", wait: Self.anHour)  // behind the group
+            try await wait(pool, bob, ticket: "t-single")  // behind the group
             #expect(try await pool.zmembers("waiters") == ["t-group", "t-single"])
 
             _ = try await pool.run(.checkin, [holder, ids[0], ""])
@@ -102,7 +102,7 @@ extension ScriptSuite {
             let alice = try await pool.addUser("alice", quota: 5)
             let bob = try await pool.addUser("bob", quota: 5)
             _ = try await pool.run(.reserve, waitReserve(pool, alice, "large:2", ticket: "t-large", id: "r-large"))
-            try await wait(pool, bob, ticket: "t-bob", wait: Self.anHour)
+            try await wait(pool, bob, ticket: "t-bob")
             _ = try await pool.run(.checkin, [taker, "l-1", ""])
             #expect(try await pool.vm("l-1")["status"] == "set-aside")
             _ = try await pool.run(.checkin, [taker, "s-1", ""])  // small: the group cannot use it
@@ -172,7 +172,7 @@ extension ScriptSuite {
         try await withScriptPool { pool async throws in
             try await pool.seed(cap: 10)
             let alice = try await pool.addUser("alice", quota: 5)
-            _ = try await pool.run(.reserve, waitReserve(pool, alice, ":1", ticket: "t-group", id: "r-1", claim: "60000"))
+            _ = try await pool.run(.reserve, waitReserve(pool, alice, ":1", ticket: "t-group", id: "r-1", claim: String(Self.anHour)))
             let claimEnd = try #require(Int(try await pool.command("ZSCORE", pool.key("wait_claims"), "t-group").string ?? ""))
             let reaped = try #require(try await pool.run(.reapLeases, ["100"]).array)
             #expect(reaped[1] == .integer(Int64(claimEnd)))
@@ -212,7 +212,7 @@ extension ScriptSuite {
             // over the quota at once: refused, never queued
             try await pool.expectFailure(.reserve, waitReserve(pool, alice, ":3", ticket: "t-0", id: "r-0"), code: "QUOTA_EXCEEDED")
             _ = try await pool.run(.reserve, waitReserve(pool, alice, ":2", ticket: "t-group", id: "r-1"))
-            try await wait(pool, bob, ticket: "t-bob", wait: Self.anHour)
+            try await wait(pool, bob, ticket: "t-bob")
             _ = try await pool.run(.checkin, ["p:holder", ids[0], ""])
             _ = try await pool.run(.updateUser, [ScriptPool.admin, "alice", "1", "", ""])  // meanwhile, a quota of 1
             _ = try await pool.run(.checkin, ["p:holder", ids[1], ""])
