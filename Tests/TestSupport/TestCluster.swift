@@ -3,6 +3,24 @@ import RedisClient
 import RedisServerProcess
 
 extension TestProcesses {
+    /// One node of a cluster on a free loopback port. A node also listens on its port + 10000
+    /// (the cluster bus), which a busy machine may have given to some other socket meanwhile:
+    /// then the node exits at start and is tried again on another port, up to 5 times.
+    private func clusterNode(tls: RedisServerProcess.TLS?) async throws -> RedisServerProcess {
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            var port = try freeLoopbackPort()
+            while port > 55535 { port = try freeLoopbackPort() }
+            do {
+                return try await redis(port: port, tls: tls, extraArguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                                                             "--cluster-node-timeout", "5000"])
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? TestSupportError("no cluster node started")
+    }
+
     /// A Redis Cluster of `masters` masters and no replicas on free loopback ports, its slots
     /// spread evenly by `redis-cli --cluster create`; answers once every node sees it as ok.
     /// With `certificates`, the nodes speak TLS only (clients, and the cluster bus), asking
@@ -10,11 +28,7 @@ extension TestProcesses {
     public func redisCluster(masters: Int = 3, certificates: TestCertificates? = nil) async throws -> [RedisServerProcess] {
         var nodes: [RedisServerProcess] = []
         for _ in 0..<masters {
-            // a node also listens on its port + 10000 (the cluster bus), which must be a port too
-            var port = try freeLoopbackPort()
-            while port > 55535 { port = try freeLoopbackPort() }
-            nodes.append(try await redis(port: port, tls: certificates?.redisServer(), extraArguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                                                                      "--cluster-node-timeout", "5000"]))
+            nodes.append(try await clusterNode(tls: certificates?.redisServer()))
         }
         let log = try temporaryDirectory("cluster").appending(path: "create.log")
         let create = try start(["redis-cli"] + (certificates?.redisCLIFlags ?? []) + ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" }
